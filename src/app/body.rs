@@ -1,0 +1,139 @@
+use std::error::Error;
+use std::fmt;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+use pin_project_lite::pin_project;
+
+use super::context::RequestContext;
+use super::panic::catch;
+use crate::BoxError;
+
+pin_project! {
+    /// The response body of [`AppError`](super::AppError): the inner body,
+    /// guarded against panics, or the failure response's body.
+    ///
+    /// A panic while the inner body is polled is logged and ends the body
+    /// with a [`BodyPanicked`] error, so the server aborts the response
+    /// instead of presenting it as complete. See the [module docs](super).
+    pub struct AppBody<B> {
+        #[pin]
+        state: State<B>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<B> {
+        Guarded { #[pin] body: B, request: RequestContext },
+        Unguarded { #[pin] body: B },
+        Full { data: Option<Bytes> },
+        Panicked,
+    }
+}
+
+impl<B> AppBody<B> {
+    pub(super) fn guarded(body: B, request: RequestContext) -> Self {
+        Self {
+            state: State::Guarded { body, request },
+        }
+    }
+
+    pub(super) fn unguarded(body: B) -> Self {
+        Self {
+            state: State::Unguarded { body },
+        }
+    }
+
+    pub(super) fn full(data: Bytes) -> Self {
+        Self {
+            state: State::Full {
+                data: (!data.is_empty()).then_some(data),
+            },
+        }
+    }
+}
+
+impl<B> Body for AppBody<B>
+where
+    B: Body<Data = Bytes>,
+    B::Error: Into<BoxError>,
+{
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let mut state = self.project().state;
+        match state.as_mut().project() {
+            StateProj::Guarded { body, request } => match catch(|| body.poll_frame(cx)) {
+                Ok(polled) => polled.map(|frame| frame.map(|result| result.map_err(Into::into))),
+                Err(panic) => {
+                    tracing::error!(
+                        kind = "panic",
+                        method = %request.method(),
+                        path = request.path().unwrap_or("-"),
+                        request_id = request.request_id_str().unwrap_or("-"),
+                        panic.message = %panic.message,
+                        panic.location = panic.location.as_deref().unwrap_or("-"),
+                        "response body panicked after the head was sent; aborting the response"
+                    );
+                    // Dropping a body that panicked may panic again.
+                    let _dropped = catch(|| state.set(State::Panicked));
+                    Poll::Ready(Some(Err(Box::new(BodyPanicked(())))))
+                }
+            },
+            StateProj::Unguarded { body } => body
+                .poll_frame(cx)
+                .map(|frame| frame.map(|result| result.map_err(Into::into))),
+            StateProj::Full { data } => Poll::Ready(data.take().map(|data| Ok(Frame::data(data)))),
+            StateProj::Panicked => Poll::Ready(None),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match &self.state {
+            State::Guarded { body, .. } | State::Unguarded { body } => body.is_end_stream(),
+            State::Full { data } => data.is_none(),
+            State::Panicked => true,
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.state {
+            State::Guarded { body, .. } | State::Unguarded { body } => body.size_hint(),
+            State::Full { data } => {
+                SizeHint::with_exact(data.as_ref().map_or(0, |data| data.len() as u64))
+            }
+            State::Panicked => SizeHint::with_exact(0),
+        }
+    }
+}
+
+impl<B> fmt::Debug for AppBody<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match &self.state {
+            State::Guarded { .. } => "Guarded",
+            State::Unguarded { .. } => "Unguarded",
+            State::Full { .. } => "Full",
+            State::Panicked => "Panicked",
+        };
+        f.debug_struct("AppBody").field("state", &state).finish()
+    }
+}
+
+/// The error that ends a response body whose inner body panicked.
+#[derive(Debug)]
+pub struct BodyPanicked(());
+
+impl fmt::Display for BodyPanicked {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the response body panicked")
+    }
+}
+
+impl Error for BodyPanicked {}

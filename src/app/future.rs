@@ -1,0 +1,202 @@
+use std::convert::Infallible;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::header::{self, HeaderName};
+use http::{HeaderMap, HeaderValue, Response, StatusCode};
+use pin_project_lite::pin_project;
+
+use super::body::AppBody;
+use super::context::RequestContext;
+use super::failure::Failure;
+use super::layer::Shared;
+use super::panic::catch;
+use super::respond::{failure_response, ResponseForFailure};
+use crate::problem::PROBLEM_JSON;
+use crate::BoxError;
+
+/// Headers that describe the body a handler sent, dropped when the layer
+/// replaces it.
+const REPRESENTATION_HEADERS: [HeaderName; 7] = [
+    header::CONTENT_TYPE,
+    header::CONTENT_LENGTH,
+    header::CONTENT_ENCODING,
+    header::TRANSFER_ENCODING,
+    header::ETAG,
+    header::CONTENT_RANGE,
+    header::LAST_MODIFIED,
+];
+
+pin_project! {
+    /// The response future of [`AppError`](super::AppError). See the
+    /// [module docs](super).
+    pub struct ResponseFuture<F, R> {
+        #[pin]
+        state: State<F>,
+        request: Option<RequestContext>,
+        shared: Arc<Shared<R>>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<F> {
+        Running { #[pin] future: F },
+        Failed { failure: Option<Failure> },
+        Done,
+    }
+}
+
+impl<F, R> ResponseFuture<F, R> {
+    pub(super) fn running(future: F, request: RequestContext, shared: Arc<Shared<R>>) -> Self {
+        Self {
+            state: State::Running { future },
+            request: Some(request),
+            shared,
+        }
+    }
+
+    pub(super) fn failed(failure: Failure, request: RequestContext, shared: Arc<Shared<R>>) -> Self {
+        Self {
+            state: State::Failed {
+                failure: Some(failure),
+            },
+            request: Some(request),
+            shared,
+        }
+    }
+}
+
+impl<F, R, B, E> Future for ResponseFuture<F, R>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+    E: Into<BoxError>,
+    B: http_body::Body<Data = Bytes>,
+    B::Error: Into<BoxError>,
+    R: ResponseForFailure,
+{
+    type Output = Result<Response<AppBody<B>>, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        let failure = match this.state.as_mut().project() {
+            StateProj::Running { future } => {
+                let polled = match catch(|| future.poll(cx)) {
+                    Ok(Poll::Pending) => return Poll::Pending,
+                    Ok(Poll::Ready(output)) => Ok(output),
+                    Err(panic) => Err(panic),
+                };
+                // Drop the inner future now, inside a catch: a panic in its
+                // `Drop` would otherwise escape from wherever this future is
+                // dropped.
+                let dropped = catch(|| this.state.set(State::Done));
+                match (polled, dropped) {
+                    (Ok(Ok(res)), Ok(())) => {
+                        let request = this.request.take().expect("polled after completion");
+                        return Poll::Ready(Ok(on_response(res, request, this.shared)));
+                    }
+                    (Ok(Ok(res)), Err(panic)) => {
+                        let _dropped = catch(|| drop(res));
+                        Failure::panic(panic)
+                    }
+                    (Ok(Err(error)), _) => Failure::logged_error(error.into()),
+                    (Err(panic), _) => Failure::panic(panic),
+                }
+            }
+            StateProj::Failed { failure } => {
+                let failure = failure.take().expect("polled after completion");
+                this.state.set(State::Done);
+                failure
+            }
+            StateProj::Done => panic!("ResponseFuture polled after completion"),
+        };
+        let request = this.request.take().expect("polled after completion");
+        let res = failure_response(&failure, &request, &this.shared.settings, &*this.shared.respond);
+        let (mut parts, data) = res.into_parts();
+        parts.extensions.insert(failure);
+        Poll::Ready(Ok(with_problem_body(parts, data, &request)))
+    }
+}
+
+/// The inner service's response, passed on unless it is a 500 that still
+/// needs the consistent body.
+fn on_response<B, R>(res: Response<B>, request: RequestContext, shared: &Shared<R>) -> Response<AppBody<B>>
+where
+    B: http_body::Body<Data = Bytes>,
+    R: ResponseForFailure,
+{
+    let settings = &shared.settings;
+    if res.status() == StatusCode::INTERNAL_SERVER_ERROR {
+        let failure = match res.extensions().get::<Failure>() {
+            // A `HandlerError` response: the layer logs it, with context.
+            Some(failure) if failure.claim_unlogged() => Some(failure.clone()),
+            // Made by an inner layer, already logged: pass it on.
+            Some(_) => None,
+            None if settings.normalize_internal_errors && !is_problem_json(res.headers()) => {
+                Some(Failure::internal_error())
+            }
+            None => None,
+        };
+        if let Some(failure) = failure {
+            return replace_body(res, failure, request, shared);
+        }
+    }
+    if settings.catch_body_panics {
+        res.map(|body| AppBody::guarded(body, request))
+    } else {
+        res.map(AppBody::unguarded)
+    }
+}
+
+/// Keeps the handler's status line, headers and extensions, but for the
+/// representation headers, and puts the failure response over them.
+fn replace_body<B, R: ResponseForFailure>(
+    res: Response<B>,
+    failure: Failure,
+    request: RequestContext,
+    shared: &Shared<R>,
+) -> Response<AppBody<B>> {
+    let (mut parts, body) = res.into_parts();
+    let _dropped = catch(|| drop(body));
+    for name in &REPRESENTATION_HEADERS {
+        parts.headers.remove(name);
+    }
+    let generated = failure_response(&failure, &request, &shared.settings, &*shared.respond);
+    let (generated, data) = generated.into_parts();
+    parts.status = generated.status;
+    parts.headers.extend(generated.headers);
+    parts.extensions.extend(generated.extensions);
+    parts.extensions.insert(failure);
+    with_problem_body(parts, data, &request)
+}
+
+fn with_problem_body<B>(
+    mut parts: http::response::Parts,
+    data: Bytes,
+    request: &RequestContext,
+) -> Response<AppBody<B>> {
+    parts
+        .headers
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(data.len()));
+    let data = if request.is_head() { Bytes::new() } else { data };
+    Response::from_parts(parts, AppBody::full(data))
+}
+
+fn is_problem_json(headers: &HeaderMap) -> bool {
+    headers.get(header::CONTENT_TYPE).is_some_and(|value| {
+        let essence = value.as_bytes().split(|&b| b == b';').next().unwrap_or_default();
+        essence.trim_ascii().eq_ignore_ascii_case(PROBLEM_JSON.as_bytes())
+    })
+}
+
+impl<F, R> fmt::Debug for ResponseFuture<F, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseFuture")
+            .field("request", &self.request)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,73 @@
+use std::error::Error;
+use std::fmt;
+
+use axum::response::{IntoResponse, Response};
+
+use super::failure::{ErrorChain, Failure, Kind};
+use super::respond::kind_problem;
+use crate::BoxError;
+
+/// An axum handler's error: return `Result<T, HandlerError>` and use `?` on
+/// any `std::error::Error + Send + Sync + 'static`.
+///
+/// The response is the layer's 500 of kind `handler_error`. The error chain
+/// is logged exactly once: by [`AppErrorLayer`](super::AppErrorLayer), with
+/// the request's context, or, where no layer sees the response, when the
+/// response is dropped.
+///
+/// ```
+/// use tower_problem::app::HandlerError;
+///
+/// async fn handler() -> Result<String, HandlerError> {
+///     let config = std::fs::read_to_string("/no/such/file")?;
+///     Ok(config)
+/// }
+/// ```
+///
+/// It does not implement `std::error::Error` itself: that would clash with
+/// the `From` conversion that makes `?` work (the same trade-off as
+/// `anyhow::Error`).
+pub struct HandlerError {
+    error: BoxError,
+}
+
+impl HandlerError {
+    /// Wraps an error, boxed or not.
+    pub fn new(error: impl Into<BoxError>) -> Self {
+        Self {
+            error: error.into(),
+        }
+    }
+
+    /// The wrapped error.
+    pub fn error(&self) -> &(dyn Error + Send + Sync + 'static) {
+        &*self.error
+    }
+}
+
+impl<E: Error + Send + Sync + 'static> From<E> for HandlerError {
+    fn from(error: E) -> Self {
+        Self::new(error)
+    }
+}
+
+impl fmt::Debug for HandlerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("HandlerError").field(&self.error).finish()
+    }
+}
+
+impl fmt::Display for HandlerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        ErrorChain(&*self.error).fmt(f)
+    }
+}
+
+impl IntoResponse for HandlerError {
+    fn into_response(self) -> Response {
+        let mut res = kind_problem(Kind::HandlerError, None).into_response();
+        res.extensions_mut()
+            .insert(Failure::unlogged_error(self.error));
+        res
+    }
+}

@@ -1,0 +1,84 @@
+//! The app layer: panics and handler errors become a consistent 500 with an
+//! RFC 9457 problem+json body.
+//!
+//! Wrap an application (an axum `Router`, any tower `Service` of
+//! `http::Request`s) in [`AppErrorLayer`]. Its service never fails, and
+//! answers **500 Internal Server Error** with the same body shape for:
+//!
+//! | failure | `kind` |
+//! |---|---|
+//! | a panic in the inner `call`, while its future is polled, or while the completed future is dropped | `panic` |
+//! | an `Err` from the inner service or its response future | `handler_error` |
+//! | a failed or panicking inner `poll_ready` (answered on the next `call`) | `handler_error` / `panic` |
+//! | a [`HandlerError`] returned by an axum handler (feature `axum`) | `handler_error` |
+//! | a 500 the handler made whose body is not problem+json (see [`AppErrorLayer::normalize_internal_errors`]) | `internal_error` |
+//!
+//! A panic while the response *body* is polled comes after the head is
+//! sent: the body ends with a [`BodyPanicked`] error, and the server aborts
+//! the connection (HTTP/1) or resets the stream (HTTP/2), so the client never
+//! takes a cut body for a complete one.
+//!
+//! Every failure is logged once through `tracing` at error level, with the
+//! method, path and request id; the client sees the panic message or error
+//! chain only with [`AppErrorLayer::expose_details`]. Each generated response
+//! carries a [`Failure`] in its extensions. To log panics once, with their
+//! location, and without std's print to stderr, install the
+//! [`panic_hook`].
+//!
+//! Panics are caught with `catch_unwind`: a build with `panic = "abort"`
+//! cannot catch them, and a panic inside a `Drop` that runs while another
+//! panic unwinds aborts the process, as it always does in Rust.
+//!
+//! # Example
+//!
+//! ```
+//! use http::{Request, Response, StatusCode};
+//! use http_body_util::{BodyExt, Full};
+//! use tower::{ServiceBuilder, ServiceExt};
+//! use tower_problem::app::AppErrorLayer;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let app = ServiceBuilder::new()
+//!     .layer(AppErrorLayer::new())
+//!     .service_fn(|_req: Request<Full<bytes::Bytes>>| async {
+//!         panic!("database pool poisoned");
+//!         #[allow(unreachable_code)]
+//!         Ok::<_, std::convert::Infallible>(Response::new(Full::<bytes::Bytes>::default()))
+//!     });
+//!
+//! let res = app.oneshot(Request::new(Full::default())).await.unwrap();
+//! assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+//! assert_eq!(res.headers()["content-type"], "application/problem+json");
+//!
+//! let body = res.into_body().collect().await.unwrap().to_bytes();
+//! let problem: serde_json::Value = serde_json::from_slice(&body).unwrap();
+//! assert_eq!(problem["kind"], "panic");
+//! assert_eq!(problem["status"], 500);
+//! // The panic message went to the logs, not to the client.
+//! assert!(!String::from_utf8_lossy(&body).contains("database"));
+//! # }
+//! ```
+
+mod body;
+mod context;
+mod failure;
+mod future;
+#[cfg(feature = "axum")]
+mod handler_error;
+mod layer;
+mod panic;
+pub mod panic_hook;
+mod respond;
+mod service;
+
+pub use self::body::{AppBody, BodyPanicked};
+pub use self::context::RequestContext;
+pub use self::failure::{Failure, Kind};
+pub use self::future::ResponseFuture;
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+pub use self::handler_error::HandlerError;
+pub use self::layer::AppErrorLayer;
+pub use self::respond::{DefaultResponse, ResponseForFailure};
+pub use self::service::AppError;

@@ -1,0 +1,53 @@
+use std::any::Any;
+use std::cell::Cell;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+thread_local! {
+    /// How many of the layer's `catch_unwind` scopes this thread is inside.
+    static DEPTH: Cell<u32> = const { Cell::new(0) };
+    /// Where the last panic inside a scope happened, left by the panic hook.
+    static LOCATION: Cell<Option<String>> = const { Cell::new(None) };
+}
+
+/// A panic caught by the layer, its payload already turned into text so the
+/// failure can be `Sync` and cloned.
+#[derive(Debug)]
+pub(crate) struct Panic {
+    pub(crate) message: String,
+    pub(crate) location: Option<String>,
+}
+
+/// Runs `f`, catching a panic.
+pub(crate) fn catch<T>(f: impl FnOnce() -> T) -> Result<T, Panic> {
+    DEPTH.with(|depth| depth.set(depth.get() + 1));
+    let result = catch_unwind(AssertUnwindSafe(f));
+    DEPTH.with(|depth| depth.set(depth.get() - 1));
+    result.map_err(|payload| Panic {
+        message: payload_message(payload),
+        location: LOCATION.with(Cell::take),
+    })
+}
+
+fn payload_message(payload: Box<dyn Any + Send>) -> String {
+    let message = if let Some(s) = payload.downcast_ref::<&'static str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        String::from("<panic payload of a non-string type>")
+    };
+    // A payload whose `Drop` panics must not unwind out of the layer.
+    if let Err(second) = catch_unwind(AssertUnwindSafe(|| drop(payload))) {
+        std::mem::forget(second);
+    }
+    message
+}
+
+/// Whether this thread is inside one of the layer's scopes: called by the hook.
+pub(super) fn in_scope() -> bool {
+    DEPTH.with(Cell::get) > 0
+}
+
+pub(super) fn record_location(location: String) {
+    LOCATION.with(|slot| slot.set(Some(location)));
+}

@@ -1,0 +1,27 @@
+#![doc = include_str!("../docs/crate.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![forbid(unsafe_code)]
+#![warn(
+    missing_docs,
+    missing_debug_implementations,
+    rust_2018_idioms,
+    unreachable_pub
+)]
+
+pub mod app;
+pub mod kinds;
+pub mod problem;
+
+/// The boxed error that services and bodies are converted into.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Where the `type` URIs point by default: the [`kinds`] page, one anchor
+/// per kind, so `{DEFAULT_TYPE_BASE}panic` documents the `panic` kind.
+pub const DEFAULT_TYPE_BASE: &str = default_type_base!();
+
+macro_rules! default_type_base {
+    () => {
+        "https://docs.rs/tower-problem/latest/tower_problem/kinds/index.html#"
+    };
+}
+pub(crate) use default_type_base;

@@ -1,0 +1,182 @@
+//! The problem+json writer: one pre-sized buffer, no serializer.
+//!
+//! serde_json would do, but a five-member body costs it about twice the
+//! instructions of this writer, and every generated error response pays.
+
+/// Bytes an escape adds at most beyond the escaped byte itself (`\u00XX`).
+const WORST_ESCAPE: usize = 5;
+
+/// What a byte becomes inside a JSON string: 0 = itself, `u` = `\u00XX`,
+/// anything else = a backslash followed by that byte.
+static ESCAPE: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut byte = 0;
+    while byte < 0x20 {
+        table[byte] = b'u';
+        byte += 1;
+    }
+    table[b'\x08' as usize] = b'b';
+    table[b'\t' as usize] = b't';
+    table[b'\n' as usize] = b'n';
+    table[b'\x0c' as usize] = b'f';
+    table[b'\r' as usize] = b'r';
+    table[b'"' as usize] = b'"';
+    table[b'\\' as usize] = b'\\';
+    table
+};
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Writes one JSON object, member by member.
+pub(crate) struct ObjectWriter {
+    buf: Vec<u8>,
+}
+
+impl ObjectWriter {
+    /// `capacity` is a guess of the final size; a good one means one allocation.
+    pub(crate) fn with_capacity(capacity: usize) -> Self {
+        let mut buf = Vec::with_capacity(capacity);
+        buf.push(b'{');
+        Self { buf }
+    }
+
+    /// A string member's share of the capacity guess: key, value, quotes,
+    /// colon and comma, plus a little room for escapes.
+    pub(crate) const fn string_member_size(key: &str, value: &str) -> usize {
+        key.len() + value.len() + 6 + WORST_ESCAPE
+    }
+
+    pub(crate) fn string(&mut self, key: &str, value: &str) {
+        self.key(key);
+        write_string(&mut self.buf, value);
+    }
+
+    pub(crate) fn raw(&mut self, key: &str, json: &str) {
+        self.key(key);
+        self.buf.extend_from_slice(json.as_bytes());
+    }
+
+    pub(crate) fn u64(&mut self, key: &str, value: u64) {
+        self.key(key);
+        write_u64(&mut self.buf, value);
+    }
+
+    pub(crate) fn i64(&mut self, key: &str, value: i64) {
+        self.key(key);
+        if value < 0 {
+            self.buf.push(b'-');
+        }
+        write_u64(&mut self.buf, value.unsigned_abs());
+    }
+
+    pub(crate) fn bool(&mut self, key: &str, value: bool) {
+        self.raw(key, if value { "true" } else { "false" });
+    }
+
+    pub(crate) fn finish(mut self) -> Vec<u8> {
+        self.buf.push(b'}');
+        self.buf
+    }
+
+    fn key(&mut self, key: &str) {
+        if self.buf.len() > 1 {
+            self.buf.push(b',');
+        }
+        write_string(&mut self.buf, key);
+        self.buf.push(b':');
+    }
+}
+
+/// Writes `value` as a JSON string. Runs of bytes that need no escape are
+/// copied at once; multi-byte UTF-8 never needs one, so non-ASCII text is
+/// copied as it is.
+fn write_string(buf: &mut Vec<u8>, value: &str) {
+    let bytes = value.as_bytes();
+    buf.push(b'"');
+    let mut start = 0;
+    for (i, &byte) in bytes.iter().enumerate() {
+        let escape = ESCAPE[byte as usize];
+        if escape == 0 {
+            continue;
+        }
+        buf.extend_from_slice(&bytes[start..i]);
+        if escape == b'u' {
+            buf.extend_from_slice(&[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[(byte >> 4) as usize],
+                HEX[(byte & 0xf) as usize],
+            ]);
+        } else {
+            buf.extend_from_slice(&[b'\\', escape]);
+        }
+        start = i + 1;
+    }
+    buf.extend_from_slice(&bytes[start..]);
+    buf.push(b'"');
+}
+
+fn write_u64(buf: &mut Vec<u8>, mut value: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (value % 10) as u8;
+        value /= 10;
+        if value == 0 {
+            break;
+        }
+    }
+    buf.extend_from_slice(&digits[at..]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn string_json(value: &str) -> String {
+        let mut buf = Vec::new();
+        write_string(&mut buf, value);
+        String::from_utf8(buf).unwrap()
+    }
+
+    #[test]
+    fn every_char_below_0x80_round_trips_through_serde_json() {
+        for byte in 0u8..0x80 {
+            let text = format!("a{}b", byte as char);
+            let json = string_json(&text);
+            let back: String = serde_json::from_str(&json).unwrap();
+            assert_eq!(back, text, "byte {byte:#x} as {json}");
+        }
+    }
+
+    #[test]
+    fn short_escapes_are_used_where_json_has_them() {
+        assert_eq!(string_json("\"\\\n\r\t\x08\x0c"), r#""\"\\\n\r\t\b\f""#);
+        assert_eq!(string_json("\x00\x1f"), r#""\u0000\u001f""#);
+    }
+
+    #[test]
+    fn non_ascii_and_long_strings_pass_unchanged() {
+        let text = "é漢字🦀\u{2028}".repeat(10_000);
+        let json = string_json(&text);
+        assert_eq!(json.len(), text.len() + 2);
+        assert_eq!(serde_json::from_str::<String>(&json).unwrap(), text);
+    }
+
+    #[test]
+    fn integers_cover_their_whole_range() {
+        let mut w = ObjectWriter::with_capacity(0);
+        w.u64("max", u64::MAX);
+        w.i64("min", i64::MIN);
+        w.i64("zero", 0);
+        w.bool("t", true);
+        let json = String::from_utf8(w.finish()).unwrap();
+        assert_eq!(
+            json,
+            r#"{"max":18446744073709551615,"min":-9223372036854775808,"zero":0,"t":true}"#
+        );
+    }
+}
