@@ -25,3 +25,8 @@ macro_rules! default_type_base {
     };
 }
 pub(crate) use default_type_base;
+
+/// The README's examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

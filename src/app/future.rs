@@ -60,7 +60,11 @@ impl<F, R> ResponseFuture<F, R> {
         }
     }
 
-    pub(super) fn failed(failure: Failure, request: RequestContext, shared: Arc<Shared<R>>) -> Self {
+    pub(super) fn failed(
+        failure: Failure,
+        request: RequestContext,
+        shared: Arc<Shared<R>>,
+    ) -> Self {
         Self {
             state: State::Failed {
                 failure: Some(failure),
@@ -115,7 +119,12 @@ where
             StateProj::Done => panic!("ResponseFuture polled after completion"),
         };
         let request = this.request.take().expect("polled after completion");
-        let res = failure_response(&failure, &request, &this.shared.settings, &*this.shared.respond);
+        let res = failure_response(
+            &failure,
+            &request,
+            &this.shared.settings,
+            &*this.shared.respond,
+        );
         let (mut parts, data) = res.into_parts();
         parts.extensions.insert(failure);
         Poll::Ready(Ok(with_problem_body(parts, data, &request)))
@@ -124,7 +133,11 @@ where
 
 /// The inner service's response, passed on unless it is a 500 that still
 /// needs the consistent body.
-fn on_response<B, R>(res: Response<B>, request: RequestContext, shared: &Shared<R>) -> Response<AppBody<B>>
+fn on_response<B, R>(
+    res: Response<B>,
+    request: RequestContext,
+    shared: &Shared<R>,
+) -> Response<AppBody<B>>
 where
     B: http_body::Body<Data = Bytes>,
     R: ResponseForFailure,
@@ -152,25 +165,29 @@ where
     }
 }
 
-/// Keeps the handler's status line, headers and extensions, but for the
-/// representation headers, and puts the failure response over them.
+/// The failure response, with the handler's other headers and its
+/// extensions kept: all but the representation headers, which described the
+/// body that is dropped.
 fn replace_body<B, R: ResponseForFailure>(
     res: Response<B>,
     failure: Failure,
     request: RequestContext,
     shared: &Shared<R>,
 ) -> Response<AppBody<B>> {
-    let (mut parts, body) = res.into_parts();
+    let (handler, body) = res.into_parts();
     let _dropped = catch(|| drop(body));
-    for name in &REPRESENTATION_HEADERS {
-        parts.headers.remove(name);
-    }
     let generated = failure_response(&failure, &request, &shared.settings, &*shared.respond);
-    let (generated, data) = generated.into_parts();
-    parts.status = generated.status;
-    parts.headers.extend(generated.headers);
-    parts.extensions.extend(generated.extensions);
-    parts.extensions.insert(failure);
+    let (mut parts, data) = generated.into_parts();
+
+    let mut kept = handler.headers;
+    for name in REPRESENTATION_HEADERS.iter().chain(parts.headers.keys()) {
+        kept.remove(name);
+    }
+    parts.headers.extend(kept);
+    let mut extensions = handler.extensions;
+    extensions.extend(parts.extensions);
+    extensions.insert(failure);
+    parts.extensions = extensions;
     with_problem_body(parts, data, &request)
 }
 
@@ -182,14 +199,24 @@ fn with_problem_body<B>(
     parts
         .headers
         .insert(header::CONTENT_LENGTH, HeaderValue::from(data.len()));
-    let data = if request.is_head() { Bytes::new() } else { data };
+    let data = if request.is_head() {
+        Bytes::new()
+    } else {
+        data
+    };
     Response::from_parts(parts, AppBody::full(data))
 }
 
 fn is_problem_json(headers: &HeaderMap) -> bool {
     headers.get(header::CONTENT_TYPE).is_some_and(|value| {
-        let essence = value.as_bytes().split(|&b| b == b';').next().unwrap_or_default();
-        essence.trim_ascii().eq_ignore_ascii_case(PROBLEM_JSON.as_bytes())
+        let essence = value
+            .as_bytes()
+            .split(|&b| b == b';')
+            .next()
+            .unwrap_or_default();
+        essence
+            .trim_ascii()
+            .eq_ignore_ascii_case(PROBLEM_JSON.as_bytes())
     })
 }
 

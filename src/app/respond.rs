@@ -67,14 +67,23 @@ where
 pub struct DefaultResponse;
 
 impl ResponseForFailure for DefaultResponse {
-    fn response_for_failure(&self, _: &Failure, _: &RequestContext, problem: Problem) -> Response<Bytes> {
+    fn response_for_failure(
+        &self,
+        _: &Failure,
+        _: &RequestContext,
+        problem: Problem,
+    ) -> Response<Bytes> {
         problem.into()
     }
 }
 
 /// The consistent body: `type`, `title`, `status`, the `detail` when the
 /// user exposes details, and the `kind` and `request_id` members.
-pub(super) fn default_problem(failure: &Failure, request: &RequestContext, settings: &Settings) -> Problem {
+pub(super) fn default_problem(
+    failure: &Failure,
+    request: &RequestContext,
+    settings: &Settings,
+) -> Problem {
     let mut problem = kind_problem(failure.kind(), settings.type_base.as_deref());
     if settings.expose_details {
         if let Some(details) = failure.details() {

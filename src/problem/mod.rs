@@ -25,9 +25,9 @@
 //! );
 //! ```
 
+mod extension;
 #[cfg(feature = "axum")]
 mod into_response;
-mod extension;
 mod json;
 mod response;
 
@@ -38,8 +38,8 @@ use bytes::Bytes;
 use http::StatusCode;
 
 pub use self::extension::ExtensionValue;
-pub(crate) use self::response::{problem_response, PROBLEM_JSON, STATIC_INTERNAL_ERROR};
 use self::json::ObjectWriter;
+pub(crate) use self::response::{problem_response, PROBLEM_JSON, STATIC_INTERNAL_ERROR};
 
 /// Members that RFC 9457 defines; an extension member may not take their names.
 const STANDARD_MEMBERS: [&str; 5] = ["type", "title", "status", "detail", "instance"];
@@ -302,7 +302,10 @@ mod tests {
             .with_extension("a", "first")
             .with_extension("b", 2)
             .with_extension("a", "second");
-        assert_eq!(problem.extension("a"), Some(&ExtensionValue::from("second")));
+        assert_eq!(
+            problem.extension("a"),
+            Some(&ExtensionValue::from("second"))
+        );
         assert_eq!(
             std::str::from_utf8(&problem.to_json()).unwrap(),
             r#"{"status":502,"a":"second","b":2}"#
