@@ -19,8 +19,7 @@ use tower_problem::app::{panic_hook, AppErrorLayer, HandlerError};
 async fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
     panic_hook::install();
@@ -71,5 +70,8 @@ async fn stream_panics() -> Body {
 }
 
 async fn raw_500() -> (StatusCode, &'static str) {
-    (StatusCode::INTERNAL_SERVER_ERROR, "plain text from the handler\n")
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "plain text from the handler\n",
+    )
 }
