@@ -40,6 +40,25 @@ pin_project! {
         request: Option<RequestContext>,
         shared: Arc<Shared<R>>,
     }
+
+    impl<F, R> PinnedDrop for ResponseFuture<F, R> {
+        fn drop(this: Pin<&mut Self>) {
+            let mut this = this.project();
+            if let StateProj::Running { .. } = this.state.as_mut().project() {
+                // The server dropped the request, usually because the client
+                // went away: not a failure of the application.
+                if let Some(request) = this.request.as_ref() {
+                    tracing::debug!(
+                        method = %request.method(),
+                        path = request.path().unwrap_or("-"),
+                        request_id = request.request_id_str().unwrap_or("-"),
+                        "request cancelled before the response was ready"
+                    );
+                }
+                let _dropped = catch(|| this.state.set(State::Done));
+            }
+        }
+    }
 }
 
 pin_project! {
