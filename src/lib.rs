@@ -9,8 +9,14 @@
 )]
 
 pub mod app;
+mod context;
 pub mod kinds;
+mod panic;
 pub mod problem;
+pub mod respond;
+
+pub use self::context::RequestContext;
+pub use self::respond::{DefaultResponse, ResponseForFailure};
 
 /// The boxed error that services and bodies are converted into.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

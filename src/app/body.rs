@@ -7,8 +7,8 @@ use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
-use super::context::RequestContext;
-use super::panic::catch;
+use crate::context::RequestContext;
+use crate::panic::catch;
 use crate::BoxError;
 
 pin_project! {

@@ -3,7 +3,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use super::panic::Panic;
+use crate::panic::Panic;
 use crate::BoxError;
 
 /// What failed, as the stable token in the problem's `kind` member.

@@ -3,7 +3,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 
 use bytes::Bytes;
 use http::header::{self, HeaderName};
@@ -11,12 +11,13 @@ use http::{HeaderMap, HeaderValue, Response, StatusCode};
 use pin_project_lite::pin_project;
 
 use super::body::AppBody;
-use super::context::RequestContext;
 use super::failure::Failure;
 use super::layer::Shared;
-use super::panic::catch;
-use super::respond::{failure_response, ResponseForFailure};
+use super::respond::failure_response;
+use crate::context::RequestContext;
+use crate::panic::catch;
 use crate::problem::PROBLEM_JSON;
+use crate::respond::ResponseForFailure;
 use crate::BoxError;
 
 /// Headers that describe the body a handler sent, dropped when the layer
@@ -100,34 +101,38 @@ where
     E: Into<BoxError>,
     B: http_body::Body<Data = Bytes>,
     B::Error: Into<BoxError>,
-    R: ResponseForFailure,
+    R: ResponseForFailure<Failure>,
 {
     type Output = Result<Response<AppBody<B>>, Infallible>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         let failure = match this.state.as_mut().project() {
-            StateProj::Running { future } => {
-                let polled = match catch(|| future.poll(cx)) {
+            StateProj::Running { .. } => {
+                let mut state = this.state.as_mut();
+                // Drop the inner future as soon as it is done, inside the same
+                // catch: a panic in its `Drop` becomes this request's 500
+                // instead of escaping from wherever this future is dropped.
+                let polled = catch(|| {
+                    let StateProj::Running { future } = state.as_mut().project() else {
+                        unreachable!()
+                    };
+                    let output = ready!(future.poll(cx));
+                    state.set(State::Done);
+                    Poll::Ready(output)
+                });
+                match polled {
                     Ok(Poll::Pending) => return Poll::Pending,
-                    Ok(Poll::Ready(output)) => Ok(output),
-                    Err(panic) => Err(panic),
-                };
-                // Drop the inner future now, inside a catch: a panic in its
-                // `Drop` would otherwise escape from wherever this future is
-                // dropped.
-                let dropped = catch(|| this.state.set(State::Done));
-                match (polled, dropped) {
-                    (Ok(Ok(res)), Ok(())) => {
+                    Ok(Poll::Ready(Ok(res))) => {
                         let request = this.request.take().expect("polled after completion");
                         return Poll::Ready(Ok(on_response(res, request, this.shared)));
                     }
-                    (Ok(Ok(res)), Err(panic)) => {
-                        let _dropped = catch(|| drop(res));
+                    Ok(Poll::Ready(Err(error))) => Failure::logged_error(error.into()),
+                    Err(panic) => {
+                        // A future that panicked may panic again when dropped.
+                        let _dropped = catch(|| this.state.set(State::Done));
                         Failure::panic(panic)
                     }
-                    (Ok(Err(error)), _) => Failure::logged_error(error.into()),
-                    (Err(panic), _) => Failure::panic(panic),
                 }
             }
             StateProj::Failed { failure } => {
@@ -159,7 +164,7 @@ fn on_response<B, R>(
 ) -> Response<AppBody<B>>
 where
     B: http_body::Body<Data = Bytes>,
-    R: ResponseForFailure,
+    R: ResponseForFailure<Failure>,
 {
     let settings = &shared.settings;
     if res.status() == StatusCode::INTERNAL_SERVER_ERROR {
@@ -187,7 +192,7 @@ where
 /// The failure response, with the handler's other headers and its
 /// extensions kept: all but the representation headers, which described the
 /// body that is dropped.
-fn replace_body<B, R: ResponseForFailure>(
+fn replace_body<B, R: ResponseForFailure<Failure>>(
     res: Response<B>,
     failure: Failure,
     request: RequestContext,

@@ -4,8 +4,9 @@ use std::sync::Arc;
 use http::HeaderName;
 use tower_layer::Layer;
 
-use super::respond::{DefaultResponse, ResponseForFailure};
 use super::service::AppError;
+use crate::context::Capture;
+use crate::respond::{DefaultResponse, ResponseForFailure};
 
 /// Turns every panic and error of the service it wraps into a 500 with a
 /// problem+json body. See the [module docs](super) for an example.
@@ -23,11 +24,9 @@ pub(super) struct Shared<R> {
 pub(super) struct Settings {
     pub(super) type_base: Option<Arc<str>>,
     pub(super) expose_details: bool,
-    pub(super) capture_request: bool,
     pub(super) catch_body_panics: bool,
     pub(super) normalize_internal_errors: bool,
-    pub(super) request_id_header: HeaderName,
-    pub(super) captured_headers: Vec<HeaderName>,
+    pub(super) capture: Capture,
 }
 
 impl<R> Clone for Shared<R> {
@@ -57,11 +56,9 @@ impl<R> AppErrorLayer<R> {
         let settings = Settings {
             type_base: None,
             expose_details: false,
-            capture_request: true,
             catch_body_panics: true,
             normalize_internal_errors: true,
-            request_id_header: HeaderName::from_static("x-request-id"),
-            captured_headers: Vec::new(),
+            capture: Capture::default(),
         };
         Self {
             shared: Arc::new(Shared {
@@ -80,9 +77,12 @@ impl<R> AppErrorLayer<R> {
     /// `|failure: &Failure, request: &RequestContext, problem: Problem| -> impl Into<Response<Bytes>>`.
     ///
     /// [`Failure`]: super::Failure
-    /// [`RequestContext`]: super::RequestContext
+    /// [`RequestContext`]: crate::RequestContext
     /// [`Problem`]: crate::problem::Problem
-    pub fn respond_with<T: ResponseForFailure>(self, respond: T) -> AppErrorLayer<T> {
+    pub fn respond_with<T: ResponseForFailure<super::Failure>>(
+        self,
+        respond: T,
+    ) -> AppErrorLayer<T> {
         AppErrorLayer {
             shared: Arc::new(Shared {
                 settings: self.shared.settings.clone(),
@@ -113,7 +113,7 @@ impl<R> AppErrorLayer<R> {
     /// Keeps the request's path, query, request id and captured headers for
     /// logs and customisations (on by default). Off, only the method is kept.
     pub fn capture_request(mut self, capture: bool) -> Self {
-        self.settings_mut().capture_request = capture;
+        self.settings_mut().capture.enabled = capture;
         self
     }
 
@@ -146,17 +146,17 @@ impl<R> AppErrorLayer<R> {
     ///
     /// The id is logged and copied into the problem's `request_id` member.
     pub fn request_id_header(mut self, name: HeaderName) -> Self {
-        self.settings_mut().request_id_header = name;
+        self.settings_mut().capture.request_id_header = name;
         self
     }
 
     /// Keeps the request header `name` for customisations, in
-    /// [`RequestContext::headers`](super::RequestContext::headers): `Accept`
+    /// [`RequestContext::headers`](crate::RequestContext::headers): `Accept`
     /// to choose between HTML and JSON, say.
     ///
     /// Costs one allocation per request while any header is captured.
     pub fn capture_header(mut self, name: HeaderName) -> Self {
-        self.settings_mut().captured_headers.push(name);
+        self.settings_mut().capture.headers.push(name);
         self
     }
 }

@@ -61,24 +61,22 @@
 //! ```
 
 mod body;
-mod context;
 mod failure;
 mod future;
 #[cfg(feature = "axum")]
 mod handler_error;
 mod layer;
-mod panic;
 pub mod panic_hook;
 mod respond;
 mod service;
 
 pub use self::body::{AppBody, BodyPanicked};
-pub use self::context::RequestContext;
 pub use self::failure::{Failure, Kind};
 pub use self::future::ResponseFuture;
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub use self::handler_error::HandlerError;
 pub use self::layer::AppErrorLayer;
-pub use self::respond::{DefaultResponse, ResponseForFailure};
 pub use self::service::AppError;
+pub use crate::context::RequestContext;
+pub use crate::respond::{DefaultResponse, ResponseForFailure};

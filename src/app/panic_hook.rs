@@ -30,7 +30,7 @@
 use std::panic;
 use std::sync::Once;
 
-use super::panic::{in_scope, record_location};
+use crate::panic::{in_scope, record_location, start_tracking_scopes};
 
 /// Installs the hook, wrapping the current one; later calls do nothing.
 ///
@@ -39,6 +39,7 @@ use super::panic::{in_scope, record_location};
 pub fn install() {
     static INSTALL: Once = Once::new();
     INSTALL.call_once(|| {
+        start_tracking_scopes();
         let previous = panic::take_hook();
         panic::set_hook(Box::new(move |info| {
             if in_scope() {

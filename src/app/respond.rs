@@ -3,79 +3,12 @@ use std::borrow::Cow;
 use bytes::Bytes;
 use http::{Response, StatusCode};
 
-use super::context::RequestContext;
 use super::failure::{Failure, Kind};
 use super::layer::Settings;
-use super::panic::catch;
+use crate::context::RequestContext;
+use crate::panic::catch;
 use crate::problem::{problem_response, Problem, STATIC_INTERNAL_ERROR};
-
-/// Builds the response for a failure: the problem+json body by default, or
-/// any other envelope (an HTML page for browsers, a company's own JSON).
-///
-/// `problem` is the consistent body the layer would send; change it and
-/// return it, or ignore it. The layer sets `Content-Length` and, for `HEAD`,
-/// drops the body. If this panics, the layer still answers with a fixed,
-/// valid problem+json 500 and logs both failures.
-///
-/// Closures implement it:
-///
-/// ```
-/// use bytes::Bytes;
-/// use http::Response;
-/// use tower_problem::app::{AppErrorLayer, Failure, RequestContext};
-/// use tower_problem::problem::Problem;
-///
-/// let layer = AppErrorLayer::new().respond_with(
-///     |_failure: &Failure, request: &RequestContext, problem: Problem| {
-///         problem.with_extension("support", "https://example.com/support")
-///     },
-/// );
-/// ```
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot build the response for a failure",
-    label = "not a `ResponseForFailure`",
-    note = "implement `ResponseForFailure`, or pass a closure `|failure: &Failure, request: &RequestContext, problem: Problem| -> impl Into<Response<Bytes>>` that is `Send + Sync + 'static`"
-)]
-pub trait ResponseForFailure: Send + Sync + 'static {
-    /// The response for `failure` of the request described by `request`.
-    fn response_for_failure(
-        &self,
-        failure: &Failure,
-        request: &RequestContext,
-        problem: Problem,
-    ) -> Response<Bytes>;
-}
-
-impl<F, T> ResponseForFailure for F
-where
-    F: Fn(&Failure, &RequestContext, Problem) -> T + Send + Sync + 'static,
-    T: Into<Response<Bytes>>,
-{
-    fn response_for_failure(
-        &self,
-        failure: &Failure,
-        request: &RequestContext,
-        problem: Problem,
-    ) -> Response<Bytes> {
-        self(failure, request, problem).into()
-    }
-}
-
-/// The default [`ResponseForFailure`]: the problem+json body, unchanged.
-#[derive(Clone, Copy, Debug, Default)]
-#[non_exhaustive]
-pub struct DefaultResponse;
-
-impl ResponseForFailure for DefaultResponse {
-    fn response_for_failure(
-        &self,
-        _: &Failure,
-        _: &RequestContext,
-        problem: Problem,
-    ) -> Response<Bytes> {
-        problem.into()
-    }
-}
+use crate::respond::ResponseForFailure;
 
 /// The consistent body: `type`, `title`, `status`, the `detail` when the
 /// user exposes details, and the `kind` and `request_id` members.
@@ -109,7 +42,7 @@ pub(super) fn kind_problem(kind: Kind, type_base: Option<&str>) -> Problem {
 }
 
 /// Logs `failure` once, with the request's context, and builds its response.
-pub(super) fn failure_response<R: ResponseForFailure>(
+pub(super) fn failure_response<R: ResponseForFailure<Failure>>(
     failure: &Failure,
     request: &RequestContext,
     settings: &Settings,

@@ -7,12 +7,12 @@ use http::{Request, Response};
 use tower_service::Service;
 
 use super::body::AppBody;
-use super::context::RequestContext;
 use super::failure::Failure;
 use super::future::ResponseFuture;
 use super::layer::Shared;
-use super::panic::catch;
-use super::respond::ResponseForFailure;
+use crate::context::RequestContext;
+use crate::panic::catch;
+use crate::respond::ResponseForFailure;
 use crate::BoxError;
 
 /// The service of [`AppErrorLayer`](super::AppErrorLayer): it never fails,
@@ -63,7 +63,7 @@ where
     S::Error: Into<BoxError>,
     ResBody: http_body::Body<Data = Bytes>,
     ResBody::Error: Into<BoxError>,
-    R: ResponseForFailure,
+    R: ResponseForFailure<Failure>,
 {
     type Response = Response<AppBody<ResBody>>;
     type Error = std::convert::Infallible;
@@ -84,7 +84,7 @@ where
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        let request = RequestContext::capture(&req, &self.shared.settings);
+        let request = RequestContext::capture(&req, &self.shared.settings.capture);
         let shared = Arc::clone(&self.shared);
         if let Some(failure) = self.not_ready.take() {
             return ResponseFuture::failed(failure, request, shared);

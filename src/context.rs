@@ -1,19 +1,34 @@
 use std::sync::OnceLock;
 
 use http::uri::PathAndQuery;
-use http::{HeaderMap, HeaderValue, Method, Request};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Request};
 
-use super::layer::Settings;
+/// Which parts of a request a layer keeps in its [`RequestContext`].
+#[derive(Clone, Debug)]
+pub(crate) struct Capture {
+    /// Off, only the method is kept.
+    pub(crate) enabled: bool,
+    pub(crate) request_id_header: HeaderName,
+    pub(crate) headers: Vec<HeaderName>,
+}
 
-/// What the layer keeps of a request, for its logs and for customisations:
+impl Default for Capture {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            request_id_header: HeaderName::from_static("x-request-id"),
+            headers: Vec::new(),
+        }
+    }
+}
+
+/// What a layer keeps of a request, for its logs and for customisations:
 /// the request itself is gone into the inner service by the time a failure is
 /// known.
 ///
 /// Only cheap, reference-counted clones are taken: the method, the path and
-/// query, the request id, and the headers named with
-/// [`AppErrorLayer::capture_header`](super::AppErrorLayer::capture_header).
-/// With [`AppErrorLayer::capture_request(false)`](super::AppErrorLayer::capture_request)
-/// only the method is kept.
+/// query, the request id, and the headers the layer was told to capture
+/// (`capture_header`). With `capture_request(false)` only the method is kept.
 #[derive(Clone, Debug)]
 pub struct RequestContext {
     method: Method,
@@ -23,9 +38,9 @@ pub struct RequestContext {
 }
 
 impl RequestContext {
-    pub(super) fn capture<B>(req: &Request<B>, settings: &Settings) -> Self {
+    pub(crate) fn capture<B>(req: &Request<B>, settings: &Capture) -> Self {
         let method = req.method().clone();
-        if !settings.capture_request {
+        if !settings.enabled {
             return Self {
                 method,
                 path: None,
@@ -34,9 +49,9 @@ impl RequestContext {
             };
         }
         let headers = req.headers();
-        let captured = (!settings.captured_headers.is_empty()).then(|| {
+        let captured = (!settings.headers.is_empty()).then(|| {
             let mut captured = HeaderMap::new();
-            for name in settings.captured_headers.iter() {
+            for name in settings.headers.iter() {
                 for value in headers.get_all(name) {
                     captured.append(name.clone(), value.clone());
                 }
@@ -46,7 +61,7 @@ impl RequestContext {
         Self {
             method,
             path: full_path(req).cloned(),
-            request_id: headers.get(&settings.request_id_header).cloned(),
+            request_id: find_header(headers, &settings.request_id_header).cloned(),
             headers: captured,
         }
     }
@@ -69,20 +84,19 @@ impl RequestContext {
         self.path.as_ref().and_then(PathAndQuery::query)
     }
 
-    /// The request id: the header named by
-    /// [`AppErrorLayer::request_id_header`](super::AppErrorLayer::request_id_header),
-    /// which tower-http's `SetRequestIdLayer` sets too.
+    /// The request id: the header named by the layer's `request_id_header`
+    /// (`x-request-id` by default, which tower-http's `SetRequestIdLayer`
+    /// sets).
     pub fn request_id(&self) -> Option<&HeaderValue> {
         self.request_id.as_ref()
     }
 
     /// The request id as text, if it is visible ASCII.
-    pub(super) fn request_id_str(&self) -> Option<&str> {
+    pub(crate) fn request_id_str(&self) -> Option<&str> {
         self.request_id.as_ref().and_then(|id| id.to_str().ok())
     }
 
-    /// The captured headers: those named with
-    /// [`AppErrorLayer::capture_header`](super::AppErrorLayer::capture_header),
+    /// The captured headers: those named with the layer's `capture_header`,
     /// no others.
     pub fn headers(&self) -> &HeaderMap {
         static NONE: OnceLock<HeaderMap> = OnceLock::new();
@@ -91,9 +105,23 @@ impl RequestContext {
             .unwrap_or_else(|| NONE.get_or_init(HeaderMap::new))
     }
 
-    pub(super) fn is_head(&self) -> bool {
+    pub(crate) fn is_head(&self) -> bool {
         self.method == Method::HEAD
     }
+}
+
+/// `headers.get(name)`, but a request's few headers are scanned instead of
+/// hashing the name: most are standard names, told apart from a custom one
+/// like `x-request-id` by their tag alone, so the scan is the cheaper way up
+/// to a few dozen headers.
+fn find_header<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Option<&'a HeaderValue> {
+    const SCAN_UP_TO: usize = 24;
+    if headers.len() > SCAN_UP_TO {
+        return headers.get(name);
+    }
+    headers
+        .iter()
+        .find_map(|(candidate, value)| (candidate == name).then_some(value))
 }
 
 #[cfg(feature = "axum")]

@@ -1,15 +1,20 @@
 use std::any::Any;
 use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Set once the panic hook is installed: until then nothing reads the
+/// thread-locals, so the layer does not pay for keeping them.
+static HOOK_INSTALLED: AtomicBool = AtomicBool::new(false);
 
 thread_local! {
-    /// How many of the layer's `catch_unwind` scopes this thread is inside.
+    /// How many of the layers' `catch_unwind` scopes this thread is inside.
     static DEPTH: Cell<u32> = const { Cell::new(0) };
     /// Where the last panic inside a scope happened, left by the panic hook.
     static LOCATION: Cell<Option<String>> = const { Cell::new(None) };
 }
 
-/// A panic caught by the layer, its payload already turned into text so the
+/// A panic caught by a layer, its payload already turned into text so the
 /// failure can be `Sync` and cloned.
 #[derive(Debug)]
 pub(crate) struct Panic {
@@ -18,14 +23,29 @@ pub(crate) struct Panic {
 }
 
 /// Runs `f`, catching a panic.
+#[inline(always)]
 pub(crate) fn catch<T>(f: impl FnOnce() -> T) -> Result<T, Panic> {
+    if !HOOK_INSTALLED.load(Ordering::Relaxed) {
+        return catch_unwind(AssertUnwindSafe(f)).map_err(caught);
+    }
     DEPTH.with(|depth| depth.set(depth.get() + 1));
     let result = catch_unwind(AssertUnwindSafe(f));
     DEPTH.with(|depth| depth.set(depth.get() - 1));
-    result.map_err(|payload| Panic {
+    result.map_err(caught)
+}
+
+#[cold]
+#[inline(never)]
+fn caught(payload: Box<dyn Any + Send>) -> Panic {
+    let location = if HOOK_INSTALLED.load(Ordering::Relaxed) {
+        LOCATION.with(Cell::take)
+    } else {
+        None
+    };
+    Panic {
         message: payload_message(payload),
-        location: LOCATION.with(Cell::take),
-    })
+        location,
+    }
 }
 
 fn payload_message(payload: Box<dyn Any + Send>) -> String {
@@ -44,10 +64,15 @@ fn payload_message(payload: Box<dyn Any + Send>) -> String {
 }
 
 /// Whether this thread is inside one of the layer's scopes: called by the hook.
-pub(super) fn in_scope() -> bool {
+pub(crate) fn in_scope() -> bool {
     DEPTH.with(Cell::get) > 0
 }
 
-pub(super) fn record_location(location: String) {
+pub(crate) fn record_location(location: String) {
     LOCATION.with(|slot| slot.set(Some(location)));
+}
+
+/// Called by the hook's installation, before it is set.
+pub(crate) fn start_tracking_scopes() {
+    HOOK_INSTALLED.store(true, Ordering::Relaxed);
 }
