@@ -80,3 +80,38 @@ pub use self::layer::AppErrorLayer;
 pub use self::service::AppError;
 pub use crate::context::RequestContext;
 pub use crate::respond::{DefaultResponse, ResponseForFailure};
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+    use std::future::Ready;
+
+    use bytes::Bytes;
+    use http::{Request, Response};
+    use http_body_util::Full;
+    use tower_service::Service;
+
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync + 'static>() {}
+    fn assert_send<T: Send + 'static>() {}
+
+    /// axum 0.8 needs a `Clone + Send + Sync + 'static` service with a `Send`
+    /// future, and outer layers need the marker to be `Send + Sync`.
+    #[test]
+    fn public_types_are_send_and_sync() {
+        type Inner = tower::util::ServiceFn<
+            fn(Request<Full<Bytes>>) -> Ready<Result<Response<Full<Bytes>>, Infallible>>,
+        >;
+        type Svc = AppError<Inner, DefaultResponse>;
+        assert_send_sync::<AppErrorLayer>();
+        assert_send_sync::<Svc>();
+        assert_send::<<Svc as Service<Request<Full<Bytes>>>>::Future>();
+        assert_send_sync::<AppBody<Full<Bytes>>>();
+        assert_send_sync::<Failure>();
+        assert_send_sync::<RequestContext>();
+        assert_send_sync::<BodyPanicked>();
+        #[cfg(feature = "axum")]
+        assert_send::<HandlerError>();
+    }
+}
