@@ -38,6 +38,7 @@ pub struct RequestContext {
 }
 
 impl RequestContext {
+    #[inline]
     pub(crate) fn capture<B>(req: &Request<B>, settings: &Capture) -> Self {
         let method = req.method().clone();
         if !settings.enabled {

@@ -22,30 +22,37 @@ pub(crate) struct Panic {
     pub(crate) location: Option<String>,
 }
 
+/// What [`catch`] caught: turn it [`into_panic`](Payload::into_panic) at
+/// once, before anything else can panic and overwrite the location.
+///
+/// `catch` returns this rather than a [`Panic`] so that its result keeps
+/// `catch_unwind`'s layout: converting on the happy path would copy every
+/// response once more.
+pub(crate) struct Payload(Box<dyn Any + Send>);
+
+impl Payload {
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn into_panic(self) -> Panic {
+        let location = if HOOK_INSTALLED.load(Ordering::Relaxed) {
+            LOCATION.with(Cell::take)
+        } else {
+            None
+        };
+        Panic {
+            message: payload_message(self.0),
+            location,
+        }
+    }
+}
+
 /// Runs `f`, catching a panic.
 #[inline(always)]
-pub(crate) fn catch<T>(f: impl FnOnce() -> T) -> Result<T, Panic> {
-    if !HOOK_INSTALLED.load(Ordering::Relaxed) {
-        return catch_unwind(AssertUnwindSafe(f)).map_err(caught);
-    }
+pub(crate) fn catch<T>(f: impl FnOnce() -> T) -> Result<T, Payload> {
     DEPTH.with(|depth| depth.set(depth.get() + 1));
     let result = catch_unwind(AssertUnwindSafe(f));
     DEPTH.with(|depth| depth.set(depth.get() - 1));
-    result.map_err(caught)
-}
-
-#[cold]
-#[inline(never)]
-fn caught(payload: Box<dyn Any + Send>) -> Panic {
-    let location = if HOOK_INSTALLED.load(Ordering::Relaxed) {
-        LOCATION.with(Cell::take)
-    } else {
-        None
-    };
-    Panic {
-        message: payload_message(payload),
-        location,
-    }
+    result.map_err(Payload)
 }
 
 fn payload_message(payload: Box<dyn Any + Send>) -> String {

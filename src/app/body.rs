@@ -35,16 +35,16 @@ pin_project! {
 }
 
 impl<B> AppBody<B> {
-    pub(super) fn guarded(body: B, request: RequestContext) -> Self {
-        Self {
-            state: State::Guarded { body, request },
-        }
-    }
-
-    pub(super) fn unguarded(body: B) -> Self {
-        Self {
-            state: State::Unguarded { body },
-        }
+    /// The inner body, its panics caught (and logged with `request`) when
+    /// `guard` is set.
+    #[inline]
+    pub(super) fn new(body: B, guard: bool, request: RequestContext) -> Self {
+        let state = if guard {
+            State::Guarded { body, request }
+        } else {
+            State::Unguarded { body }
+        };
+        Self { state }
     }
 
     pub(super) fn full(data: Bytes) -> Self {
@@ -72,7 +72,8 @@ where
         match state.as_mut().project() {
             StateProj::Guarded { body, request } => match catch(|| body.poll_frame(cx)) {
                 Ok(polled) => polled.map(|frame| frame.map(|result| result.map_err(Into::into))),
-                Err(panic) => {
+                Err(payload) => {
+                    let panic = payload.into_panic();
                     tracing::error!(
                         kind = "panic",
                         method = %request.method(),

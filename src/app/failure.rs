@@ -3,7 +3,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use crate::panic::Panic;
+use crate::panic::Payload;
 use crate::BoxError;
 
 /// What failed, as the stable token in the problem's `kind` member.
@@ -45,6 +45,37 @@ impl Kind {
             Self::Panic => concat!(crate::default_type_base!(), "panic"),
             Self::HandlerError => concat!(crate::default_type_base!(), "handler_error"),
             Self::InternalError => concat!(crate::default_type_base!(), "internal_error"),
+        }
+    }
+
+    /// The default problem of this kind as JSON, without its closing brace:
+    /// `type`, `title`, `status` and `kind`, all fixed.
+    pub(super) fn default_json_members(self) -> &'static str {
+        let json = self.default_json();
+        &json[..json.len() - 1]
+    }
+
+    /// The whole default problem of this kind as JSON, when the request had
+    /// no id and details are not exposed.
+    pub(super) const fn default_json(self) -> &'static str {
+        macro_rules! json {
+            ($kind:literal, $title:literal) => {
+                concat!(
+                    r#"{"type":""#,
+                    crate::default_type_base!(),
+                    $kind,
+                    r#"","title":""#,
+                    $title,
+                    r#"","status":500,"kind":""#,
+                    $kind,
+                    r#""}"#
+                )
+            };
+        }
+        match self {
+            Self::Panic => json!("panic", "The request handler panicked"),
+            Self::HandlerError => json!("handler_error", "The request handler failed"),
+            Self::InternalError => json!("internal_error", "Internal Server Error"),
         }
     }
 }
@@ -110,7 +141,8 @@ impl Drop for ErrorReport {
 }
 
 impl Failure {
-    pub(super) fn panic(panic: Panic) -> Self {
+    pub(super) fn panic(payload: Payload) -> Self {
+        let panic = payload.into_panic();
         Self {
             cause: Cause::Panic {
                 message: panic.message,

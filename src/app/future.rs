@@ -7,7 +7,7 @@ use std::task::{ready, Context, Poll};
 
 use bytes::Bytes;
 use http::header::{self, HeaderName};
-use http::{HeaderMap, HeaderValue, Response, StatusCode};
+use http::{HeaderMap, Response, StatusCode};
 use pin_project_lite::pin_project;
 
 use super::body::AppBody;
@@ -16,7 +16,7 @@ use super::layer::Shared;
 use super::respond::failure_response;
 use crate::context::RequestContext;
 use crate::panic::catch;
-use crate::problem::PROBLEM_JSON;
+use crate::problem::{content_length, PROBLEM_JSON};
 use crate::respond::ResponseForFailure;
 use crate::BoxError;
 
@@ -72,6 +72,7 @@ pin_project! {
 }
 
 impl<F, R> ResponseFuture<F, R> {
+    #[inline]
     pub(super) fn running(future: F, request: RequestContext, shared: Arc<Shared<R>>) -> Self {
         Self {
             state: State::Running { future },
@@ -105,6 +106,7 @@ where
 {
     type Output = Result<Response<AppBody<B>>, Infallible>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         let failure = match this.state.as_mut().project() {
@@ -125,13 +127,18 @@ where
                     Ok(Poll::Pending) => return Poll::Pending,
                     Ok(Poll::Ready(Ok(res))) => {
                         let request = this.request.take().expect("polled after completion");
-                        return Poll::Ready(Ok(on_response(res, request, this.shared)));
+                        if res.status() == StatusCode::INTERNAL_SERVER_ERROR {
+                            return Poll::Ready(Ok(on_internal_error(res, request, this.shared)));
+                        }
+                        let guard = this.shared.settings.catch_body_panics;
+                        return Poll::Ready(Ok(res.map(|body| AppBody::new(body, guard, request))));
                     }
                     Ok(Poll::Ready(Err(error))) => Failure::logged_error(error.into()),
-                    Err(panic) => {
+                    Err(payload) => {
+                        let failure = Failure::panic(payload);
                         // A future that panicked may panic again when dropped.
                         let _dropped = catch(|| this.state.set(State::Done));
-                        Failure::panic(panic)
+                        failure
                     }
                 }
             }
@@ -155,9 +162,11 @@ where
     }
 }
 
-/// The inner service's response, passed on unless it is a 500 that still
-/// needs the consistent body.
-fn on_response<B, R>(
+/// A 500 from the inner service: the consistent body replaces its own,
+/// unless it is problem+json already or the layer was told to leave it.
+#[cold]
+#[inline(never)]
+fn on_internal_error<B, R>(
     res: Response<B>,
     request: RequestContext,
     shared: &Shared<R>,
@@ -167,25 +176,19 @@ where
     R: ResponseForFailure<Failure>,
 {
     let settings = &shared.settings;
-    if res.status() == StatusCode::INTERNAL_SERVER_ERROR {
-        let failure = match res.extensions().get::<Failure>() {
-            // A `HandlerError` response: the layer logs it, with context.
-            Some(failure) if failure.claim_unlogged() => Some(failure.clone()),
-            // Made by an inner layer, already logged: pass it on.
-            Some(_) => None,
-            None if settings.normalize_internal_errors && !is_problem_json(res.headers()) => {
-                Some(Failure::internal_error())
-            }
-            None => None,
-        };
-        if let Some(failure) = failure {
-            return replace_body(res, failure, request, shared);
+    let failure = match res.extensions().get::<Failure>() {
+        // A `HandlerError` response: the layer logs it, with context.
+        Some(failure) if failure.claim_unlogged() => Some(failure.clone()),
+        // Made by an inner layer, already logged: pass it on.
+        Some(_) => None,
+        None if settings.normalize_internal_errors && !is_problem_json(res.headers()) => {
+            Some(Failure::internal_error())
         }
-    }
-    if settings.catch_body_panics {
-        res.map(|body| AppBody::guarded(body, request))
-    } else {
-        res.map(AppBody::unguarded)
+        None => None,
+    };
+    match failure {
+        Some(failure) => replace_body(res, failure, request, shared),
+        None => res.map(|body| AppBody::new(body, settings.catch_body_panics, request)),
     }
 }
 
@@ -220,9 +223,16 @@ fn with_problem_body<B>(
     data: Bytes,
     request: &RequestContext,
 ) -> Response<AppBody<B>> {
-    parts
+    // A customisation may have changed the body, or not set the length.
+    let stated = parts
         .headers
-        .insert(header::CONTENT_LENGTH, HeaderValue::from(data.len()));
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| std::str::from_utf8(value.as_bytes()).ok()?.parse().ok());
+    if stated != Some(data.len()) {
+        parts
+            .headers
+            .insert(header::CONTENT_LENGTH, content_length(data.len()));
+    }
     let data = if request.is_head() {
         Bytes::new()
     } else {

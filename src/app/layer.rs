@@ -68,6 +68,11 @@ impl<R> AppErrorLayer<R> {
         }
     }
 
+    #[cfg(test)]
+    pub(super) fn settings(&self) -> &Settings {
+        &self.shared.settings
+    }
+
     fn settings_mut(&mut self) -> &mut Settings {
         &mut Arc::make_mut(&mut self.shared).settings
     }

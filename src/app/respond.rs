@@ -1,3 +1,4 @@
+use std::any::TypeId;
 use std::borrow::Cow;
 
 use bytes::Bytes;
@@ -7,8 +8,9 @@ use super::failure::{Failure, Kind};
 use super::layer::Settings;
 use crate::context::RequestContext;
 use crate::panic::catch;
-use crate::problem::{problem_response, Problem, STATIC_INTERNAL_ERROR};
-use crate::respond::ResponseForFailure;
+use crate::problem::json::{string_len as json_string_len, write_string};
+use crate::problem::{problem_response, Problem};
+use crate::respond::{DefaultResponse, ResponseForFailure};
 
 /// The consistent body: `type`, `title`, `status`, the `detail` when the
 /// user exposes details, and the `kind` and `request_id` members.
@@ -41,6 +43,36 @@ pub(super) fn kind_problem(kind: Kind, type_base: Option<&str>) -> Problem {
         .with_extension("kind", kind.as_str())
 }
 
+/// Whether the response is the default problem, unchanged: then it is written
+/// from a fixed per-kind prefix instead of through a [`Problem`], which
+/// halves the cost of a generated 500 (measured with callgrind). The type
+/// check is constant after monomorphisation.
+fn is_default_body<R: 'static>(settings: &Settings) -> bool {
+    TypeId::of::<R>() == TypeId::of::<DefaultResponse>()
+        && settings.type_base.is_none()
+        && !settings.expose_details
+}
+
+/// The same bytes as `default_problem(..).to_json()` under the default
+/// settings, in one allocation of the exact size (none without a request id).
+fn default_body_response(kind: Kind, request: &RequestContext) -> Response<Bytes> {
+    let members = kind.default_json_members();
+    let body = match request.request_id_str() {
+        None => Bytes::from_static(kind.default_json().as_bytes()),
+        Some(id) => {
+            const KEY: &str = r#","request_id":"#;
+            let len = members.len() + KEY.len() + json_string_len(id) + 1;
+            let mut json = Vec::with_capacity(len);
+            json.extend_from_slice(members.as_bytes());
+            json.extend_from_slice(KEY.as_bytes());
+            write_string(&mut json, id);
+            json.push(b'}');
+            Bytes::from(json)
+        }
+    };
+    problem_response(StatusCode::INTERNAL_SERVER_ERROR, body)
+}
+
 /// Logs `failure` once, with the request's context, and builds its response.
 pub(super) fn failure_response<R: ResponseForFailure<Failure>>(
     failure: &Failure,
@@ -50,12 +82,16 @@ pub(super) fn failure_response<R: ResponseForFailure<Failure>>(
 ) -> Response<Bytes> {
     log_failure(failure, request);
     let built = catch(|| {
+        if is_default_body::<R>(settings) {
+            return default_body_response(failure.kind(), request);
+        }
         let problem = default_problem(failure, request, settings);
         respond.response_for_failure(failure, request, problem)
     });
     match built {
         Ok(res) => res,
-        Err(panic) => {
+        Err(payload) => {
+            let panic = payload.into_panic();
             tracing::error!(
                 method = %request.method(),
                 path = request.path().unwrap_or("-"),
@@ -67,40 +103,87 @@ pub(super) fn failure_response<R: ResponseForFailure<Failure>>(
             );
             problem_response(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                Bytes::from_static(STATIC_INTERNAL_ERROR),
+                Bytes::from_static(Kind::InternalError.default_json().as_bytes()),
             )
         }
     }
 }
 
 fn log_failure(failure: &Failure, request: &RequestContext) {
-    let method = request.method();
-    let path = request.path().unwrap_or("-");
-    let request_id = request.request_id_str().unwrap_or("-");
+    // The fields are written inside each macro: tracing evaluates them only
+    // when the event is enabled.
     match failure.kind() {
         Kind::Panic => tracing::error!(
             kind = "panic",
-            %method,
-            path,
-            request_id,
+            method = %request.method(),
+            path = request.path().unwrap_or("-"),
+            request_id = request.request_id_str().unwrap_or("-"),
             panic.message = failure.panic_message().unwrap_or_default(),
             panic.location = failure.panic_location().unwrap_or("-"),
             "request handler panicked"
         ),
         Kind::HandlerError => tracing::error!(
             kind = "handler_error",
-            %method,
-            path,
-            request_id,
+            method = %request.method(),
+            path = request.path().unwrap_or("-"),
+            request_id = request.request_id_str().unwrap_or("-"),
             error = %failure.details().unwrap_or_default(),
             "request handler failed"
         ),
         Kind::InternalError => tracing::error!(
             kind = "internal_error",
-            %method,
-            path,
-            request_id,
+            method = %request.method(),
+            path = request.path().unwrap_or("-"),
+            request_id = request.request_id_str().unwrap_or("-"),
             "request handler answered 500 without a problem body; body replaced"
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use http::Request;
+
+    use super::*;
+    use crate::context::Capture;
+
+    fn settings() -> Settings {
+        crate::app::AppErrorLayer::new().settings().clone()
+    }
+
+    /// The fast path writes exactly what the `Problem` would.
+    #[test]
+    fn the_default_body_is_the_default_problem() {
+        let failures = [
+            Failure::internal_error(),
+            Failure::logged_error("boom".into()),
+        ];
+        for id in [None, Some("abc-123"), Some(r#"quote" back\slash"#)] {
+            let mut req = Request::new(());
+            if let Some(id) = id {
+                req.headers_mut()
+                    .insert("x-request-id", id.parse().unwrap());
+            }
+            let request = RequestContext::capture(&req, &Capture::default());
+            for failure in &failures {
+                let fast = default_body_response(failure.kind(), &request);
+                let slow: Response<Bytes> = default_problem(failure, &request, &settings()).into();
+                assert_eq!(fast.body(), slow.body(), "{:?} {id:?}", failure.kind());
+                assert_eq!(fast.headers(), slow.headers());
+                assert_eq!(fast.body().len(), json_len(&fast));
+            }
+        }
+        for kind in [Kind::Panic, Kind::HandlerError, Kind::InternalError] {
+            let slow = kind_problem(kind, None).to_json();
+            assert_eq!(kind.default_json().as_bytes(), &slow[..]);
+        }
+    }
+
+    fn json_len(res: &Response<Bytes>) -> usize {
+        res.headers()["content-length"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap()
     }
 }

@@ -83,6 +83,7 @@ where
         Poll::Ready(Ok(()))
     }
 
+    #[inline]
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         let request = RequestContext::capture(&req, &self.shared.settings.capture);
         let shared = Arc::clone(&self.shared);

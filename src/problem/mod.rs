@@ -28,7 +28,7 @@
 mod extension;
 #[cfg(feature = "axum")]
 mod into_response;
-mod json;
+pub(crate) mod json;
 mod response;
 
 use std::borrow::Cow;
@@ -39,7 +39,7 @@ use http::StatusCode;
 
 pub use self::extension::ExtensionValue;
 use self::json::ObjectWriter;
-pub(crate) use self::response::{problem_response, PROBLEM_JSON, STATIC_INTERNAL_ERROR};
+pub(crate) use self::response::{content_length, problem_response, PROBLEM_JSON};
 
 /// Members that RFC 9457 defines; an extension member may not take their names.
 const STANDARD_MEMBERS: [&str; 5] = ["type", "title", "status", "detail", "instance"];
@@ -211,17 +211,17 @@ impl Problem {
 
         let mut json = ObjectWriter::with_capacity(capacity);
         if let Some(type_uri) = &self.type_uri {
-            json.string("type", type_uri);
+            json.standard_string(r#""type":"#, type_uri);
         }
         if let Some(title) = &self.title {
-            json.string("title", title);
+            json.standard_string(r#""title":"#, title);
         }
-        json.u64("status", self.status.as_u16().into());
+        json.standard_u64(r#""status":"#, self.status.as_u16().into());
         if let Some(detail) = &self.detail {
-            json.string("detail", detail);
+            json.standard_string(r#""detail":"#, detail);
         }
         if let Some(instance) = &self.instance {
-            json.string("instance", instance);
+            json.standard_string(r#""instance":"#, instance);
         }
         for (key, value) in &self.extensions {
             value.write(key, &mut json);

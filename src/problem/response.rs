@@ -1,23 +1,58 @@
 use bytes::Bytes;
 use http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE};
-use http::{HeaderValue, Response, StatusCode};
+use http::{HeaderMap, HeaderValue, Response, StatusCode};
 
 pub(crate) const PROBLEM_JSON: HeaderValue = HeaderValue::from_static("application/problem+json");
 const NO_STORE: HeaderValue = HeaderValue::from_static("no-store");
 
-/// The body sent when even building the failure response failed: a user's
-/// customisation panicked, say. Valid problem+json that needs no allocation.
-pub(crate) const STATIC_INTERNAL_ERROR: &[u8] = br#"{"type":"https://docs.rs/tower-problem/latest/tower_problem/kinds/index.html#internal_error","title":"Internal Server Error","status":500,"kind":"internal_error"}"#;
-
 /// A problem+json response: status, `Content-Type`, exact `Content-Length`
 /// and `Cache-Control: no-store`, so no cache keeps an error for later.
 pub(crate) fn problem_response(status: StatusCode, json: Bytes) -> Response<Bytes> {
-    let mut res = Response::new(Bytes::new());
-    *res.status_mut() = status;
-    let headers = res.headers_mut();
+    let mut headers = HeaderMap::with_capacity(4);
     headers.insert(CONTENT_TYPE, PROBLEM_JSON);
-    headers.insert(CONTENT_LENGTH, HeaderValue::from(json.len()));
+    headers.insert(CONTENT_LENGTH, content_length(json.len()));
     headers.insert(CACHE_CONTROL, NO_STORE);
-    *res.body_mut() = json;
+    let mut res = Response::new(json);
+    *res.status_mut() = status;
+    *res.headers_mut() = headers;
     res
+}
+
+/// Every number from 0 to 999, three digits each: a `Content-Length` below
+/// 1,000 is a slice of it, where `HeaderValue::from(len)` would allocate.
+static DIGITS: [u8; 3000] = {
+    let mut digits = [0; 3000];
+    let mut n = 0;
+    while n < 1000 {
+        digits[3 * n] = b'0' + (n / 100) as u8;
+        digits[3 * n + 1] = b'0' + (n / 10 % 10) as u8;
+        digits[3 * n + 2] = b'0' + (n % 10) as u8;
+        n += 1;
+    }
+    digits
+};
+
+/// The `Content-Length` value for `len` bytes; problem bodies are almost
+/// always under 1,000 bytes, which costs no allocation.
+pub(crate) fn content_length(len: usize) -> HeaderValue {
+    let skip = match len {
+        0..=9 => 2,
+        10..=99 => 1,
+        100..=999 => 0,
+        _ => return HeaderValue::from(len),
+    };
+    let digits = Bytes::from_static(&DIGITS[3 * len + skip..3 * len + 3]);
+    HeaderValue::from_maybe_shared(digits).expect("ASCII digits")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_length_is_the_decimal_length() {
+        for len in (0..2000).chain([9_999, 10_000, usize::MAX]) {
+            assert_eq!(content_length(len), len.to_string().as_str(), "{len}");
+        }
+    }
 }
