@@ -10,6 +10,7 @@
 
 pub mod app;
 mod context;
+pub mod gateway;
 pub mod kinds;
 mod panic;
 pub mod problem;

@@ -1,0 +1,277 @@
+use std::error::Error;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+use pin_project_lite::pin_project;
+use tokio::time::{Instant, Sleep};
+
+use super::classify::classify_body;
+use super::failure::{ErrorChain, Kind};
+use super::future::{elapsed_ms, Call};
+use crate::BoxError;
+
+pin_project! {
+    /// The response body of [`GatewayError`](super::GatewayError): the
+    /// upstream's body, forwarded frame by frame, or the failure response's
+    /// body.
+    ///
+    /// The status was sent before the upstream body is read, so its failures
+    /// cannot become a 502: when the upstream body fails (reset, fewer bytes
+    /// than its `Content-Length`, a broken chunk) or sends nothing for the
+    /// body idle timeout, this body is logged and ends with a [`BodyError`],
+    /// and the server aborts the connection (HTTP/1) or resets the stream
+    /// (HTTP/2). The client never gets a short body that looks complete,
+    /// except where nothing can tell: an HTTP/1 upstream body delimited only
+    /// by the connection's close, cut short by a clean close, ends like a
+    /// complete one. See the [module docs](super).
+    pub struct GatewayBody<B> {
+        #[pin]
+        state: State<B>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<B> {
+        Upstream {
+            #[pin]
+            body: B,
+            #[pin]
+            idle: Option<Sleep>,
+            watch: Watch,
+        },
+        Full { data: Option<Bytes> },
+        Failed,
+    }
+}
+
+/// What the upstream body keeps for its idle timer and its logs.
+#[derive(Debug)]
+struct Watch {
+    call: Call,
+    started: Option<Instant>,
+    idle_timeout: Option<Duration>,
+    /// Set on the first `Pending` of a wait, cleared by the next frame: the
+    /// idle timer is reset once per wait, not on every poll.
+    waiting: bool,
+    bytes: u64,
+}
+
+impl<B> GatewayBody<B> {
+    pub(super) fn upstream(
+        body: B,
+        call: Call,
+        started: Option<Instant>,
+        idle_timeout: Option<Duration>,
+    ) -> Self {
+        Self {
+            state: State::Upstream {
+                body,
+                idle: None,
+                watch: Watch {
+                    call,
+                    started,
+                    idle_timeout,
+                    waiting: false,
+                    bytes: 0,
+                },
+            },
+        }
+    }
+
+    pub(super) fn full(data: Bytes) -> Self {
+        Self {
+            state: State::Full {
+                data: (!data.is_empty()).then_some(data),
+            },
+        }
+    }
+}
+
+impl<B> Body for GatewayBody<B>
+where
+    B: Body<Data = Bytes>,
+    B::Error: Into<BoxError>,
+{
+    type Data = Bytes;
+    type Error = BodyError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        let mut state = self.project().state;
+        let error = match state.as_mut().project() {
+            StateProj::Upstream {
+                body,
+                mut idle,
+                watch,
+            } => match body.poll_frame(cx) {
+                Poll::Ready(Some(Ok(frame))) => {
+                    watch.waiting = false;
+                    if let Some(data) = frame.data_ref() {
+                        watch.bytes += data.len() as u64;
+                    }
+                    return Poll::Ready(Some(Ok(frame)));
+                }
+                Poll::Ready(None) => return Poll::Ready(None),
+                Poll::Ready(Some(Err(error))) => {
+                    let error = error.into();
+                    BodyError {
+                        kind: classify_body(&*error),
+                        source: Some(error),
+                    }
+                }
+                Poll::Pending => {
+                    let Some(timeout) = watch.idle_timeout else {
+                        return Poll::Pending;
+                    };
+                    if !watch.waiting {
+                        watch.waiting = true;
+                        let now = Instant::now();
+                        watch.started.get_or_insert(now);
+                        match idle.as_mut().as_pin_mut() {
+                            Some(timer) => timer.reset(now + timeout),
+                            None => idle.set(Some(tokio::time::sleep_until(now + timeout))),
+                        }
+                    }
+                    let expired = idle
+                        .as_pin_mut()
+                        .is_some_and(|timer| timer.poll(cx).is_ready());
+                    if !expired {
+                        return Poll::Pending;
+                    }
+                    BodyError {
+                        kind: Kind::ConnectionReadTimeout,
+                        source: None,
+                    }
+                }
+            },
+            StateProj::Full { data } => {
+                return Poll::Ready(data.take().map(|data| Ok(Frame::data(data))))
+            }
+            StateProj::Failed => return Poll::Ready(None),
+        };
+        if let StateProj::Upstream { watch, .. } = state.as_mut().project() {
+            log_body_error(&error, watch);
+        }
+        state.set(State::Failed);
+        Poll::Ready(Some(Err(error)))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match &self.state {
+            State::Upstream { body, .. } => body.is_end_stream(),
+            State::Full { data } => data.is_none(),
+            State::Failed => true,
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.state {
+            State::Upstream { body, .. } => body.size_hint(),
+            State::Full { data } => {
+                SizeHint::with_exact(data.as_ref().map_or(0, |data| data.len() as u64))
+            }
+            State::Failed => SizeHint::with_exact(0),
+        }
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn log_body_error(error: &BodyError, watch: &Watch) {
+    let request = &watch.call.request;
+    let cause = match (&error.source, watch.idle_timeout) {
+        (Some(source), _) => ErrorChain(&**source).to_string(),
+        (None, Some(timeout)) => format!("no body data within {timeout:?}"),
+        (None, None) => String::from("-"),
+    };
+    tracing::error!(
+        kind = error.kind.as_str(),
+        upstream = watch.call.upstream(),
+        method = %request.method(),
+        path = request.path().unwrap_or("-"),
+        request_id = request.request_id_str().unwrap_or("-"),
+        bytes = watch.bytes,
+        elapsed_ms = elapsed_ms(watch.started),
+        error = %cause,
+        "upstream response body failed after the head was sent; aborting the response"
+    );
+}
+
+impl<B> fmt::Debug for GatewayBody<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match &self.state {
+            State::Upstream { .. } => "Upstream",
+            State::Full { .. } => "Full",
+            State::Failed => "Failed",
+        };
+        f.debug_struct("GatewayBody")
+            .field("state", &state)
+            .finish()
+    }
+}
+
+/// The error that ends a [`GatewayBody`] whose upstream body failed or sent
+/// nothing for the body idle timeout. Its `source()` is the upstream's
+/// error, if there was one.
+#[derive(Debug)]
+pub struct BodyError {
+    kind: Kind,
+    source: Option<BoxError>,
+}
+
+impl BodyError {
+    /// What failed: [`Kind::ConnectionReadTimeout`] for the idle timeout,
+    /// [`Kind::HttpResponseIncomplete`] for a body cut short,
+    /// [`Kind::ConnectionTerminated`] for a reset connection,
+    /// [`Kind::HttpResponseTransferCoding`] for a broken chunk, or
+    /// [`Kind::ProxyInternalError`] for anything else.
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    /// Whether the upstream body sent nothing for the body idle timeout.
+    pub fn is_idle_timeout(&self) -> bool {
+        self.kind == Kind::ConnectionReadTimeout
+    }
+
+    /// Whether the upstream body ended before it was complete.
+    pub fn is_incomplete(&self) -> bool {
+        self.kind == Kind::HttpResponseIncomplete
+    }
+
+    /// Whether the upstream connection was reset or aborted.
+    pub fn is_terminated(&self) -> bool {
+        self.kind == Kind::ConnectionTerminated
+    }
+
+    /// Whether the upstream body's framing was broken (an invalid chunk).
+    pub fn is_transfer_coding(&self) -> bool {
+        self.kind == Kind::HttpResponseTransferCoding
+    }
+}
+
+impl fmt::Display for BodyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self.kind {
+            Kind::ConnectionReadTimeout => "the upstream response body timed out",
+            Kind::HttpResponseIncomplete => "the upstream response body was incomplete",
+            Kind::ConnectionTerminated => "the upstream connection was terminated",
+            Kind::HttpResponseTransferCoding => "the upstream response body was badly framed",
+            _ => "the upstream response body failed",
+        })
+    }
+}
+
+impl Error for BodyError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        self.source.as_deref().map(|error| error as _)
+    }
+}

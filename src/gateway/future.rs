@@ -1,0 +1,199 @@
+use std::convert::Infallible;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::uri::Authority;
+use http::{Response, StatusCode};
+use pin_project_lite::pin_project;
+use tokio::time::{Instant, Sleep};
+
+use super::body::GatewayBody;
+use super::classify::Classify;
+use super::failure::Failure;
+use super::layer::Shared;
+use super::respond::{failure_response, intercepted, Cause};
+use crate::context::RequestContext;
+use crate::respond::ResponseForFailure;
+use crate::BoxError;
+
+/// What the layer keeps of a call for its logs: the request and the
+/// upstream's authority (a cheap, reference-counted clone).
+#[derive(Debug)]
+pub(super) struct Call {
+    pub(super) request: RequestContext,
+    pub(super) upstream: Option<Authority>,
+    /// Whether the request asked for a protocol upgrade, so that a `101`
+    /// answer is legitimate.
+    pub(super) upgrade: bool,
+}
+
+impl Call {
+    pub(super) fn upstream(&self) -> &str {
+        self.upstream.as_ref().map_or("-", Authority::as_str)
+    }
+}
+
+pin_project! {
+    /// The response future of [`GatewayError`](super::GatewayError). See the
+    /// [module docs](super).
+    ///
+    /// It polls the inner future first, and arms the head timer only when
+    /// that future is not ready: a response that is ready is never thrown
+    /// away for a timeout, and one ready at once costs no timer. The timer
+    /// needs tokio's time driver (`enable_time`, or `enable_all`).
+    pub struct ResponseFuture<F, C, R> {
+        #[pin]
+        state: State<F>,
+        #[pin]
+        timer: Option<Sleep>,
+        started: Option<Instant>,
+        call: Option<Call>,
+        shared: Arc<Shared<C, R>>,
+    }
+
+    impl<F, C, R> PinnedDrop for ResponseFuture<F, C, R> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            if let (StateProj::Running { .. }, Some(call)) = (this.state.project(), this.call.as_ref()) {
+                // The server dropped the request, usually because the client
+                // went away: not a failure of the upstream.
+                tracing::debug!(
+                    method = %call.request.method(),
+                    path = call.request.path().unwrap_or("-"),
+                    request_id = call.request.request_id_str().unwrap_or("-"),
+                    upstream = call.upstream(),
+                    elapsed_ms = elapsed_ms(*this.started),
+                    "request cancelled before the upstream answered"
+                );
+            }
+        }
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<F> {
+        Running { #[pin] future: F },
+        Failed { error: Option<BoxError> },
+        Done,
+    }
+}
+
+pub(super) fn elapsed_ms(started: Option<Instant>) -> u64 {
+    started.map_or(0, |started| {
+        u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    })
+}
+
+impl<F, C, R> ResponseFuture<F, C, R> {
+    pub(super) fn running(future: F, call: Call, shared: Arc<Shared<C, R>>) -> Self {
+        Self {
+            state: State::Running { future },
+            timer: None,
+            started: None,
+            call: Some(call),
+            shared,
+        }
+    }
+
+    pub(super) fn failed(error: BoxError, call: Call, shared: Arc<Shared<C, R>>) -> Self {
+        Self {
+            state: State::Failed { error: Some(error) },
+            timer: None,
+            started: None,
+            call: Some(call),
+            shared,
+        }
+    }
+}
+
+impl<F, C, R, B, E> Future for ResponseFuture<F, C, R>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+    E: Into<BoxError>,
+    B: http_body::Body<Data = Bytes>,
+    B::Error: Into<BoxError>,
+    C: Classify,
+    R: ResponseForFailure<Failure>,
+{
+    type Output = Result<Response<GatewayBody<B>>, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        let cause = match this.state.as_mut().project() {
+            StateProj::Running { future } => match future.poll(cx) {
+                Poll::Ready(Ok(res))
+                    if res.status() == StatusCode::SWITCHING_PROTOCOLS
+                        && !this.call.as_ref().is_some_and(|call| call.upgrade) =>
+                {
+                    Cause::UnaskedUpgrade
+                }
+                Poll::Ready(Ok(res)) => {
+                    this.state.set(State::Done);
+                    let call = this.call.take().expect("polled after completion");
+                    let settings = &this.shared.settings;
+                    if settings.intercept_upstream_errors && res.status().is_server_error() {
+                        let res = intercepted(res, call, *this.started, this.shared);
+                        return Poll::Ready(Ok(res.map(GatewayBody::full)));
+                    }
+                    let idle = settings.body_idle_timeout;
+                    let started = *this.started;
+                    return Poll::Ready(Ok(
+                        res.map(|body| GatewayBody::upstream(body, call, started, idle))
+                    ));
+                }
+                Poll::Ready(Err(error)) => Cause::Error(error.into()),
+                Poll::Pending => {
+                    if this.started.is_none() {
+                        let now = Instant::now();
+                        *this.started = Some(now);
+                        if let Some(timeout) = this.shared.settings.head_timeout {
+                            this.timer
+                                .set(Some(tokio::time::sleep_until(now + timeout)));
+                        }
+                    }
+                    let expired = this
+                        .timer
+                        .as_mut()
+                        .as_pin_mut()
+                        .is_some_and(|timer| timer.poll(cx).is_ready());
+                    if !expired {
+                        return Poll::Pending;
+                    }
+                    Cause::HeadTimeout
+                }
+            },
+            StateProj::Failed { error } => {
+                Cause::Error(error.take().expect("polled after completion"))
+            }
+            StateProj::Done => panic!("ResponseFuture polled after completion"),
+        };
+        // Drops the upstream request: a timed-out one is cancelled.
+        this.state.set(State::Done);
+        let call = this.call.take().expect("polled after completion");
+        let res = failure_response(cause, &call, *this.started, this.shared);
+        Poll::Ready(Ok(res.map(GatewayBody::full)))
+    }
+}
+
+impl<F, C, R> fmt::Debug for ResponseFuture<F, C, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseFuture")
+            .field("call", &self.call)
+            .field("started", &self.started)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `Duration` for the logs of a head timeout.
+pub(super) fn head_timeout_text(timeout: Option<Duration>) -> String {
+    match timeout {
+        Some(timeout) => format!("no response head within {timeout:?}"),
+        None => String::from("no response head in time"),
+    }
+}

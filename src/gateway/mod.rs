@@ -1,0 +1,147 @@
+//! The gateway layer: an upstream's connect, timeout and protocol failures
+//! become a 502 with an RFC 9457 problem+json body and an RFC 9209
+//! `Proxy-Status` header.
+//!
+//! Wrap an upstream-calling service (hyper-util's legacy `Client`, a
+//! reverse-proxy handler, any `Service<Request<_>, Response = Response<_>>`
+//! whose error is `Into<BoxError>`) in [`GatewayErrorLayer`]. Its service
+//! never fails; what the upstream client reports is classified by its
+//! `source()` chain ([`DefaultClassifier`], or your own [`Classify`]) into a
+//! [`Kind`], whose token is the RFC 9209 error type:
+//!
+//! | failure | `kind` = `Proxy-Status` `error` | status |
+//! |---|---|---|
+//! | DNS resolution failed (by text, best effort) | `dns_error` | 502 |
+//! | connection refused | `connection_refused` | 502 |
+//! | host or network unreachable | `destination_unavailable` | 502 (503 with [`recommended_statuses`]) |
+//! | connect timed out | `connection_timeout` | 502 (504 with [`timeout_status`] or [`recommended_statuses`]) |
+//! | no response head within the [head timeout] (30 s) | `http_response_timeout` | 502 (504 likewise) |
+//! | reset, aborted or broken pipe before a complete head | `connection_terminated` | 502 |
+//! | closed before a complete head | `http_response_incomplete` | 502 |
+//! | head not valid HTTP (status line, header, version, conflicting `Content-Length`), or a `101 Switching Protocols` to a request without `Upgrade` | `http_protocol_error` | 502 |
+//! | head too large | `http_response_header_section_size` | 502 |
+//! | tower's `load_shed` `Overloaded` (a local limit) | `connection_limit_reached` | 503, with [`retry_after`] |
+//! | anything else from the upstream client | `proxy_internal_error` | 502 |
+//! | the *client's* request body failed (aborted upload) | `request_body_error` | 400, no `Proxy-Status`, logged at debug |
+//!
+//! Every response the layer makes has a `Proxy-Status` member such as
+//! `tower-problem; error=connection_refused` (the name is set with
+//! [`proxy_name`]; `details=` and `next-hop=` are opt-in), and a [`Failure`]
+//! marker in its extensions that tells, among others, whether the request
+//! was never sent upstream, so a retry is safe. Upstream responses of any
+//! status pass through untouched, their own `Proxy-Status` included, unless
+//! [`intercept_upstream_errors`] is on.
+//!
+//! # After the head: the body
+//!
+//! Once the upstream's status is forwarded it cannot become a 502. If the
+//! upstream body fails (reset, fewer bytes than its `Content-Length`, a
+//! broken chunk) or sends nothing for the [body idle timeout] (60 s), the
+//! response body ends with a [`BodyError`] and the server aborts the
+//! connection (HTTP/1) or resets the stream (HTTP/2): the client never takes
+//! the cut body for a complete one. The one case nobody can detect is an
+//! HTTP/1 upstream body delimited only by the close of its connection (no
+//! `Content-Length`, not chunked) and cut short by a clean close: it ends
+//! like a complete one, for the gateway as for any client.
+//!
+//! # What the inner service sees
+//!
+//! The request body is wrapped in a [`RequestBody`], which marks the
+//! client's body errors so they are not taken for upstream failures: the
+//! service inside the layer takes `Request<RequestBody<B>>`, for instance
+//! `Client<HttpConnector, RequestBody<Incoming>>`.
+//!
+//! # Timers
+//!
+//! The head and body idle timeouts use tokio's timer: the runtime must have
+//! its time driver enabled (`enable_all()` or `enable_time()`; `#[tokio::main]`
+//! does). The inner future is polled before the timer, and the timer is
+//! armed only when the inner future is not ready at once.
+//!
+//! # Logs and privacy
+//!
+//! Each failure is logged once through `tracing`: upstream failures at error
+//! level with the kind, the upstream authority, method, path, request id and
+//! elapsed time, and the error chain; a local limit at warn; a cancelled
+//! request (the client went away) and a failed request body at debug. The
+//! client never sees the upstream's address or error text unless you opt in
+//! ([`expose_details`], [`proxy_status_details`], [`proxy_status_next_hop`]).
+//!
+//! Upgrades (WebSocket) are out of scope: the layer forwards the `101`
+//! answer to a request with an `Upgrade` header like any other response, but
+//! does not help proxy the upgraded connection.
+//!
+//! # Example
+//!
+//! A client in front of a port where nothing listens:
+//!
+//! ```
+//! use bytes::Bytes;
+//! use http::{Request, StatusCode};
+//! use http_body_util::{BodyExt, Full};
+//! use hyper_util::client::legacy::{connect::HttpConnector, Client};
+//! use hyper_util::rt::TokioExecutor;
+//! use tower::{ServiceBuilder, ServiceExt};
+//! use tower_problem::gateway::{Failure, GatewayErrorLayer, Kind, RequestBody};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let client: Client<HttpConnector, RequestBody<Full<Bytes>>> =
+//!     Client::builder(TokioExecutor::new()).build_http();
+//! let gateway = ServiceBuilder::new()
+//!     .layer(GatewayErrorLayer::new())
+//!     .service(client);
+//!
+//! // A port that was just closed: the connection is refused.
+//! let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+//! let req = Request::get(format!("http://127.0.0.1:{port}/"))
+//!     .body(Full::default())
+//!     .unwrap();
+//! let res = gateway.oneshot(req).await.unwrap();
+//!
+//! assert_eq!(res.status(), StatusCode::BAD_GATEWAY);
+//! assert_eq!(res.headers()["content-type"], "application/problem+json");
+//! assert_eq!(res.headers()["proxy-status"], "tower-problem; error=connection_refused");
+//! let failure = res.extensions().get::<Failure>().unwrap();
+//! assert_eq!(failure.kind(), Kind::ConnectionRefused);
+//! assert!(failure.is_request_never_sent());
+//!
+//! let body = res.into_body().collect().await.unwrap().to_bytes();
+//! let problem: serde_json::Value = serde_json::from_slice(&body).unwrap();
+//! assert_eq!(problem["kind"], "connection_refused");
+//! assert_eq!(problem["status"], 502);
+//! // The upstream's address went to the logs, not to the client.
+//! assert!(!String::from_utf8_lossy(&body).contains("127.0.0.1"));
+//! # }
+//! ```
+//!
+//! [`recommended_statuses`]: GatewayErrorLayer::recommended_statuses
+//! [`timeout_status`]: GatewayErrorLayer::timeout_status
+//! [head timeout]: GatewayErrorLayer::head_timeout
+//! [body idle timeout]: GatewayErrorLayer::body_idle_timeout
+//! [`retry_after`]: GatewayErrorLayer::retry_after
+//! [`proxy_name`]: GatewayErrorLayer::proxy_name
+//! [`intercept_upstream_errors`]: GatewayErrorLayer::intercept_upstream_errors
+//! [`expose_details`]: GatewayErrorLayer::expose_details
+//! [`proxy_status_details`]: GatewayErrorLayer::proxy_status_details
+//! [`proxy_status_next_hop`]: GatewayErrorLayer::proxy_status_next_hop
+
+mod body;
+mod classify;
+mod failure;
+mod future;
+mod layer;
+mod proxy_status;
+mod request_body;
+mod respond;
+mod service;
+
+pub use self::body::{BodyError, GatewayBody};
+pub use self::classify::{Classify, DefaultClassifier};
+pub use self::failure::{Failure, Kind};
+pub use self::future::ResponseFuture;
+pub use self::layer::{GatewayErrorLayer, DEFAULT_BODY_IDLE_TIMEOUT, DEFAULT_HEAD_TIMEOUT};
+pub use self::request_body::RequestBody;
+pub use self::service::GatewayError;
+pub use crate::context::RequestContext;
+pub use crate::respond::{DefaultResponse, ResponseForFailure};

@@ -1,0 +1,228 @@
+//! The `Proxy-Status` header (RFC 9209): an RFC 9651 structured-field List
+//! whose members name an intermediary, with parameters.
+//!
+//! Everything written here comes out as a valid field value whatever the
+//! input: user strings become sf-strings, with `"` and `\` escaped and
+//! anything outside printable ASCII replaced by `?`, cut at a length limit.
+
+use http::{HeaderName, HeaderValue};
+
+/// `proxy-status`.
+pub(super) const PROXY_STATUS: HeaderName = HeaderName::from_static("proxy-status");
+
+/// The longest sf-string written for `details` or `next-hop`, in bytes of
+/// the unescaped text; longer text is cut and ends with `...`.
+const MAX_STRING: usize = 1024;
+
+/// The member's parameters.
+#[derive(Debug, Default)]
+pub(super) struct Params<'a> {
+    pub(super) error: Option<&'static str>,
+    pub(super) details: Option<&'a str>,
+    pub(super) next_hop: Option<&'a str>,
+    pub(super) received_status: Option<u16>,
+}
+
+/// The proxy's name as an sf-item: a token when it is a valid sf-token,
+/// else an sf-string (RFC 9209 allows both).
+pub(super) fn serialize_name(name: &str) -> String {
+    if is_token(name) {
+        name.to_owned()
+    } else {
+        let mut out = String::with_capacity(name.len() + 2);
+        write_string(&mut out, name, MAX_STRING);
+        out
+    }
+}
+
+/// One list member: the serialized name (from [`serialize_name`]) and
+/// `params`.
+pub(super) fn member(name: &str, params: &Params<'_>) -> HeaderValue {
+    let mut out = String::with_capacity(name.len() + 64);
+    out.push_str(name);
+    if let Some(error) = params.error {
+        // The error types are sf-tokens.
+        out.push_str("; error=");
+        out.push_str(error);
+    }
+    if let Some(status) = params.received_status {
+        out.push_str("; received-status=");
+        out.push_str(itoa(status, &mut [0; 5]));
+    }
+    if let Some(next_hop) = params.next_hop {
+        out.push_str("; next-hop=");
+        write_string(&mut out, next_hop, MAX_STRING);
+    }
+    if let Some(details) = params.details {
+        out.push_str("; details=");
+        write_string(&mut out, details, MAX_STRING);
+    }
+    // Only printable ASCII was written, so this cannot fail; a fixed value
+    // stands in should it ever.
+    HeaderValue::try_from(out).unwrap_or(HeaderValue::from_static("tower-problem"))
+}
+
+fn itoa(mut n: u16, buf: &mut [u8; 5]) -> &str {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(&buf[i..]).unwrap_or("0")
+}
+
+/// Whether `s` is an RFC 9651 sf-token: `( ALPHA / "*" ) *( tchar / ":" / "/" )`.
+pub(super) fn is_token(s: &str) -> bool {
+    let mut bytes = s.bytes();
+    match bytes.next() {
+        Some(first) if first.is_ascii_alphabetic() || first == b'*' => {}
+        _ => return false,
+    }
+    bytes.all(|b| is_tchar(b) || b == b':' || b == b'/')
+}
+
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// Appends `s` as an sf-string: `"` and `\` escaped, every character
+/// outside printable ASCII replaced by `?`, at most `max` characters of `s`
+/// (then `...`).
+pub(super) fn write_string(out: &mut String, s: &str, max: usize) {
+    out.push('"');
+    for (i, c) in s.chars().enumerate() {
+        if i == max {
+            out.push_str("...");
+            break;
+        }
+        match c {
+            '"' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            ' '..='~' => out.push(c),
+            _ => out.push('?'),
+        }
+    }
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Parses an sf-string at the start of `s` (RFC 9651 §4.2.5), returning
+    /// it and the rest; `None` if it is not one.
+    fn parse_string(s: &str) -> Option<(String, &str)> {
+        let mut chars = s.strip_prefix('"')?.char_indices();
+        let mut out = String::new();
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '\\' => match chars.next()? {
+                    (_, c @ ('"' | '\\')) => out.push(c),
+                    _ => return None,
+                },
+                '"' => return Some((out, &s[i + 2..])),
+                ' '..='~' => out.push(c),
+                _ => return None,
+            }
+        }
+        None
+    }
+
+    const HOSTILE: [&str; 8] = [
+        "",
+        "plain",
+        "\"quoted\"",
+        "back\\slash\\",
+        "ctl\u{0}\u{1}\r\n\t\u{7f}end",
+        "ünïcødé 🦀 \u{2028}",
+        "\\\"\\\"",
+        "; error=injected, other; x=1",
+    ];
+
+    #[test]
+    fn hostile_strings_become_valid_sf_strings() {
+        for input in HOSTILE {
+            let mut out = String::new();
+            write_string(&mut out, input, MAX_STRING);
+            let value = HeaderValue::try_from(out.as_str()).expect("a valid header value");
+            let (parsed, rest) = parse_string(value.to_str().unwrap()).expect(&out);
+            assert_eq!(rest, "");
+            let expected: String = input
+                .chars()
+                .map(|c| if (' '..='~').contains(&c) { c } else { '?' })
+                .collect();
+            assert_eq!(parsed, expected, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn huge_strings_are_cut() {
+        let huge = "\"\\".repeat(1_000_000);
+        let mut out = String::new();
+        write_string(&mut out, &huge, MAX_STRING);
+        assert!(out.len() < 3 * MAX_STRING);
+        let (parsed, rest) = parse_string(&out).unwrap();
+        assert_eq!(rest, "");
+        assert!(parsed.ends_with("..."));
+        HeaderValue::try_from(out).unwrap();
+    }
+
+    #[test]
+    fn names_are_tokens_or_strings() {
+        assert_eq!(serialize_name("tower-problem"), "tower-problem");
+        assert_eq!(
+            serialize_name("proxy.example.com:8080/a"),
+            "proxy.example.com:8080/a"
+        );
+        assert_eq!(serialize_name("*star"), "*star");
+        assert_eq!(serialize_name("1proxy"), "\"1proxy\"");
+        assert_eq!(serialize_name("my proxy"), "\"my proxy\"");
+        assert_eq!(serialize_name(""), "\"\"");
+        assert_eq!(serialize_name("a\"b"), "\"a\\\"b\"");
+        assert_eq!(serialize_name("é"), "\"?\"");
+        for input in HOSTILE {
+            let name = serialize_name(input);
+            let value = member(
+                &name,
+                &Params {
+                    error: Some("connection_refused"),
+                    details: Some(input),
+                    next_hop: Some(input),
+                    received_status: Some(503),
+                },
+            );
+            assert!(value.to_str().is_ok());
+        }
+    }
+
+    #[test]
+    fn a_member_with_every_parameter() {
+        let value = member(
+            "tower-problem",
+            &Params {
+                error: Some("http_protocol_error"),
+                details: Some("invalid \"status\""),
+                next_hop: Some("backend:8080"),
+                received_status: None,
+            },
+        );
+        assert_eq!(
+            value,
+            r#"tower-problem; error=http_protocol_error; next-hop="backend:8080"; details="invalid \"status\"""#
+        );
+        let value = member(
+            "tower-problem",
+            &Params {
+                received_status: Some(503),
+                ..Params::default()
+            },
+        );
+        assert_eq!(value, "tower-problem; received-status=503");
+    }
+}

@@ -1,0 +1,121 @@
+use std::error::Error;
+use std::fmt;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use http_body::{Body, Frame, SizeHint};
+use pin_project_lite::pin_project;
+
+use crate::BoxError;
+
+pin_project! {
+    /// The request body the gateway layer hands to the upstream client: the
+    /// client's body, forwarded frame by frame, with its errors marked.
+    ///
+    /// An error of this body is the *client's* (it aborted its upload, or
+    /// sent a broken body), not the upstream's: when the upstream client
+    /// fails because of it, the layer answers 400 Bad Request
+    /// ([`Kind::RequestBodyError`]) instead of a 502, and logs it at debug
+    /// level.
+    ///
+    /// The service inside the layer therefore takes `Request<RequestBody<B>>`:
+    /// for hyper-util's client, `Client<HttpConnector, RequestBody<Incoming>>`.
+    /// See the [module docs](super).
+    ///
+    /// [`Kind::RequestBodyError`]: super::Kind::RequestBodyError
+    pub struct RequestBody<B> {
+        #[pin]
+        inner: B,
+    }
+}
+
+impl<B> RequestBody<B> {
+    pub(super) fn new(inner: B) -> Self {
+        Self { inner }
+    }
+
+    /// The client's body.
+    pub fn get_ref(&self) -> &B {
+        &self.inner
+    }
+
+    /// The client's body, mutably.
+    pub fn get_mut(&mut self) -> &mut B {
+        &mut self.inner
+    }
+
+    /// Unwraps the client's body.
+    pub fn into_inner(self) -> B {
+        self.inner
+    }
+}
+
+impl<B> Body for RequestBody<B>
+where
+    B: Body,
+    B::Error: Into<BoxError>,
+{
+    type Data = B::Data;
+    type Error = BoxError;
+
+    #[inline]
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<B::Data>, BoxError>>> {
+        self.project().inner.poll_frame(cx).map_err(mark)
+    }
+
+    #[inline]
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    #[inline]
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl<B> fmt::Debug for RequestBody<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequestBody")
+            .field("inner", &std::any::type_name::<B>())
+            .finish()
+    }
+}
+
+#[cold]
+fn mark(error: impl Into<BoxError>) -> BoxError {
+    Box::new(ClientBodyError(error.into()))
+}
+
+/// The mark on an error of the client's request body. Private: nothing
+/// outside the crate can make one, so finding it in an upstream client's
+/// error chain proves the client's body failed.
+#[derive(Debug)]
+struct ClientBodyError(BoxError);
+
+impl fmt::Display for ClientBodyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the client's request body failed")
+    }
+}
+
+impl Error for ClientBodyError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        Some(&*self.0)
+    }
+}
+
+/// Whether the chain of `error` holds a failure of the client's body.
+pub(super) fn is_request_body_error(error: &(dyn Error + 'static)) -> bool {
+    let mut level = Some(error);
+    while let Some(error) = level {
+        if error.is::<ClientBodyError>() {
+            return true;
+        }
+        level = error.source();
+    }
+    false
+}

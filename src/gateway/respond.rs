@@ -1,0 +1,358 @@
+use std::borrow::Cow;
+use std::error::Error;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::header::{self, HeaderName};
+use http::{HeaderValue, Response, StatusCode};
+use tokio::time::Instant;
+
+use super::classify::{classify_head, connect_phase, Classify};
+use super::failure::{ErrorChain, Failure, Kind};
+use super::future::{elapsed_ms, head_timeout_text, Call};
+use super::layer::{Settings, Shared};
+use super::proxy_status::{member, Params, PROXY_STATUS};
+use super::request_body::is_request_body_error;
+use crate::context::RequestContext;
+use crate::panic::catch;
+use crate::problem::{problem_response, Problem};
+use crate::respond::ResponseForFailure;
+use crate::BoxError;
+
+/// The body sent when building the failure response failed (the user's
+/// customisation panicked): valid problem+json that needs no allocation.
+pub(super) const STATIC_BAD_GATEWAY: &[u8] = br#"{"type":"https://docs.rs/tower-problem/latest/tower_problem/kinds/index.html#proxy_internal_error","title":"The gateway failed to forward the request","status":502,"kind":"proxy_internal_error"}"#;
+
+/// Headers that describe the upstream body, dropped when the layer replaces it.
+const REPRESENTATION_HEADERS: [HeaderName; 7] = [
+    header::CONTENT_TYPE,
+    header::CONTENT_LENGTH,
+    header::CONTENT_ENCODING,
+    header::TRANSFER_ENCODING,
+    header::ETAG,
+    header::CONTENT_RANGE,
+    header::LAST_MODIFIED,
+];
+
+/// Why the response head never came.
+pub(super) enum Cause {
+    /// The inner service or its future failed.
+    Error(BoxError),
+    /// The layer's head timeout ran out.
+    HeadTimeout,
+    /// The upstream answered `101 Switching Protocols` to a request that
+    /// asked for no upgrade.
+    UnaskedUpgrade,
+}
+
+/// The error of [`Cause::UnaskedUpgrade`].
+#[derive(Debug)]
+struct UnaskedUpgrade;
+
+impl std::fmt::Display for UnaskedUpgrade {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the upstream answered 101 Switching Protocols to a request without Upgrade")
+    }
+}
+
+impl Error for UnaskedUpgrade {}
+
+/// Classifies, logs and answers a failure before the response head.
+pub(super) fn failure_response<C, R>(
+    cause: Cause,
+    call: &Call,
+    started: Option<Instant>,
+    shared: &Shared<C, R>,
+) -> Response<Bytes>
+where
+    C: Classify,
+    R: ResponseForFailure<Failure>,
+{
+    let settings = &shared.settings;
+    let failure = match cause {
+        Cause::Error(error) => {
+            let (kind, never_sent) = classify(&*error, &*shared.classify, call);
+            let error: Arc<dyn Error + Send + Sync> = Arc::from(error);
+            Failure::new(kind, settings.status(kind), never_sent, Some(error))
+        }
+        Cause::HeadTimeout => {
+            let kind = Kind::HttpResponseTimeout;
+            Failure::new(kind, settings.status(kind), false, None)
+        }
+        Cause::UnaskedUpgrade => {
+            let kind = Kind::HttpProtocolError;
+            let error: Arc<dyn Error + Send + Sync> = Arc::new(UnaskedUpgrade);
+            Failure::new(kind, settings.status(kind), false, Some(error))
+        }
+    };
+    let details = details(&failure, settings);
+    log_failure(&failure, call, started, details.as_deref());
+    build(
+        failure,
+        call,
+        settings,
+        &*shared.respond,
+        details.as_deref(),
+    )
+}
+
+/// The layer's kind for `error`: the user's classifier first (its panic
+/// logged and ignored), then the default; and whether the request was never
+/// sent.
+fn classify<C: Classify>(
+    error: &(dyn Error + 'static),
+    classifier: &C,
+    call: &Call,
+) -> (Kind, bool) {
+    let connect = connect_phase(error);
+    let kind = if is_request_body_error(error) {
+        Kind::RequestBodyError
+    } else {
+        match catch(|| classifier.classify(error)) {
+            Ok(Some(kind)) => kind,
+            Ok(None) => classify_head(error, connect),
+            Err(payload) => {
+                let panic = payload.into_panic();
+                tracing::error!(
+                    method = %call.request.method(),
+                    path = call.request.path().unwrap_or("-"),
+                    request_id = call.request.request_id_str().unwrap_or("-"),
+                    panic.message = %panic.message,
+                    panic.location = panic.location.as_deref().unwrap_or("-"),
+                    classify = std::any::type_name::<C>(),
+                    "the Classify panicked; used the default classification"
+                );
+                classify_head(error, connect)
+            }
+        }
+    };
+    (kind, connect == Some(true))
+}
+
+/// The upstream's 5xx response with its body replaced by the gateway's
+/// problem, when the layer intercepts upstream errors.
+pub(super) fn intercepted<B, C, R>(
+    res: Response<B>,
+    call: Call,
+    started: Option<Instant>,
+    shared: &Shared<C, R>,
+) -> Response<Bytes>
+where
+    R: ResponseForFailure<Failure>,
+{
+    let settings = &shared.settings;
+    let (upstream, body) = res.into_parts();
+    drop(body);
+    let failure = Failure::new(Kind::UpstreamServerError, upstream.status, false, None);
+    let details = details(&failure, settings);
+    log_failure(&failure, &call, started, details.as_deref());
+    let generated = build(
+        failure,
+        &call,
+        settings,
+        &*shared.respond,
+        details.as_deref(),
+    );
+    let (mut parts, data) = generated.into_parts();
+
+    // The upstream's headers after the generated ones, so its Proxy-Status
+    // members come before the gateway's, as RFC 9209 orders them.
+    let ours = parts.headers.remove(PROXY_STATUS);
+    let mut kept = upstream.headers;
+    for name in REPRESENTATION_HEADERS.iter().chain(parts.headers.keys()) {
+        kept.remove(name);
+    }
+    parts.headers.extend(kept);
+    if let Some(ours) = ours {
+        parts.headers.append(PROXY_STATUS, ours);
+    }
+    let mut extensions = upstream.extensions;
+    extensions.extend(parts.extensions);
+    parts.extensions = extensions;
+    Response::from_parts(parts, data)
+}
+
+/// The error chain, or what the layer knows, for `detail` and `details=`;
+/// only when one of them is on.
+fn details(failure: &Failure, settings: &Settings) -> Option<String> {
+    if !(settings.expose_details || settings.proxy_status_details) {
+        return None;
+    }
+    Some(match (failure.error(), failure.kind()) {
+        (Some(error), _) => ErrorChain(error).to_string(),
+        (None, Kind::UpstreamServerError) => {
+            format!("the upstream answered {}", failure.status().as_u16())
+        }
+        (None, _) => head_timeout_text(settings.head_timeout),
+    })
+}
+
+/// The consistent body: `type`, `title`, `status`, the `detail` when the
+/// user exposes details, and the `kind` and `request_id` members.
+fn default_problem(
+    failure: &Failure,
+    request: &RequestContext,
+    settings: &Settings,
+    details: Option<&str>,
+) -> Problem {
+    let kind = failure.kind();
+    let type_uri: Cow<'static, str> = match settings.type_base.as_deref() {
+        None => kind.default_type().into(),
+        Some(base) => format!("{base}{kind}").into(),
+    };
+    let mut problem = Problem::new(failure.status())
+        .with_type(type_uri)
+        .with_title(kind.title());
+    if settings.expose_details {
+        if let Some(details) = details {
+            problem = problem.with_detail(details.to_owned());
+        }
+    }
+    problem = problem.with_extension("kind", kind.as_str());
+    if let Some(id) = request.request_id_str() {
+        problem = problem.with_extension("request_id", id.to_owned());
+    }
+    problem
+}
+
+/// The failure's response: the customisation's (or the fixed 502 if it
+/// panics), with `Proxy-Status`, `Retry-After`, `Content-Length`, the
+/// marker, and no body for `HEAD`.
+fn build<R: ResponseForFailure<Failure>>(
+    mut failure: Failure,
+    call: &Call,
+    settings: &Settings,
+    respond: &R,
+    details: Option<&str>,
+) -> Response<Bytes> {
+    let request = &call.request;
+    let built = catch(|| {
+        let problem = default_problem(&failure, request, settings, details);
+        respond.response_for_failure(&failure, request, problem)
+    });
+    let mut error = failure
+        .kind()
+        .is_proxy_error()
+        .then(|| failure.kind().as_str());
+    let mut res = match built {
+        Ok(res) => res,
+        Err(payload) => {
+            let panic = payload.into_panic();
+            tracing::error!(
+                kind = failure.kind().as_str(),
+                method = %request.method(),
+                path = request.path().unwrap_or("-"),
+                request_id = request.request_id_str().unwrap_or("-"),
+                panic.message = %panic.message,
+                panic.location = panic.location.as_deref().unwrap_or("-"),
+                respond = std::any::type_name::<R>(),
+                "the ResponseForFailure panicked; answered with the fixed 502 body"
+            );
+            failure.set_status(StatusCode::BAD_GATEWAY);
+            error = Some(Kind::ProxyInternalError.as_str());
+            problem_response(
+                StatusCode::BAD_GATEWAY,
+                Bytes::from_static(STATIC_BAD_GATEWAY),
+            )
+        }
+    };
+    let headers = res.headers_mut();
+    let received_status =
+        (failure.kind() == Kind::UpstreamServerError).then(|| failure.status().as_u16());
+    if (error.is_some() || received_status.is_some()) && !headers.contains_key(PROXY_STATUS) {
+        let params = Params {
+            error,
+            details: details.filter(|_| settings.proxy_status_details),
+            next_hop: call
+                .upstream
+                .as_ref()
+                .map(|authority| authority.as_str())
+                .filter(|_| settings.proxy_status_next_hop),
+            received_status,
+        };
+        headers.append(PROXY_STATUS, member(&settings.proxy_name, &params));
+    }
+    if failure.kind() == Kind::ConnectionLimitReached {
+        if let Some(after) = &settings.retry_after {
+            if !headers.contains_key(header::RETRY_AFTER) {
+                headers.insert(header::RETRY_AFTER, after.clone());
+            }
+        }
+    }
+    let len = res.body().len();
+    res.headers_mut()
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    if request.is_head() {
+        *res.body_mut() = Bytes::new();
+    }
+    res.extensions_mut().insert(failure);
+    res
+}
+
+fn log_failure(failure: &Failure, call: &Call, started: Option<Instant>, details: Option<&str>) {
+    let request = &call.request;
+    let method = request.method();
+    let path = request.path().unwrap_or("-");
+    let request_id = request.request_id_str().unwrap_or("-");
+    let upstream = call.upstream();
+    let kind = failure.kind().as_str();
+    let status = failure.status().as_u16();
+    let elapsed_ms = elapsed_ms(started);
+    let chain;
+    let error: &str = match (failure.error(), details) {
+        (_, Some(details)) => details,
+        (Some(error), None) => {
+            chain = ErrorChain(error).to_string();
+            &chain
+        }
+        (None, None) => "-",
+    };
+    match failure.kind() {
+        Kind::RequestBodyError => tracing::debug!(
+            kind, status, upstream, %method, path, request_id, elapsed_ms, error,
+            "the client's request body failed while it was forwarded"
+        ),
+        Kind::ConnectionLimitReached => tracing::warn!(
+            kind, status, upstream, %method, path, request_id, elapsed_ms, error,
+            "upstream request refused by a local limit"
+        ),
+        Kind::UpstreamServerError => tracing::warn!(
+            kind, status, upstream, %method, path, request_id, elapsed_ms,
+            "upstream answered with a server error; body replaced"
+        ),
+        Kind::HttpResponseTimeout if failure.error().is_none() => tracing::error!(
+            kind, status, upstream, %method, path, request_id, elapsed_ms, error,
+            "upstream sent no response head within the head timeout"
+        ),
+        _ => tracing::error!(
+            kind, status, upstream, %method, path, request_id, elapsed_ms, error,
+            "upstream request failed"
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::context::Capture;
+
+    #[test]
+    fn the_static_body_is_the_default_problem_of_proxy_internal_error() {
+        let failure = Failure::new(
+            Kind::ProxyInternalError,
+            StatusCode::BAD_GATEWAY,
+            false,
+            None,
+        );
+        let settings = crate::gateway::GatewayErrorLayer::new().settings_for_tests();
+        let request = RequestContext::capture(
+            &http::Request::new(()),
+            &Capture {
+                enabled: false,
+                ..Capture::default()
+            },
+        );
+        let problem = default_problem(&failure, &request, &settings, None);
+        assert_eq!(problem.to_json(), STATIC_BAD_GATEWAY);
+    }
+}

@@ -1,0 +1,464 @@
+//! The gateway layer's settings and customisations, over real TCP on
+//! 127.0.0.1 (upstreams from `tests/upstream`, a hyper server in front).
+
+mod gateway_support;
+mod upstream;
+
+use std::convert::Infallible;
+use std::error::Error;
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use gateway_support::*;
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::Frame;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tower::{Layer, Service, ServiceBuilder, ServiceExt};
+use tower_problem::gateway::{
+    BodyError, Failure, GatewayBody, GatewayError, GatewayErrorLayer, Kind, RequestBody,
+    ResponseFuture,
+};
+use tower_problem::problem::Problem;
+use tower_problem::RequestContext;
+use upstream::{Behavior, Upstream};
+
+const SHORT: Duration = Duration::from_millis(200);
+const BOUND: Duration = Duration::from_secs(3);
+
+async fn fails(
+    layer: GatewayErrorLayer<
+        impl tower_problem::gateway::Classify,
+        impl tower_problem::ResponseForFailure<Failure>,
+    >,
+    behavior: Behavior,
+) -> (Got, Upstream) {
+    let gateway = Gateway::with_client(layer, upstream_client(Some(SHORT))).await;
+    let upstream = Upstream::start(behavior).await;
+    let got = send(&downstream(), request(&gateway, upstream.addr()), BOUND).await;
+    (got, upstream)
+}
+
+#[tokio::test]
+async fn timeout_status_answers_timeouts_with_504() {
+    let layer = GatewayErrorLayer::new()
+        .head_timeout(Some(SHORT))
+        .timeout_status(StatusCode::GATEWAY_TIMEOUT);
+    for (behavior, kind) in [
+        (Behavior::Silent, "http_response_timeout"),
+        (Behavior::Blackhole, "connection_timeout"),
+    ] {
+        let (got, _upstream) = fails(layer.clone(), behavior).await;
+        assert_eq!(got.status, StatusCode::GATEWAY_TIMEOUT);
+        assert_eq!(got.problem()["kind"], kind);
+        assert_eq!(got.problem()["status"], 504);
+        assert_eq!(got.proxy_status()[0].token("error"), Some(kind));
+    }
+    // Other kinds keep their 502.
+    let (got, _upstream) = fails(layer, Behavior::NotListening).await;
+    assert_eq!(got.status, StatusCode::BAD_GATEWAY);
+}
+
+#[tokio::test]
+async fn recommended_statuses_are_504_and_503_but_unclassified_stays_502() {
+    let layer = GatewayErrorLayer::new()
+        .head_timeout(Some(SHORT))
+        .recommended_statuses();
+    let (got, _upstream) = fails(layer.clone(), Behavior::Silent).await;
+    assert_eq!(got.status, StatusCode::GATEWAY_TIMEOUT);
+
+    // Unreachable and unclassified errors, from a service that fails so.
+    for (error, status, kind) in [
+        (
+            io::Error::from(io::ErrorKind::NetworkUnreachable),
+            StatusCode::SERVICE_UNAVAILABLE,
+            "destination_unavailable",
+        ),
+        (
+            io::Error::other("something odd"),
+            StatusCode::BAD_GATEWAY,
+            "proxy_internal_error",
+        ),
+    ] {
+        let error = Arc::new(std::sync::Mutex::new(Some(error)));
+        let svc = ServiceBuilder::new().layer(layer.clone()).service_fn(
+            move |_req: Request<RequestBody<Full<Bytes>>>| {
+                let error = error.lock().unwrap().take().unwrap();
+                async move { Err::<Response<Full<Bytes>>, _>(error) }
+            },
+        );
+        let res = oneshot(svc, Request::new(Full::default())).await;
+        assert_eq!(res.status(), status);
+        assert_eq!(
+            res.extensions().get::<Failure>().unwrap().kind().as_str(),
+            kind
+        );
+    }
+}
+
+#[tokio::test]
+async fn overload_is_503_connection_limit_reached_with_retry_after() {
+    let layer = GatewayErrorLayer::new()
+        .head_timeout(Some(Duration::from_secs(1)))
+        .retry_after(Duration::from_millis(1500));
+    let svc = ServiceBuilder::new()
+        .map_request(route)
+        .layer(layer)
+        .load_shed()
+        .concurrency_limit(1)
+        .service(upstream_client(None));
+    let gateway = Gateway::serve(svc).await;
+    let silent = Upstream::start(Behavior::Silent).await;
+    let client = downstream();
+    // One request holds the only slot...
+    let (first_client, first_req) = (client.clone(), request(&gateway, silent.addr()));
+    let first = tokio::spawn(async move { send(&first_client, first_req, BOUND).await });
+    within(BOUND, async {
+        while silent.requests() == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    // ...so the next is shed at once.
+    let got = send(&client, request(&gateway, silent.addr()), BOUND).await;
+    assert_eq!(got.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(got.headers["retry-after"], "2");
+    assert_eq!(got.problem()["kind"], "connection_limit_reached");
+    assert_eq!(
+        got.proxy_status()[0].token("error"),
+        Some("connection_limit_reached")
+    );
+    assert!(got.elapsed < Duration::from_millis(500));
+    let first = first.await.unwrap();
+    assert_eq!(first.problem()["kind"], "http_response_timeout");
+    assert!(first.headers.get("retry-after").is_none());
+}
+
+// ---- the client's request body ----
+
+type Boxed = BoxBody<Bytes, BoxError>;
+
+#[tokio::test]
+async fn a_failed_upload_is_400_not_502() {
+    let upstream = Upstream::start(Behavior::Silent).await;
+    let client: Client<HttpConnector, RequestBody<Boxed>> =
+        Client::builder(TokioExecutor::new()).build_http();
+    let svc = ServiceBuilder::new()
+        .layer(GatewayErrorLayer::new().head_timeout(Some(Duration::from_secs(2))))
+        .service(client);
+    let frames: Vec<Result<Frame<Bytes>, BoxError>> = vec![
+        Ok(Frame::data(Bytes::from_static(b"abc"))),
+        Err(io::Error::from(io::ErrorKind::ConnectionReset).into()),
+    ];
+    let req = Request::post(upstream.url("/upload"))
+        .body(StreamBody::new(futures_util::stream::iter(frames)).boxed())
+        .unwrap();
+    let res = within(BOUND, oneshot(svc, req)).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(res.headers().get("proxy-status").is_none());
+    let failure = res.extensions().get::<Failure>().unwrap();
+    assert_eq!(failure.kind(), Kind::RequestBodyError);
+    // The client's io error (a reset) did not make it `connection_terminated`.
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    let problem: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(problem["kind"], "request_body_error");
+    assert_eq!(problem["status"], 400);
+}
+
+#[tokio::test]
+async fn an_upload_aborted_by_the_downstream_client_is_not_a_502() {
+    let gateway = Gateway::start(GatewayErrorLayer::new().head_timeout(Some(BOUND))).await;
+    let upstream = Upstream::start(Behavior::Silent).await;
+    let mut stream = TcpStream::connect(gateway.addr).await.unwrap();
+    let head = format!(
+        "POST /upload HTTP/1.1\r\nhost: gateway\r\n{X_UPSTREAM}: {}\r\ncontent-length: 1000\r\n\r\nonly ten b",
+        upstream.addr()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    // The upstream got the head and waits for the rest of the body.
+    within(BOUND, async {
+        while upstream.accepted() == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    // The client gives up on its upload (half-close: it still reads).
+    stream.shutdown().await.unwrap();
+    let mut answer = Vec::new();
+    within(BOUND, stream.read_to_end(&mut answer))
+        .await
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    // The server allows half-closed connections (see `gateway_support`), so
+    // the client still gets the answer: a 400, not a 502.
+    assert!(answer.starts_with("HTTP/1.1 400 "), "{answer}");
+    assert!(
+        answer.contains(r#""kind":"request_body_error""#),
+        "{answer}"
+    );
+    assert!(!answer.contains("proxy-status"), "{answer}");
+}
+
+// ---- intercepting upstream 5xx ----
+
+/// An upstream that answers every request with a 503 carrying its own
+/// `Proxy-Status` member, as an inner proxy would.
+async fn inner_proxy_503() -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        loop {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0; 4096];
+                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                let _ = stream
+                    .write_all(
+                        b"HTTP/1.1 503 Service Unavailable\r\n\
+                          proxy-status: inner-proxy; error=connection_refused\r\n\
+                          content-type: text/html\r\nx-upstream-header: kept\r\n\
+                          content-length: 21\r\nconnection: close\r\n\r\n<h1>backend down</h1>",
+                    )
+                    .await;
+            });
+        }
+    });
+    (addr, task)
+}
+
+#[tokio::test]
+async fn intercepted_upstream_errors_get_the_gateways_problem() {
+    let (addr, task) = inner_proxy_503().await;
+    let gateway = Gateway::start(GatewayErrorLayer::new().intercept_upstream_errors(true)).await;
+    let got = send(&downstream(), request(&gateway, addr), BOUND).await;
+    task.abort();
+    assert_eq!(got.status, StatusCode::SERVICE_UNAVAILABLE);
+    let problem = got.problem();
+    assert_eq!(problem["kind"], "upstream_server_error");
+    assert_eq!(problem["status"], 503);
+    assert_eq!(got.headers["x-upstream-header"], "kept");
+    assert!(!got.text().contains("backend down"));
+    let members = got.proxy_status();
+    assert_eq!(members.len(), 2, "{members:?}");
+    assert_eq!(members[0].name, "inner-proxy");
+    assert_eq!(members[0].token("error"), Some("connection_refused"));
+    assert_eq!(members[1].name, "tower-problem");
+    assert_eq!(
+        members[1].params.get("received-status"),
+        Some(&Value::Integer(503))
+    );
+    assert_eq!(members[1].token("error"), None);
+
+    // Off (the default), the same response passes through.
+    let (addr, task) = inner_proxy_503().await;
+    let gateway = Gateway::start(GatewayErrorLayer::new()).await;
+    let got = send(&downstream(), request(&gateway, addr), BOUND).await;
+    task.abort();
+    assert_eq!(got.text(), "<h1>backend down</h1>");
+    assert_eq!(got.proxy_status().len(), 1);
+}
+
+// ---- customisation ----
+
+#[tokio::test]
+async fn a_classifier_closure_decides_and_none_falls_through() {
+    let layer = GatewayErrorLayer::new()
+        .recommended_statuses()
+        .classify_with(|error: &(dyn Error + 'static)| {
+            let mut level = Some(error);
+            while let Some(error) = level {
+                if let Some(io) = error.downcast_ref::<io::Error>() {
+                    if io.kind() == io::ErrorKind::ConnectionRefused {
+                        return Some(Kind::DestinationUnavailable);
+                    }
+                }
+                level = error.source();
+            }
+            None
+        });
+    let (got, _upstream) = fails(layer.clone(), Behavior::NotListening).await;
+    assert_eq!(got.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(got.problem()["kind"], "destination_unavailable");
+    let (got, _upstream) = fails(layer, Behavior::ResetAfterRequest).await;
+    assert_eq!(got.problem()["kind"], "connection_terminated");
+}
+
+#[tokio::test]
+async fn a_panicking_classifier_falls_back_to_the_default() {
+    let layer = GatewayErrorLayer::new()
+        .classify_with(|_: &(dyn Error + 'static)| -> Option<Kind> { panic!("classifier bug") });
+    let (got, _upstream) = fails(layer, Behavior::NotListening).await;
+    assert_eq!(got.status, StatusCode::BAD_GATEWAY);
+    assert_eq!(got.problem()["kind"], "connection_refused");
+}
+
+#[tokio::test]
+async fn a_panicking_customisation_gets_the_fixed_502() {
+    let layer = GatewayErrorLayer::new().respond_with(
+        |_: &Failure, _: &RequestContext, _: Problem| -> Response<Bytes> {
+            panic!("customisation bug")
+        },
+    );
+    let (got, _upstream) = fails(layer, Behavior::NotListening).await;
+    assert_eq!(got.status, StatusCode::BAD_GATEWAY);
+    let problem = got.problem();
+    assert_eq!(problem["kind"], "proxy_internal_error");
+    assert_eq!(problem["status"], 502);
+    assert_eq!(
+        got.proxy_status()[0].token("error"),
+        Some("proxy_internal_error")
+    );
+}
+
+#[tokio::test]
+async fn a_customisation_sees_the_failure_and_the_request() {
+    let seen = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&seen);
+    let layer = GatewayErrorLayer::new()
+        .type_base("https://errors.example.com/")
+        .respond_with(
+            move |failure: &Failure, request: &RequestContext, problem: Problem| {
+                assert_eq!(failure.kind(), Kind::ConnectionRefused);
+                assert!(failure.is_request_never_sent());
+                assert_eq!(request.path(), Some("/some/path"));
+                flag.store(true, Ordering::SeqCst);
+                problem.with_extension("support", "https://example.com/support")
+            },
+        );
+    let (got, _upstream) = fails(layer, Behavior::NotListening).await;
+    assert!(seen.load(Ordering::SeqCst));
+    let problem = got.problem();
+    assert_eq!(
+        problem["type"],
+        "https://errors.example.com/connection_refused"
+    );
+    assert_eq!(problem["support"], "https://example.com/support");
+    assert_eq!(
+        got.proxy_status()[0].token("error"),
+        Some("connection_refused")
+    );
+}
+
+#[tokio::test]
+async fn head_requests_get_the_headers_and_no_body() {
+    let gateway = Gateway::with_client(GatewayErrorLayer::new(), upstream_client(None)).await;
+    let upstream = Upstream::start(Behavior::NotListening).await;
+    let mut req = request(&gateway, upstream.addr());
+    *req.method_mut() = Method::HEAD;
+    let got = send(&downstream(), req, BOUND).await;
+    assert_eq!(got.status, StatusCode::BAD_GATEWAY);
+    assert_eq!(got.headers["content-type"], "application/problem+json");
+    assert_ne!(got.headers["content-length"], "0");
+    assert_eq!(got.body(), "");
+    assert_eq!(
+        got.proxy_status()[0].token("error"),
+        Some("connection_refused")
+    );
+}
+
+#[tokio::test]
+async fn opt_in_details_next_hop_and_a_name_that_is_not_a_token() {
+    let layer = GatewayErrorLayer::new()
+        .proxy_name("edge \"1\" \u{e9}")
+        .proxy_status_details(true)
+        .proxy_status_next_hop(true)
+        .expose_details(true);
+    let (got, upstream) = fails(layer, Behavior::NotListening).await;
+    let members = got.proxy_status();
+    assert_eq!(members[0].name, "edge \"1\" ?");
+    assert_eq!(members[0].token("error"), Some("connection_refused"));
+    assert_eq!(
+        members[0].string("next-hop"),
+        Some(upstream.addr().to_string().as_str())
+    );
+    let details = members[0].string("details").unwrap();
+    assert!(details.contains("Connection refused"), "{details}");
+    let detail = got.problem()["detail"].as_str().unwrap().to_owned();
+    assert!(detail.contains("tcp connect error"), "{detail}");
+}
+
+#[tokio::test]
+async fn a_failed_poll_ready_answers_the_next_call_then_recovers() {
+    #[derive(Clone)]
+    struct NotReadyOnce(Arc<AtomicBool>);
+    impl tower::Service<Request<RequestBody<Full<Bytes>>>> for NotReadyOnce {
+        type Response = Response<Full<Bytes>>;
+        type Error = io::Error;
+        type Future = std::future::Ready<Result<Self::Response, io::Error>>;
+        fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), io::Error>> {
+            if self.0.swap(false, Ordering::SeqCst) {
+                Poll::Ready(Err(io::ErrorKind::ConnectionRefused.into()))
+            } else {
+                Poll::Ready(Ok(()))
+            }
+        }
+        fn call(&mut self, _req: Request<RequestBody<Full<Bytes>>>) -> Self::Future {
+            std::future::ready(Ok(Response::new(Full::new(Bytes::from_static(b"ok")))))
+        }
+    }
+    let mut svc = GatewayErrorLayer::new().layer(NotReadyOnce(Arc::new(AtomicBool::new(true))));
+    let res = svc
+        .ready()
+        .await
+        .unwrap()
+        .call(Request::new(Full::default()))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_GATEWAY);
+    assert_eq!(
+        res.extensions().get::<Failure>().unwrap().kind(),
+        Kind::ConnectionRefused
+    );
+    let res = svc
+        .ready()
+        .await
+        .unwrap()
+        .call(Request::new(Full::default()))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+}
+
+#[test]
+fn public_types_are_send_sync_and_clone() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    fn clone<T: Clone>() {}
+    type Svc = GatewayError<
+        UpstreamClient,
+        tower_problem::gateway::DefaultClassifier,
+        tower_problem::DefaultResponse,
+    >;
+    send_sync::<Svc>();
+    clone::<Svc>();
+    send_sync::<GatewayErrorLayer>();
+    send_sync::<Failure>();
+    clone::<Failure>();
+    send_sync::<BodyError>();
+    send_sync::<GatewayBody<hyper::body::Incoming>>();
+    send::<
+        ResponseFuture<
+            hyper_util::client::legacy::ResponseFuture,
+            tower_problem::gateway::DefaultClassifier,
+            tower_problem::DefaultResponse,
+        >,
+    >();
+    send_sync::<RequestBody<hyper::body::Incoming>>();
+    let _: Option<Infallible> = None;
+}
