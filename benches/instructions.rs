@@ -10,6 +10,9 @@
 //!   request, counted by this binary's global allocator over
 //!   [`ALLOC_ITERS`] requests after [`WARM_UP`] requests.
 //!
+//! The services and the request loop live in `rows/mod.rs`, shared with
+//! `wall.rs` (criterion wall-clock time of the same rows).
+//!
 //! Every row builds the request, waits for the service to be ready, calls
 //! it, and collects the response body, on one current-thread tokio runtime.
 //! A no-op panic hook is installed for every row, and no tracing subscriber,
@@ -28,25 +31,22 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use std::convert::Infallible;
 use std::fmt::Debug;
 use std::future::Future;
 use std::hint::black_box;
-use std::io;
-use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::pin::Pin;
 use std::process::ExitCode;
-use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use http::{HeaderName, HeaderValue, Request, Response, StatusCode, Uri};
+use http::{Response, StatusCode};
 use http_body::Body;
-use http_body_util::{BodyExt, Empty, Full};
-use pin_project_lite::pin_project;
 use tokio::runtime::Runtime;
-use tower::{service_fn, Layer, Service, ServiceExt};
+use tower::{service_fn, Layer, Service};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_problem::app::AppErrorLayer;
+
+mod rows;
+
+use rows::{catches, fails, ok, one, panics, MinimalCatch, Req};
 
 /// The rows, in the order `callgrind.sh` prints them.
 const ROWS: [&str; 10] = [
@@ -67,11 +67,6 @@ const ROWS: [&str; 10] = [
 const WARM_UP: u64 = 100;
 /// Requests over which allocations are counted.
 const ALLOC_ITERS: u64 = 1000;
-
-const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-const REQUEST_ID: HeaderValue = HeaderValue::from_static("7f3c2a1e-bench");
-
-type Req = Request<Empty<Bytes>>;
 
 // ---------------------------------------------------------------------------
 // Counting allocator
@@ -134,131 +129,7 @@ async fn allocations_in<F: Future<Output = ()>>(f: F) -> u64 {
 }
 
 // ---------------------------------------------------------------------------
-// The inner services
-
-fn ok_response() -> Response<Full<Bytes>> {
-    Response::new(Full::new(Bytes::from_static(b"ok")))
-}
-
-async fn ok(_req: Req) -> Result<Response<Full<Bytes>>, Infallible> {
-    Ok(ok_response())
-}
-
-async fn fails(_req: Req) -> Result<Response<Full<Bytes>>, io::Error> {
-    Err(io::Error::other("database unavailable"))
-}
-
-async fn panics(_req: Req) -> Result<Response<Full<Bytes>>, Infallible> {
-    panic!("handler panicked")
-}
-
-/// The same panic as [`panics`], caught by a bare `catch_unwind` one frame
-/// up, where the layer's catch would be. The panicking frame owns the
-/// request, as [`panics`]' does: unwinding stops there to drop it, and that
-/// landing pad is a good part of a panic's cost.
-async fn catches(req: Req) -> Result<Response<Full<Bytes>>, Infallible> {
-    let caught = catch_unwind(AssertUnwindSafe(move || {
-        let _req = req;
-        panic!("handler panicked")
-    }));
-    black_box(caught.is_err());
-    Ok(ok_response())
-}
-
-// ---------------------------------------------------------------------------
-// The floor: the least a panic-catching wrapper can do
-
-/// Catches panics in `call` and in the response future, answering a bare
-/// 500; no boxing, no context, no body guard.
-#[derive(Clone)]
-struct MinimalCatch<S> {
-    inner: S,
-}
-
-impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for MinimalCatch<S>
-where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>, Error = Infallible>,
-    ResBody: Default,
-{
-    type Response = Response<ResBody>;
-    type Error = Infallible;
-    type Future = MinimalFuture<S::Future>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        match catch_unwind(AssertUnwindSafe(|| self.inner.call(req))) {
-            Ok(future) => MinimalFuture::Running { future },
-            Err(payload) => {
-                drop(payload);
-                MinimalFuture::Panicked
-            }
-        }
-    }
-}
-
-pin_project! {
-    #[project = MinimalProj]
-    enum MinimalFuture<F> {
-        Running { #[pin] future: F },
-        Panicked,
-    }
-}
-
-impl<F, B> Future for MinimalFuture<F>
-where
-    F: Future<Output = Result<Response<B>, Infallible>>,
-    B: Default,
-{
-    type Output = Result<Response<B>, Infallible>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        if let MinimalProj::Running { future } = self.project() {
-            match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
-                Ok(polled) => return polled,
-                Err(payload) => drop(payload),
-            }
-        }
-        let mut res = Response::new(B::default());
-        *res.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-        Poll::Ready(Ok(res))
-    }
-}
-
-// ---------------------------------------------------------------------------
-// The loop
-
-fn request() -> Req {
-    Request::get(Uri::from_static("/some/path?q=1"))
-        .header(X_REQUEST_ID, REQUEST_ID)
-        .body(Empty::new())
-        .expect("a valid request")
-}
-
-/// One request: build it, wait for readiness, call, collect the body.
-async fn one<S, B>(svc: &mut S) -> StatusCode
-where
-    S: Service<Req, Response = Response<B>>,
-    S::Error: Debug,
-    B: Body<Data = Bytes>,
-    B::Error: Debug,
-{
-    let req = request();
-    let res = svc
-        .ready()
-        .await
-        .expect("ready")
-        .call(req)
-        .await
-        .expect("a response");
-    let (parts, body) = res.into_parts();
-    let body = body.collect().await.expect("a whole body").to_bytes();
-    let status = parts.status;
-    black_box((parts, body));
-    status
-}
+// The rows (their services and request loop are in `rows/mod.rs`)
 
 /// What a row is asked to do.
 #[derive(Clone, Copy)]
