@@ -64,7 +64,8 @@ fn payload_message(payload: Box<dyn Any + Send>) -> String {
         String::from("<panic payload of a non-string type>")
     };
     // A payload whose `Drop` panics must not unwind out of the layer.
-    if let Err(second) = catch_unwind(AssertUnwindSafe(|| drop(payload))) {
+    // Through `catch`, so the panic hook keeps this second panic quiet too.
+    if let Err(second) = catch(|| drop(payload)) {
         std::mem::forget(second);
     }
     message

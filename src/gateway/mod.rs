@@ -67,6 +67,11 @@
 //! client never sees the upstream's address or error text unless you opt in
 //! ([`expose_details`], [`proxy_status_details`], [`proxy_status_next_hop`]).
 //!
+//! Panics of the service inside the layer are not caught (it is an
+//! upstream client, not application code): a panic there aborts the
+//! connection. Put the [app layer](crate::app) outside the gateway layer to
+//! answer them with a 500.
+//!
 //! Upgrades (WebSocket) are out of scope: the layer forwards the `101`
 //! answer to a request with an `Upgrade` header like any other response, but
 //! does not help proxy the upgraded connection.
