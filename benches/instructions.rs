@@ -1,5 +1,5 @@
-//! The cost of the app layer per request, as rows that each run the same
-//! request loop over a different service.
+//! The cost of the app and gateway layers per request, as rows that each
+//! run the same request loop over a different service.
 //!
 //! - `cargo bench --bench instructions` prints the row names.
 //! - `cargo bench --bench instructions -- <row> <iters>` runs one row's loop
@@ -11,12 +11,15 @@
 //!   [`ALLOC_ITERS`] requests after [`WARM_UP`] requests.
 //!
 //! The services and the request loop live in `rows/mod.rs`, shared with
-//! `wall.rs` (criterion wall-clock time of the same rows).
+//! `wall.rs` (criterion wall-clock time of the app rows).
 //!
 //! Every row builds the request, waits for the service to be ready, calls
-//! it, and collects the response body, on one current-thread tokio runtime.
-//! A no-op panic hook is installed for every row, and no tracing subscriber,
-//! so the rows that panic pay for unwinding only, not for printing.
+//! it, and collects the response body (to its end, or to its error), on one
+//! current-thread tokio runtime with its time driver on. Before a row runs,
+//! one request checks its status, whether its body completes and, for the
+//! gateway's failures, its `Proxy-Status`. A no-op panic hook is installed
+//! for every row, and no tracing subscriber, so the rows that panic pay for
+//! unwinding only, and the failures for no log output.
 //!
 //! | row | service |
 //! |---|---|
@@ -25,42 +28,90 @@
 //! | `app_ok` | `bare` in `AppErrorLayer::new()`: every check on |
 //! | `app_error` | a `service_fn` failing with an `io::Error`, in `AppErrorLayer::new()` |
 //! | `app_panic` | a `service_fn` that panics, in `AppErrorLayer::new()` |
+//! | `app_body_panic` | a `service_fn` answering 200 with a body that panics on its first `poll_frame`, in `AppErrorLayer::new()`: counted until the body's error |
 //! | `towerhttp_ok`, `towerhttp_panic` | `bare` / the panicking one in tower-http's `CatchPanicLayer::new()` |
 //! | `raw_catch_unwind` | a `service_fn` that panics inside its own `catch_unwind` and answers "ok": the cost of the panic alone |
 //! | `minimal_catch_unwind_ok`, `minimal_catch_unwind_panic` | `bare` / the panicking one in [`MinimalCatch`], the least a catching wrapper can do: the floor |
+//! | `axum_ok` | axum's `Router::new().route("/some/path", get(..)).with_state(())` answering "ok", called as a tower service |
+//! | `axum_timeout` | `axum_ok` with `.layer(ServiceBuilder::new().layer(HandleErrorLayer::new(..)).timeout(30 s))` |
+//! | `floor_timeout_map_result` | the gateway floor: tower's `timeout` (30 s) + `map_result` (error → static 502) around an upstream ready at once (`upstream_ok`) |
+//! | `floor_pending` | the floor around [`PendingOnceUpstream`], whose future returns `Pending` once, waking itself |
+//! | `gateway_ok_ready` | `upstream_ok` in `GatewayErrorLayer::new().body_idle_timeout(None)` (head timeout 30 s) |
+//! | `gateway_ok_nocapture` | `gateway_ok_ready` with `capture_request(false)`: the method and upstream authority kept, no path or request id |
+//! | `gateway_ok_pending` | [`PendingOnceUpstream`] in the same layer: the head timer registers |
+//! | `gateway_ok_idle_timeout` | `upstream_ok` in `GatewayErrorLayer::new()` (body idle timeout 60 s on; the body is one frame, ready at once) |
+//! | `gateway_error_connection_refused` | [`FailingUpstream`] with `io::ErrorKind::ConnectionRefused` under an outer error, in the layer of `gateway_ok_ready`: 502 |
+//! | `gateway_error_http_protocol_error` | the same with `InvalidData`, classified by a user classifier ([`protocol_classifier`], `classify_with`): 502 |
+//! | `gateway_error_proxy_internal_error` | the same with `Other`: the default classifier walks the whole chain: 502 |
+//! | `floor_timeout_elapsed` | the floor with a 1 ms timeout around [`SilentUpstream`], which never answers: 502 after real waiting |
+//! | `gateway_error_http_response_timeout` | [`SilentUpstream`] in the layer with a 1 ms head timeout: 502 after real waiting |
+//!
+//! The two timeout rows wait for tokio's timer (1 ms, its resolution) on the
+//! real clock: each request parks the runtime, so their counts include the
+//! time driver's work and are less exact than the others (tokio's paused
+//! clock needs its `test-util` feature, which makes every `Instant::now`
+//! of every row dearer).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::fmt::Debug;
 use std::future::Future;
 use std::hint::black_box;
+use std::io;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Response, StatusCode};
 use http_body::Body;
+use http_body_util::BodyExt;
 use tokio::runtime::Runtime;
-use tower::{service_fn, Layer, Service};
+use tower::{service_fn, Layer, Service, ServiceExt};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_problem::app::AppErrorLayer;
+use tower_problem::gateway::GatewayErrorLayer;
 
 mod rows;
 
-use rows::{catches, fails, ok, one, panics, MinimalCatch, Req};
+use rows::{
+    axum_router, axum_router_timeout, body_panics, catches, fails, floor, ok, one, panics,
+    protocol_classifier, request, upstream_ok, FailingUpstream, MinimalCatch, Outcome,
+    PendingOnceUpstream, Req, SilentUpstream,
+};
 
 /// The rows, in the order `callgrind.sh` prints them.
-const ROWS: [&str; 10] = [
+const ROWS: [&str; 24] = [
     "bare",
     "app_ok_nocapture",
     "app_ok",
     "app_error",
     "app_panic",
+    "app_body_panic",
     "towerhttp_ok",
     "towerhttp_panic",
     "raw_catch_unwind",
     "minimal_catch_unwind_ok",
     "minimal_catch_unwind_panic",
+    "axum_ok",
+    "axum_timeout",
+    "floor_timeout_map_result",
+    "floor_pending",
+    "gateway_ok_ready",
+    "gateway_ok_nocapture",
+    "gateway_ok_pending",
+    "gateway_ok_idle_timeout",
+    "gateway_error_connection_refused",
+    "gateway_error_http_protocol_error",
+    "gateway_error_proxy_internal_error",
+    "floor_timeout_elapsed",
+    "gateway_error_http_response_timeout",
 ];
+
+/// The head timeout of the floor and of the gateway's ok rows, tower's
+/// `timeout` of `axum_timeout`: long enough never to fire.
+const LONG_TIMEOUT: Duration = Duration::from_secs(30);
+/// The timeout of the timeout rows: tokio's timer resolution.
+const SHORT_TIMEOUT: Duration = Duration::from_millis(1);
 
 /// Requests before allocations are counted: lazy statics, thread-locals and
 /// the runtime's buffers allocate once, on the first requests.
@@ -140,17 +191,85 @@ enum Mode {
     Allocations,
 }
 
-/// Checks the row answers as it should, then runs it; returns the
-/// allocations per request in [`Mode::Allocations`].
-async fn drive<S, B>(mut svc: S, expected: StatusCode, mode: Mode) -> f64
+/// How a row must answer.
+#[derive(Clone, Copy)]
+struct Expect {
+    status: StatusCode,
+    /// Whether the body ends cleanly (`false`: it ends with an error).
+    complete: bool,
+    /// The `Proxy-Status` header the response must carry, if any.
+    proxy_status: Option<&'static str>,
+}
+
+const OK: Expect = Expect {
+    status: StatusCode::OK,
+    complete: true,
+    proxy_status: None,
+};
+const FAILED: Expect = Expect {
+    status: StatusCode::INTERNAL_SERVER_ERROR,
+    ..OK
+};
+const ABORTED: Expect = Expect {
+    complete: false,
+    ..OK
+};
+const BAD_GATEWAY: Expect = Expect {
+    status: StatusCode::BAD_GATEWAY,
+    ..OK
+};
+
+/// `BAD_GATEWAY` from the gateway layer, for this kind.
+const fn gateway_failure(proxy_status: &'static str) -> Expect {
+    Expect {
+        proxy_status: Some(proxy_status),
+        ..BAD_GATEWAY
+    }
+}
+
+/// Checks one request's answer against `expected`.
+async fn check<S, B>(svc: &mut S, expected: Expect)
 where
     S: Service<Req, Response = Response<B>>,
     S::Error: Debug,
     B: Body<Data = Bytes>,
     B::Error: Debug,
 {
-    let status = one(&mut svc).await;
-    assert_eq!(status, expected, "the row answered with the wrong status");
+    let res = svc
+        .ready()
+        .await
+        .expect("ready")
+        .call(request())
+        .await
+        .expect("a response");
+    let proxy_status = res
+        .headers()
+        .get("proxy-status")
+        .map(|value| value.to_str().expect("a visible Proxy-Status").to_owned());
+    if let Some(expected) = expected.proxy_status {
+        assert_eq!(proxy_status.as_deref(), Some(expected), "Proxy-Status");
+    }
+    let outcome = Outcome {
+        status: res.status(),
+        complete: res.into_body().collect().await.is_ok(),
+    };
+    let wanted = Outcome {
+        status: expected.status,
+        complete: expected.complete,
+    };
+    assert_eq!(outcome, wanted, "the row answered wrongly");
+}
+
+/// Checks the row answers as it should, then runs it; returns the
+/// allocations per request in [`Mode::Allocations`].
+async fn drive<S, B>(mut svc: S, expected: Expect, mode: Mode) -> f64
+where
+    S: Service<Req, Response = Response<B>>,
+    S::Error: Debug,
+    B: Body<Data = Bytes>,
+    B::Error: Debug,
+{
+    check(&mut svc, expected).await;
     match mode {
         Mode::Run(iters) => {
             for _ in 0..iters {
@@ -175,25 +294,21 @@ where
 
 /// Runs `row`; `None` if there is no such row.
 fn run(rt: &Runtime, row: &str, mode: Mode) -> Option<f64> {
-    const OK: StatusCode = StatusCode::OK;
-    const FAILED: StatusCode = StatusCode::INTERNAL_SERVER_ERROR;
+    let app = AppErrorLayer::new();
+    // The gateway's ok and error rows: head timeout 30 s, body idle timeout off.
+    let gateway = GatewayErrorLayer::new()
+        .head_timeout(Some(LONG_TIMEOUT))
+        .body_idle_timeout(None);
     let result = match row {
         "bare" => rt.block_on(drive(service_fn(ok), OK, mode)),
         "app_ok_nocapture" => {
             let layer = AppErrorLayer::new().capture_request(false);
             rt.block_on(drive(layer.layer(service_fn(ok)), OK, mode))
         }
-        "app_ok" => rt.block_on(drive(AppErrorLayer::new().layer(service_fn(ok)), OK, mode)),
-        "app_error" => rt.block_on(drive(
-            AppErrorLayer::new().layer(service_fn(fails)),
-            FAILED,
-            mode,
-        )),
-        "app_panic" => rt.block_on(drive(
-            AppErrorLayer::new().layer(service_fn(panics)),
-            FAILED,
-            mode,
-        )),
+        "app_ok" => rt.block_on(drive(app.layer(service_fn(ok)), OK, mode)),
+        "app_error" => rt.block_on(drive(app.layer(service_fn(fails)), FAILED, mode)),
+        "app_panic" => rt.block_on(drive(app.layer(service_fn(panics)), FAILED, mode)),
+        "app_body_panic" => rt.block_on(drive(app.layer(service_fn(body_panics)), ABORTED, mode)),
         "towerhttp_ok" => rt.block_on(drive(
             CatchPanicLayer::new().layer(service_fn(ok)),
             OK,
@@ -219,6 +334,61 @@ fn run(rt: &Runtime, row: &str, mode: Mode) -> Option<f64> {
             FAILED,
             mode,
         )),
+        "axum_ok" => rt.block_on(drive(axum_router(), OK, mode)),
+        "axum_timeout" => rt.block_on(drive(axum_router_timeout(), OK, mode)),
+        "floor_timeout_map_result" => rt.block_on(drive(
+            floor(service_fn(upstream_ok), LONG_TIMEOUT),
+            OK,
+            mode,
+        )),
+        "floor_pending" => rt.block_on(drive(floor(PendingOnceUpstream, LONG_TIMEOUT), OK, mode)),
+        "gateway_ok_ready" => rt.block_on(drive(gateway.layer(service_fn(upstream_ok)), OK, mode)),
+        "gateway_ok_nocapture" => rt.block_on(drive(
+            GatewayErrorLayer::new()
+                .head_timeout(Some(LONG_TIMEOUT))
+                .body_idle_timeout(None)
+                .capture_request(false)
+                .layer(service_fn(upstream_ok)),
+            OK,
+            mode,
+        )),
+        "gateway_ok_pending" => rt.block_on(drive(gateway.layer(PendingOnceUpstream), OK, mode)),
+        "gateway_ok_idle_timeout" => rt.block_on(drive(
+            GatewayErrorLayer::new()
+                .head_timeout(Some(LONG_TIMEOUT))
+                .layer(service_fn(upstream_ok)),
+            OK,
+            mode,
+        )),
+        "gateway_error_connection_refused" => rt.block_on(drive(
+            gateway.layer(FailingUpstream(io::ErrorKind::ConnectionRefused)),
+            gateway_failure("tower-problem; error=connection_refused"),
+            mode,
+        )),
+        "gateway_error_http_protocol_error" => rt.block_on(drive(
+            gateway
+                .classify_with(protocol_classifier)
+                .layer(FailingUpstream(io::ErrorKind::InvalidData)),
+            gateway_failure("tower-problem; error=http_protocol_error"),
+            mode,
+        )),
+        "gateway_error_proxy_internal_error" => rt.block_on(drive(
+            gateway.layer(FailingUpstream(io::ErrorKind::Other)),
+            gateway_failure("tower-problem; error=proxy_internal_error"),
+            mode,
+        )),
+        "floor_timeout_elapsed" => rt.block_on(drive(
+            floor(SilentUpstream, SHORT_TIMEOUT),
+            BAD_GATEWAY,
+            mode,
+        )),
+        "gateway_error_http_response_timeout" => rt.block_on(drive(
+            gateway
+                .head_timeout(Some(SHORT_TIMEOUT))
+                .layer(SilentUpstream),
+            gateway_failure("tower-problem; error=http_response_timeout"),
+            mode,
+        )),
         _ => return None,
     };
     Some(result)
@@ -240,6 +410,7 @@ fn main() -> ExitCode {
         .collect();
     std::panic::set_hook(Box::new(|_| {}));
     let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
         .build()
         .expect("a runtime");
     match args.as_slice() {

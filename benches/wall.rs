@@ -45,7 +45,7 @@ where
     B: Body<Data = Bytes>,
     B::Error: Debug,
 {
-    let status = rt.block_on(one(&mut svc));
+    let status = rt.block_on(one(&mut svc)).status;
     assert_eq!(status, expected, "{name} answered with the wrong status");
     let mut samples = Vec::new();
     c.bench_function(name, |b| {

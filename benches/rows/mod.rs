@@ -6,20 +6,26 @@
 #![allow(dead_code)]
 
 use std::convert::Infallible;
-use std::fmt::Debug;
+use std::error::Error;
+use std::fmt::{self, Debug};
 use std::future::Future;
 use std::hint::black_box;
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Request, Response, StatusCode, Uri};
-use http_body::Body;
+use http_body::{Body, Frame};
 use http_body_util::{BodyExt, Empty, Full};
 use pin_project_lite::pin_project;
-use tower::{Service, ServiceExt};
+use tower::timeout::Timeout;
+use tower::util::MapResult;
+use tower::{Service, ServiceBuilder, ServiceExt};
+use tower_problem::gateway::Kind;
+use tower_problem::BoxError;
 
 pub(crate) const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub(crate) const REQUEST_ID: HeaderValue = HeaderValue::from_static("7f3c2a1e-bench");
@@ -121,6 +127,234 @@ where
 }
 
 // ---------------------------------------------------------------------------
+// A body that panics
+
+/// A response body that panics on its first `poll_frame`.
+pub(crate) struct PanicBody;
+
+impl Body for PanicBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        panic!("body panicked")
+    }
+}
+
+/// Answers 200 at once, with a body that panics when it is read.
+pub(crate) async fn body_panics(_req: Req) -> Result<Response<PanicBody>, Infallible> {
+    Ok(Response::new(PanicBody))
+}
+
+// ---------------------------------------------------------------------------
+// axum
+
+/// The handler of the axum rows: 200 "ok".
+pub(crate) async fn axum_ok() -> &'static str {
+    "ok"
+}
+
+/// `HandleErrorLayer`'s handler for the axum timeout row.
+pub(crate) async fn axum_timed_out(_error: BoxError) -> StatusCode {
+    StatusCode::REQUEST_TIMEOUT
+}
+
+/// `Router::new().route(...)` answering the bench's request path.
+pub(crate) fn axum_router() -> axum::Router {
+    axum::Router::new()
+        .route("/some/path", axum::routing::get(axum_ok))
+        .with_state(())
+}
+
+/// [`axum_router`] with axum's `HandleErrorLayer` and tower's `timeout`
+/// (30 s), as axum's docs show them.
+pub(crate) fn axum_router_timeout() -> axum::Router {
+    axum::Router::new()
+        .route("/some/path", axum::routing::get(axum_ok))
+        .layer(
+            ServiceBuilder::new()
+                .layer(axum::error_handling::HandleErrorLayer::new(axum_timed_out))
+                .timeout(Duration::from_secs(30)),
+        )
+        .with_state(())
+}
+
+// ---------------------------------------------------------------------------
+// Upstream-calling services for the gateway rows
+//
+// Generic over the request body: the gateway layer hands its inner service
+// `Request<RequestBody<B>>`, the floor hands it `Request<B>`.
+
+/// The upstream answers 200 "ok" at once.
+pub(crate) async fn upstream_ok<B>(_req: Request<B>) -> Result<Response<Full<Bytes>>, BoxError> {
+    Ok(ok_response())
+}
+
+/// The upstream is ready at once, but its response future returns `Pending`
+/// once (waking itself at once) before it answers 200 "ok": the head timer
+/// of the layer, or tower's `Timeout`, really registers.
+#[derive(Clone, Copy)]
+pub(crate) struct PendingOnceUpstream;
+
+impl<B> Service<Request<B>> for PendingOnceUpstream {
+    type Response = Response<Full<Bytes>>;
+    type Error = BoxError;
+    type Future = PendingOnce;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _req: Request<B>) -> PendingOnce {
+        PendingOnce { yielded: false }
+    }
+}
+
+/// The future of [`PendingOnceUpstream`].
+pub(crate) struct PendingOnce {
+    yielded: bool,
+}
+
+impl Future for PendingOnce {
+    type Output = Result<Response<Full<Bytes>>, BoxError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if self.yielded {
+            Poll::Ready(Ok(ok_response()))
+        } else {
+            self.yielded = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+}
+
+/// The upstream never answers (and never wakes): the head timeout must end
+/// the request.
+#[derive(Clone, Copy)]
+pub(crate) struct SilentUpstream;
+
+impl<B> Service<Request<B>> for SilentUpstream {
+    type Response = Response<Full<Bytes>>;
+    type Error = BoxError;
+    type Future = std::future::Pending<Result<Response<Full<Bytes>>, BoxError>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _req: Request<B>) -> Self::Future {
+        std::future::pending()
+    }
+}
+
+/// The upstream client fails at once with [`UpstreamError`] over an
+/// `io::Error` of this kind, as hyper-util's client wraps its connector's
+/// `io::Error`: one allocation (the box), two levels of `source()`.
+#[derive(Clone, Copy)]
+pub(crate) struct FailingUpstream(pub(crate) io::ErrorKind);
+
+impl<B> Service<Request<B>> for FailingUpstream {
+    type Response = Response<Full<Bytes>>;
+    type Error = BoxError;
+    type Future = std::future::Ready<Result<Response<Full<Bytes>>, BoxError>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _req: Request<B>) -> Self::Future {
+        std::future::ready(Err(Box::new(UpstreamError {
+            source: io::Error::from(self.0),
+        })))
+    }
+}
+
+/// What [`FailingUpstream`] fails with.
+#[derive(Debug)]
+pub(crate) struct UpstreamError {
+    source: io::Error,
+}
+
+impl fmt::Display for UpstreamError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("client error (Connect)")
+    }
+}
+
+impl Error for UpstreamError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+/// A user classifier, as `GatewayErrorLayer::classify_with` takes it: an
+/// `io::ErrorKind::InvalidData` anywhere in the chain is a protocol error
+/// (a real `hyper::Error` cannot be built outside hyper).
+pub(crate) fn protocol_classifier(error: &(dyn Error + 'static)) -> Option<Kind> {
+    let mut level = Some(error);
+    while let Some(error) = level {
+        if error
+            .downcast_ref::<io::Error>()
+            .is_some_and(|io| io.kind() == io::ErrorKind::InvalidData)
+        {
+            return Some(Kind::HttpProtocolError);
+        }
+        level = error.source();
+    }
+    None
+}
+
+// ---------------------------------------------------------------------------
+// The gateway floor: tower's `timeout` + `map_result`, by hand
+
+/// The problem body of the floor's 502.
+const FLOOR_PROBLEM: &[u8] = br#"{"type":"about:blank","title":"Bad Gateway","status":502}"#;
+
+/// What a hand-written gateway does with its upstream's result: an error
+/// (the timeout's included) becomes a static 502 problem with a static
+/// `Proxy-Status`. Never `Err` (`map_result` wants an error type that
+/// `Timeout`'s readiness error converts into).
+pub(crate) fn floor_result(
+    result: Result<Response<Full<Bytes>>, BoxError>,
+) -> Result<Response<Full<Bytes>>, BoxError> {
+    Ok(result.unwrap_or_else(|_error| {
+        let mut res = Response::new(Full::new(Bytes::from_static(FLOOR_PROBLEM)));
+        *res.status_mut() = StatusCode::BAD_GATEWAY;
+        let headers = res.headers_mut();
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        headers.insert(
+            HeaderName::from_static("proxy-status"),
+            HeaderValue::from_static("bench; error=proxy_internal_error"),
+        );
+        res
+    }))
+}
+
+/// The type of [`floor_result`].
+pub(crate) type FloorResult =
+    fn(Result<Response<Full<Bytes>>, BoxError>) -> Result<Response<Full<Bytes>>, BoxError>;
+
+/// The floor: `ServiceBuilder::new().map_result(floor_result).timeout(timeout)`
+/// around `inner`.
+pub(crate) fn floor<S>(inner: S, timeout: Duration) -> MapResult<Timeout<S>, FloorResult>
+where
+    S: Service<Req, Response = Response<Full<Bytes>>>,
+    S::Error: Into<BoxError>,
+{
+    ServiceBuilder::new()
+        .map_result(floor_result as FloorResult)
+        .timeout(timeout)
+        .service(inner)
+}
+
+// ---------------------------------------------------------------------------
 // The loop
 
 pub(crate) fn request() -> Req {
@@ -130,8 +364,17 @@ pub(crate) fn request() -> Req {
         .expect("a valid request")
 }
 
-/// One request: build it, wait for readiness, call, collect the body.
-pub(crate) async fn one<S, B>(svc: &mut S) -> StatusCode
+/// What one request gave: its status, and whether its body ended cleanly.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Outcome {
+    pub(crate) status: StatusCode,
+    /// `false` if the body ended with an error (an aborted response).
+    pub(crate) complete: bool,
+}
+
+/// One request: build it, wait for readiness, call, collect the body (until
+/// its end, or its error).
+pub(crate) async fn one<S, B>(svc: &mut S) -> Outcome
 where
     S: Service<Req, Response = Response<B>>,
     S::Error: Debug,
@@ -147,8 +390,11 @@ where
         .await
         .expect("a response");
     let (parts, body) = res.into_parts();
-    let body = body.collect().await.expect("a whole body").to_bytes();
-    let status = parts.status;
-    black_box((parts, body));
-    status
+    let body = body.collect().await.map(|body| body.to_bytes());
+    let outcome = Outcome {
+        status: parts.status,
+        complete: body.is_ok(),
+    };
+    let _ = black_box((parts, body));
+    outcome
 }

@@ -2,7 +2,7 @@ use std::error::Error;
 use std::fmt;
 use std::sync::Arc;
 
-use http::StatusCode;
+use http::{HeaderValue, StatusCode};
 
 /// What failed, as a stable token: the problem's `kind` member, the end of
 /// its `type` URI, and the `error` parameter of the `Proxy-Status` header.
@@ -78,6 +78,22 @@ macro_rules! kinds {
             pub(super) const fn default_type(self) -> &'static str {
                 match self {
                     $(Self::$variant => concat!(crate::default_type_base!(), $token),)*
+                }
+            }
+
+            /// The `Proxy-Status` member `tower-problem; error=<token>`,
+            /// built at compile time: the member under the default proxy
+            /// name and no optional parameter, which needs no allocation.
+            pub(super) fn default_proxy_status(self) -> HeaderValue {
+                match self {
+                    $(Self::$variant => {
+                        const MEMBER: HeaderValue = HeaderValue::from_static(concat!(
+                            crate::gateway::layer::default_proxy_name!(),
+                            "; error=",
+                            $token
+                        ));
+                        MEMBER
+                    })*
                 }
             }
         }

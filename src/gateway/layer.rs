@@ -12,6 +12,14 @@ use super::service::GatewayError;
 use crate::context::Capture;
 use crate::respond::{DefaultResponse, ResponseForFailure};
 
+/// The default proxy name in `Proxy-Status`, as a literal for `concat!`.
+macro_rules! default_proxy_name {
+    () => {
+        "tower-problem"
+    };
+}
+pub(super) use default_proxy_name;
+
 /// The default head timeout: 30 seconds.
 pub const DEFAULT_HEAD_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -82,7 +90,7 @@ impl GatewayErrorLayer {
             timeout_status: StatusCode::BAD_GATEWAY,
             unavailable_status: StatusCode::BAD_GATEWAY,
             retry_after: None,
-            proxy_name: Arc::from("tower-problem"),
+            proxy_name: Arc::from(default_proxy_name!()),
             proxy_status_details: false,
             proxy_status_next_hop: false,
             expose_details: false,

@@ -10,7 +10,7 @@ use tokio::time::Instant;
 use super::classify::{classify_head, connect_phase, Classify};
 use super::failure::{ErrorChain, Failure, Kind};
 use super::future::{elapsed_ms, head_timeout_text, Call};
-use super::layer::{Settings, Shared};
+use super::layer::{default_proxy_name, Settings, Shared};
 use super::proxy_status::{member, Params, PROXY_STATUS};
 use super::request_body::is_request_body_error;
 use crate::context::RequestContext;
@@ -230,10 +230,7 @@ fn build<R: ResponseForFailure<Failure>>(
         let problem = default_problem(&failure, request, settings, details);
         respond.response_for_failure(&failure, request, problem)
     });
-    let mut error = failure
-        .kind()
-        .is_proxy_error()
-        .then(|| failure.kind().as_str());
+    let mut error = failure.kind().is_proxy_error().then(|| failure.kind());
     let mut res = match built {
         Ok(res) => res,
         Err(payload) => {
@@ -249,7 +246,7 @@ fn build<R: ResponseForFailure<Failure>>(
                 "the ResponseForFailure panicked; answered with the fixed 502 body"
             );
             failure.set_status(StatusCode::BAD_GATEWAY);
-            error = Some(Kind::ProxyInternalError.as_str());
+            error = Some(Kind::ProxyInternalError);
             problem_response(
                 StatusCode::BAD_GATEWAY,
                 Bytes::from_static(STATIC_BAD_GATEWAY),
@@ -261,7 +258,7 @@ fn build<R: ResponseForFailure<Failure>>(
         (failure.kind() == Kind::UpstreamServerError).then(|| failure.status().as_u16());
     if (error.is_some() || received_status.is_some()) && !headers.contains_key(PROXY_STATUS) {
         let params = Params {
-            error,
+            error: error.map(Kind::as_str),
             details: details.filter(|_| settings.proxy_status_details),
             next_hop: call
                 .upstream
@@ -270,7 +267,19 @@ fn build<R: ResponseForFailure<Failure>>(
                 .filter(|_| settings.proxy_status_next_hop),
             received_status,
         };
-        headers.append(PROXY_STATUS, member(&settings.proxy_name, &params));
+        let value = match (error, &params) {
+            (
+                Some(kind),
+                Params {
+                    details: None,
+                    next_hop: None,
+                    received_status: None,
+                    ..
+                },
+            ) if &*settings.proxy_name == default_proxy_name!() => kind.default_proxy_status(),
+            _ => member(&settings.proxy_name, &params),
+        };
+        headers.append(PROXY_STATUS, value);
     }
     if failure.kind() == Kind::ConnectionLimitReached {
         if let Some(after) = &settings.retry_after {
@@ -290,6 +299,15 @@ fn build<R: ResponseForFailure<Failure>>(
 }
 
 fn log_failure(failure: &Failure, call: &Call, started: Option<Instant>, details: Option<&str>) {
+    let level = match failure.kind() {
+        Kind::RequestBodyError => tracing::Level::DEBUG,
+        Kind::ConnectionLimitReached | Kind::UpstreamServerError => tracing::Level::WARN,
+        _ => tracing::Level::ERROR,
+    };
+    // Nothing records this level: skip gathering the fields.
+    if !tracing::level_enabled!(level) {
+        return;
+    }
     let request = &call.request;
     let method = request.method();
     let path = request.path().unwrap_or("-");
@@ -298,22 +316,19 @@ fn log_failure(failure: &Failure, call: &Call, started: Option<Instant>, details
     let kind = failure.kind().as_str();
     let status = failure.status().as_u16();
     let elapsed_ms = elapsed_ms(started);
-    let chain;
-    let error: &str = match (failure.error(), details) {
-        (_, Some(details)) => details,
-        (Some(error), None) => {
-            chain = ErrorChain(error).to_string();
-            &chain
-        }
-        (None, None) => "-",
+    // Formatted by the subscriber, only if it records the event.
+    let error = LogError {
+        error: failure.error(),
+        details,
     };
+    let error = &error;
     match failure.kind() {
         Kind::RequestBodyError => tracing::debug!(
-            kind, status, upstream, %method, path, request_id, elapsed_ms, error,
+            kind, status, upstream, %method, path, request_id, elapsed_ms, %error,
             "the client's request body failed while it was forwarded"
         ),
         Kind::ConnectionLimitReached => tracing::warn!(
-            kind, status, upstream, %method, path, request_id, elapsed_ms, error,
+            kind, status, upstream, %method, path, request_id, elapsed_ms, %error,
             "upstream request refused by a local limit"
         ),
         Kind::UpstreamServerError => tracing::warn!(
@@ -321,13 +336,31 @@ fn log_failure(failure: &Failure, call: &Call, started: Option<Instant>, details
             "upstream answered with a server error; body replaced"
         ),
         Kind::HttpResponseTimeout if failure.error().is_none() => tracing::error!(
-            kind, status, upstream, %method, path, request_id, elapsed_ms, error,
+            kind, status, upstream, %method, path, request_id, elapsed_ms, %error,
             "upstream sent no response head within the head timeout"
         ),
         _ => tracing::error!(
-            kind, status, upstream, %method, path, request_id, elapsed_ms, error,
+            kind, status, upstream, %method, path, request_id, elapsed_ms, %error,
             "upstream request failed"
         ),
+    }
+}
+
+/// The `error` field of [`log_failure`]: the details if computed, else the
+/// error chain, else `-`; formatted lazily, so a level nobody records costs
+/// no formatting and no allocation.
+struct LogError<'a> {
+    error: Option<&'a (dyn Error + Send + Sync + 'static)>,
+    details: Option<&'a str>,
+}
+
+impl std::fmt::Display for LogError<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.error, self.details) {
+            (_, Some(details)) => f.write_str(details),
+            (Some(error), None) => std::fmt::Display::fmt(&ErrorChain(error), f),
+            (None, None) => f.write_str("-"),
+        }
     }
 }
 
@@ -335,6 +368,41 @@ fn log_failure(failure: &Failure, call: &Call, started: Option<Instant>, details
 mod tests {
     use super::*;
     use crate::context::Capture;
+
+    #[test]
+    fn the_precomputed_proxy_status_is_the_member_under_the_default_name() {
+        let kinds = [
+            Kind::DnsError,
+            Kind::ConnectionRefused,
+            Kind::DestinationUnavailable,
+            Kind::ConnectionTimeout,
+            Kind::HttpResponseTimeout,
+            Kind::ConnectionTerminated,
+            Kind::HttpResponseIncomplete,
+            Kind::HttpProtocolError,
+            Kind::HttpResponseHeaderSectionSize,
+            Kind::ConnectionLimitReached,
+            Kind::ProxyInternalError,
+            Kind::ConnectionReadTimeout,
+            Kind::HttpResponseTransferCoding,
+            Kind::RequestBodyError,
+            Kind::UpstreamServerError,
+        ];
+        let settings = crate::gateway::GatewayErrorLayer::new().settings_for_tests();
+        for kind in kinds {
+            let params = Params {
+                error: Some(kind.as_str()),
+                details: None,
+                next_hop: None,
+                received_status: None,
+            };
+            assert_eq!(
+                kind.default_proxy_status(),
+                member(&settings.proxy_name, &params),
+                "{kind}"
+            );
+        }
+    }
 
     #[test]
     fn the_static_body_is_the_default_problem_of_proxy_internal_error() {
