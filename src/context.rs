@@ -115,7 +115,10 @@ impl RequestContext {
 /// hashing the name: most are standard names, told apart from a custom one
 /// like `x-request-id` by their tag alone, so the scan is the cheaper way up
 /// to a few dozen headers.
-fn find_header<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Option<&'a HeaderValue> {
+pub(crate) fn find_header<'a>(
+    headers: &'a HeaderMap,
+    name: &HeaderName,
+) -> Option<&'a HeaderValue> {
     const SCAN_UP_TO: usize = 24;
     if headers.len() > SCAN_UP_TO {
         return headers.get(name);

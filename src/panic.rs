@@ -3,8 +3,8 @@ use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// Set once the panic hook is installed: until then nothing reads the
-/// thread-locals, so the layer does not pay for keeping them.
+/// Set once the panic hook is installed: until then no location is recorded,
+/// so a caught panic does not look for one.
 static HOOK_INSTALLED: AtomicBool = AtomicBool::new(false);
 
 thread_local! {

@@ -16,7 +16,7 @@ use super::layer::Shared;
 use super::respond::failure_response;
 use crate::context::RequestContext;
 use crate::panic::catch;
-use crate::problem::{content_length, PROBLEM_JSON};
+use crate::problem::{set_content_length, PROBLEM_JSON};
 use crate::respond::ResponseForFailure;
 use crate::BoxError;
 
@@ -223,16 +223,7 @@ fn with_problem_body<B>(
     data: Bytes,
     request: &RequestContext,
 ) -> Response<AppBody<B>> {
-    // A customisation may have changed the body, or not set the length.
-    let stated = parts
-        .headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|value| std::str::from_utf8(value.as_bytes()).ok()?.parse().ok());
-    if stated != Some(data.len()) {
-        parts
-            .headers
-            .insert(header::CONTENT_LENGTH, content_length(data.len()));
-    }
+    set_content_length(&mut parts.headers, data.len());
     let data = if request.is_head() {
         Bytes::new()
     } else {

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::header::{self, HeaderName};
-use http::{HeaderValue, Response, StatusCode};
+use http::{Response, StatusCode};
 use tokio::time::Instant;
 
 use super::classify::{classify_head, connect_phase, Classify};
@@ -15,7 +15,7 @@ use super::proxy_status::{member, Params, PROXY_STATUS};
 use super::request_body::is_request_body_error;
 use crate::context::RequestContext;
 use crate::panic::catch;
-use crate::problem::{problem_response, Problem};
+use crate::problem::{problem_response, set_content_length, Problem};
 use crate::respond::ResponseForFailure;
 use crate::BoxError;
 
@@ -289,8 +289,7 @@ fn build<R: ResponseForFailure<Failure>>(
         }
     }
     let len = res.body().len();
-    res.headers_mut()
-        .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    set_content_length(res.headers_mut(), len);
     if request.is_head() {
         *res.body_mut() = Bytes::new();
     }

@@ -12,7 +12,7 @@ use super::failure::Failure;
 use super::future::{Call, ResponseFuture};
 use super::layer::Shared;
 use super::request_body::RequestBody;
-use crate::context::RequestContext;
+use crate::context::{find_header, RequestContext};
 use crate::respond::ResponseForFailure;
 use crate::BoxError;
 
@@ -96,7 +96,7 @@ where
         let call = Call {
             request: RequestContext::capture(&req, &self.shared.settings.capture),
             upstream: req.uri().authority().cloned(),
-            upgrade: asks_upgrade(req.headers()),
+            upgrade: find_header(req.headers(), &http::header::UPGRADE).is_some(),
         };
         let shared = Arc::clone(&self.shared);
         if let Some(error) = self.not_ready.take() {
@@ -105,17 +105,6 @@ where
         let future = self.inner.call(req.map(RequestBody::new));
         ResponseFuture::running(future, call, shared)
     }
-}
-
-/// `headers.contains_key(UPGRADE)`, but a request's few headers are scanned
-/// instead of hashing the name, as `RequestContext` finds the request id:
-/// comparing a standard name is a tag comparison.
-fn asks_upgrade(headers: &http::HeaderMap) -> bool {
-    const SCAN_UP_TO: usize = 24;
-    if headers.len() > SCAN_UP_TO {
-        return headers.contains_key(http::header::UPGRADE);
-    }
-    headers.keys().any(|name| name == http::header::UPGRADE)
 }
 
 impl<S: Clone, C, R> Clone for GatewayError<S, C, R> {

@@ -18,6 +18,17 @@ pub(crate) fn problem_response(status: StatusCode, json: Bytes) -> Response<Byte
     res
 }
 
+/// Sets `Content-Length` to `len` unless it already says so: a customisation
+/// may have changed the body, or not set the length.
+pub(crate) fn set_content_length(headers: &mut HeaderMap, len: usize) {
+    let stated = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|value| std::str::from_utf8(value.as_bytes()).ok()?.parse().ok());
+    if stated != Some(len) {
+        headers.insert(CONTENT_LENGTH, content_length(len));
+    }
+}
+
 /// Every number from 0 to 999, three digits each: a `Content-Length` below
 /// 1,000 is a slice of it, where `HeaderValue::from(len)` would allocate.
 static DIGITS: [u8; 3000] = {
@@ -34,7 +45,7 @@ static DIGITS: [u8; 3000] = {
 
 /// The `Content-Length` value for `len` bytes; problem bodies are almost
 /// always under 1,000 bytes, which costs no allocation.
-pub(crate) fn content_length(len: usize) -> HeaderValue {
+fn content_length(len: usize) -> HeaderValue {
     let skip = match len {
         0..=9 => 2,
         10..=99 => 1,
