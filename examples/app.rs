@@ -13,6 +13,7 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
 use futures_util::{stream, StreamExt};
+use tower_http::trace::{DefaultMakeSpan, TraceLayer};
 use tower_problem::app::{panic_hook, AppErrorLayer, HandlerError};
 
 #[tokio::main]
@@ -38,7 +39,15 @@ async fn main() {
         .route("/error", get(fails))
         .route("/stream-panic", get(stream_panics))
         .route("/raw-500", get(raw_500))
-        .layer(AppErrorLayer::new());
+        .layer(AppErrorLayer::new())
+        // Outside the app layer, whose logs it adds the request to: its span
+        // is entered while the body is polled, so even a body panic's line
+        // names the request. `on_failure(())`: the app layer logs failures.
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(DefaultMakeSpan::new().level(tracing::Level::INFO))
+                .on_failure(()),
+        );
 
     let listener = tokio::net::TcpListener::bind(addr)
         .await

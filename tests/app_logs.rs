@@ -16,6 +16,7 @@ use axum::body::{Body, Bytes};
 use axum::routing;
 use axum::Router;
 use futures_util::stream;
+use tower_http::trace::TraceLayer;
 use tower_problem::app::{AppErrorLayer, HandlerError};
 
 use support::*;
@@ -200,9 +201,22 @@ async fn a_replaced_plain_500_is_logged_once() {
 }
 
 #[tokio::test(flavor = "current_thread")]
-async fn a_body_panic_is_logged_once_with_its_message() {
+async fn a_body_panic_is_logged_once_with_its_message_in_the_request_span() {
     let (logs, _guard) = Logs::capture();
-    let addr = serve_router(nested_app()).await;
+    // The layer keeps no request context past the head: the body's panic is
+    // logged inside whatever span the server polls the body in, here
+    // tower-http's `TraceLayer`, which enters its span on every poll.
+    let traced = nested_app().layer(TraceLayer::new_for_http().make_span_with(
+        |req: &http::Request<Body>| {
+            let request_id = req
+                .headers()
+                .get("x-request-id")
+                .and_then(|id| id.to_str().ok())
+                .unwrap_or("-");
+            tracing::info_span!("request", path = %req.uri().path(), request_id)
+        },
+    ));
+    let addr = serve_router(traced).await;
 
     let reply = h1(addr, get_with_id("/api/stream", "log-body-1")).await;
     assert!(reply.body_error.is_some(), "{reply:?}");
@@ -212,8 +226,10 @@ async fn a_body_panic_is_logged_once_with_its_message() {
     let line = &lines[0];
     assert_error_level(line);
     assert!(line.contains(r#"kind="panic""#), "{line}");
-    assert!(line.contains(r#"path="/api/stream""#), "{line}");
-    assert!(line.contains(r#"request_id="log-body-1""#), "{line}");
+    assert!(
+        line.contains(r#"request{path=/api/stream request_id="log-body-1"}"#),
+        "{line}"
+    );
     // The server's own report of the aborted connection is not ours to
     // count; the layer's panic report is the only ERROR line.
     assert_eq!(error_lines(&logs).len(), 1, "{}", logs.text());

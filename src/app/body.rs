@@ -7,7 +7,6 @@ use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
-use crate::context::RequestContext;
 use crate::panic::catch;
 use crate::BoxError;
 
@@ -15,7 +14,8 @@ pin_project! {
     /// The response body of [`AppError`](super::AppError): the inner body,
     /// guarded against panics, or the failure response's body.
     ///
-    /// A panic while the inner body is polled is logged and ends the body
+    /// A panic while the inner body is polled is logged (inside the current
+    /// span: the request's context is not kept this long) and ends the body
     /// with a [`BodyPanicked`] error, so the server aborts the response
     /// instead of presenting it as complete. See the [module docs](super).
     pub struct AppBody<B> {
@@ -27,7 +27,7 @@ pin_project! {
 pin_project! {
     #[project = StateProj]
     enum State<B> {
-        Guarded { #[pin] body: B, request: RequestContext },
+        Guarded { #[pin] body: B },
         Unguarded { #[pin] body: B },
         Full { data: Option<Bytes> },
         Panicked,
@@ -35,12 +35,11 @@ pin_project! {
 }
 
 impl<B> AppBody<B> {
-    /// The inner body, its panics caught (and logged with `request`) when
-    /// `guard` is set.
+    /// The inner body, its panics caught when `guard` is set.
     #[inline]
-    pub(super) fn new(body: B, guard: bool, request: RequestContext) -> Self {
+    pub(super) fn new(body: B, guard: bool) -> Self {
         let state = if guard {
-            State::Guarded { body, request }
+            State::Guarded { body }
         } else {
             State::Unguarded { body }
         };
@@ -70,15 +69,12 @@ where
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let mut state = self.project().state;
         match state.as_mut().project() {
-            StateProj::Guarded { body, request } => match catch(|| body.poll_frame(cx)) {
+            StateProj::Guarded { body } => match catch(|| body.poll_frame(cx)) {
                 Ok(polled) => polled.map(|frame| frame.map(|result| result.map_err(Into::into))),
                 Err(payload) => {
                     let panic = payload.into_panic();
                     tracing::error!(
                         kind = "panic",
-                        method = %request.method(),
-                        path = request.path().unwrap_or("-"),
-                        request_id = request.request_id_str().unwrap_or("-"),
                         panic.message = %panic.message,
                         panic.location = panic.location.as_deref().unwrap_or("-"),
                         "response body panicked after the head was sent; aborting the response"

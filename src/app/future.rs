@@ -3,7 +3,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{ready, Context, Poll};
+use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http::header::{self, HeaderName};
@@ -38,7 +38,7 @@ pin_project! {
     pub struct ResponseFuture<F, R> {
         #[pin]
         state: State<F>,
-        request: Option<RequestContext>,
+        request: RequestContext,
         shared: Arc<Shared<R>>,
     }
 
@@ -48,14 +48,13 @@ pin_project! {
             if let StateProj::Running { .. } = this.state.as_mut().project() {
                 // The server dropped the request, usually because the client
                 // went away: not a failure of the application.
-                if let Some(request) = this.request.as_ref() {
-                    tracing::debug!(
-                        method = %request.method(),
-                        path = request.path().unwrap_or("-"),
-                        request_id = request.request_id_str().unwrap_or("-"),
-                        "request cancelled before the response was ready"
-                    );
-                }
+                let request = &*this.request;
+                tracing::debug!(
+                    method = %request.method(),
+                    path = request.path().unwrap_or("-"),
+                    request_id = request.request_id_str().unwrap_or("-"),
+                    "request cancelled before the response was ready"
+                );
                 let _dropped = catch(|| this.state.set(State::Done));
             }
         }
@@ -76,7 +75,7 @@ impl<F, R> ResponseFuture<F, R> {
     pub(super) fn running(future: F, request: RequestContext, shared: Arc<Shared<R>>) -> Self {
         Self {
             state: State::Running { future },
-            request: Some(request),
+            request,
             shared,
         }
     }
@@ -90,7 +89,7 @@ impl<F, R> ResponseFuture<F, R> {
             state: State::Failed {
                 failure: Some(failure),
             },
-            request: Some(request),
+            request,
             shared,
         }
     }
@@ -112,32 +111,43 @@ where
         let failure = match this.state.as_mut().project() {
             StateProj::Running { .. } => {
                 let mut state = this.state.as_mut();
+                let mut output = Poll::Pending;
                 // Drop the inner future as soon as it is done, inside the same
                 // catch: a panic in its `Drop` becomes this request's 500
                 // instead of escaping from wherever this future is dropped.
-                let polled = catch(|| {
+                // The output goes out through `output`, not as the closure's
+                // value, which `catch_unwind` would copy once more.
+                let caught = catch(|| {
                     let StateProj::Running { future } = state.as_mut().project() else {
                         unreachable!()
                     };
-                    let output = ready!(future.poll(cx));
-                    state.set(State::Done);
-                    Poll::Ready(output)
+                    output = future.poll(cx);
+                    if output.is_ready() {
+                        state.set(State::Done);
+                    }
                 });
-                match polled {
-                    Ok(Poll::Pending) => return Poll::Pending,
-                    Ok(Poll::Ready(Ok(res))) => {
-                        let request = this.request.take().expect("polled after completion");
+                match (caught, output) {
+                    (Ok(()), Poll::Pending) => return Poll::Pending,
+                    (Ok(()), Poll::Ready(Ok(res))) => {
                         if res.status() == StatusCode::INTERNAL_SERVER_ERROR {
-                            return Poll::Ready(Ok(on_internal_error(res, request, this.shared)));
+                            return Poll::Ready(Ok(on_internal_error(
+                                res,
+                                this.request,
+                                this.shared,
+                            )));
                         }
                         let guard = this.shared.settings.catch_body_panics;
-                        return Poll::Ready(Ok(res.map(|body| AppBody::new(body, guard, request))));
+                        return Poll::Ready(Ok(res.map(|body| AppBody::new(body, guard))));
                     }
-                    Ok(Poll::Ready(Err(error))) => Failure::logged_error(error.into()),
-                    Err(payload) => {
+                    (Ok(()), Poll::Ready(Err(error))) => Failure::logged_error(error.into()),
+                    (Err(payload), output) => {
                         let failure = Failure::panic(payload);
-                        // A future that panicked may panic again when dropped.
-                        let _dropped = catch(|| this.state.set(State::Done));
+                        // A future that panicked may panic again when dropped,
+                        // and so may an output its `Drop` panicked after.
+                        let _dropped = catch(|| {
+                            drop(output);
+                            this.state.set(State::Done);
+                        });
                         failure
                     }
                 }
@@ -149,16 +159,16 @@ where
             }
             StateProj::Done => panic!("ResponseFuture polled after completion"),
         };
-        let request = this.request.take().expect("polled after completion");
+        let request = &*this.request;
         let res = failure_response(
             &failure,
-            &request,
+            request,
             &this.shared.settings,
             &*this.shared.respond,
         );
         let (mut parts, data) = res.into_parts();
         parts.extensions.insert(failure);
-        Poll::Ready(Ok(with_problem_body(parts, data, &request)))
+        Poll::Ready(Ok(with_problem_body(parts, data, request)))
     }
 }
 
@@ -168,7 +178,7 @@ where
 #[inline(never)]
 fn on_internal_error<B, R>(
     res: Response<B>,
-    request: RequestContext,
+    request: &RequestContext,
     shared: &Shared<R>,
 ) -> Response<AppBody<B>>
 where
@@ -188,7 +198,7 @@ where
     };
     match failure {
         Some(failure) => replace_body(res, failure, request, shared),
-        None => res.map(|body| AppBody::new(body, settings.catch_body_panics, request)),
+        None => res.map(|body| AppBody::new(body, settings.catch_body_panics)),
     }
 }
 
@@ -198,12 +208,12 @@ where
 fn replace_body<B, R: ResponseForFailure<Failure>>(
     res: Response<B>,
     failure: Failure,
-    request: RequestContext,
+    request: &RequestContext,
     shared: &Shared<R>,
 ) -> Response<AppBody<B>> {
     let (handler, body) = res.into_parts();
     let _dropped = catch(|| drop(body));
-    let generated = failure_response(&failure, &request, &shared.settings, &*shared.respond);
+    let generated = failure_response(&failure, request, &shared.settings, &*shared.respond);
     let (mut parts, data) = generated.into_parts();
 
     let mut kept = handler.headers;
@@ -215,7 +225,7 @@ fn replace_body<B, R: ResponseForFailure<Failure>>(
     extensions.extend(parts.extensions);
     extensions.insert(failure);
     parts.extensions = extensions;
-    with_problem_body(parts, data, &request)
+    with_problem_body(parts, data, request)
 }
 
 fn with_problem_body<B>(

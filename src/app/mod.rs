@@ -20,7 +20,12 @@
 //!
 //! Every failure is logged once through `tracing` at error level, with the
 //! method, path and request id; the client sees the panic message or error
-//! chain only with [`AppErrorLayer::expose_details`]. Each generated response
+//! chain only with [`AppErrorLayer::expose_details`]. The one exception is a
+//! body panic: the layer keeps no request context past the response head
+//! (carrying it in the body would cost every request, see `BENCHMARKS.md`),
+//! so that line has the panic's message and location, and the request comes
+//! from the span the body is polled in. tower-http's `TraceLayer`, put
+//! outside this layer, enters its span on every poll of the body. Each generated response
 //! carries a [`Failure`] in its extensions. To log panics once, with their
 //! location, and without std's print to stderr, install the
 //! [`panic_hook`].
