@@ -92,8 +92,15 @@ declare -A anchor=(
   [gateway_ok_nocapture]=floor_timeout_map_result
   [gateway_ok_pending]=floor_pending
   [gateway_ok_idle_timeout]=floor_timeout_map_result
+  [gateway_error_dns_error]=gateway_ok_ready
   [gateway_error_connection_refused]=gateway_ok_ready
+  [gateway_error_destination_unavailable]=gateway_ok_ready
+  [gateway_error_connection_timeout]=gateway_ok_ready
+  [gateway_error_connection_terminated]=gateway_ok_ready
+  [gateway_error_http_response_incomplete]=gateway_ok_ready
   [gateway_error_http_protocol_error]=gateway_ok_ready
+  [gateway_error_http_response_header_section_size]=gateway_ok_ready
+  [gateway_error_connection_limit_reached]=gateway_ok_ready
   [gateway_error_proxy_internal_error]=gateway_ok_ready
   [floor_timeout_elapsed]=floor_pending
   [gateway_error_http_response_timeout]=floor_timeout_elapsed
@@ -102,10 +109,10 @@ declare -A anchor=(
 echo
 echo "instructions per request: (Ir($long) - Ir($short)) / $((long - short)), callgrind;"
 echo "ratio and delta: to the row's anchor; allocs: heap allocations per request"
-printf '| %-37s | %9s | %8s | %-26s | %5s | %8s | %6s |\n' \
+printf '| %-47s | %9s | %8s | %-26s | %5s | %8s | %6s |\n' \
   row instr/req "vs bare" anchor ratio "vs anch." allocs
 printf '|%s|%s:|%s:|%s|%s:|%s:|%s:|\n' \
-  ---------------------------------------  ---------- --------- \
+  -------------------------------------------------  ---------- --------- \
   ---------------------------- ------ --------- -------
 for row in $rows; do
   a=${anchor[$row]:-}
@@ -115,7 +122,7 @@ for row in $rows; do
   else
     a=- ratio=- vs_anchor=-
   fi
-  printf '| %-37s | %9s | %8s | %-26s | %5s | %8s | %6s |\n' "$row" "${ir[$row]}" \
+  printf '| %-47s | %9s | %8s | %-26s | %5s | %8s | %6s |\n' "$row" "${ir[$row]}" \
     "$(awk -v x="${ir[$row]}" -v b="${ir[bare]}" 'BEGIN { printf "%+.0f", x - b }')" \
     "$a" "$ratio" "$vs_anchor" "${allocs[$row]}"
 done
@@ -135,10 +142,10 @@ check() {
     verdict=FAIL
     if [ "$kind" = budget ]; then failed=1; fi
   fi
-  printf '  %-4s %-7s %-58s %10s %s %s\n' "$verdict" "$kind" "$name" "$value" "$op" "$limit"
+  printf '  %-4s %-7s %-66s %10s %s %s\n' "$verdict" "$kind" "$name" "$value" "$op" "$limit"
 }
 # info NAME VALUE: a measured number with no limit.
-info() { printf '  %-4s %-7s %-58s %10s\n' "" info "$1" "$2"; }
+info() { printf '  %-4s %-7s %-66s %10s\n' "" info "$1" "$2"; }
 delta() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a - b }'; }
 times() { awk -v f="$1" -v r="$2" 'BEGIN { printf "%.1f", f * r }'; }
 
@@ -173,7 +180,9 @@ info "one body frame with the idle timeout on: idle_timeout - ok_ready" \
   "$(delta "${ir[gateway_ok_idle_timeout]}" "${ir[gateway_ok_ready]}")"
 check "gateway_ok_idle_timeout - floor_timeout_map_result" \
   "$(delta "${ir[gateway_ok_idle_timeout]}" "${ir[floor_timeout_map_result]}")" "<=" 300 target
-for kind in connection_refused http_protocol_error proxy_internal_error; do
+for kind in dns_error connection_refused destination_unavailable connection_timeout \
+  connection_terminated http_response_incomplete http_protocol_error \
+  http_response_header_section_size connection_limit_reached proxy_internal_error; do
   check "gateway_error_$kind - gateway_ok_ready" \
     "$(delta "${ir[gateway_error_$kind]}" "${ir[gateway_ok_ready]}")" "<=" 2500
 done

@@ -40,8 +40,15 @@
 //! | `gateway_ok_nocapture` | `gateway_ok_ready` with `capture_request(false)`: the method and upstream authority kept, no path or request id |
 //! | `gateway_ok_pending` | [`PendingOnceUpstream`] in the same layer: the head timer registers |
 //! | `gateway_ok_idle_timeout` | `upstream_ok` in `GatewayErrorLayer::new()` (body idle timeout 60 s on; the body is one frame, ready at once) |
-//! | `gateway_error_connection_refused` | [`FailingUpstream`] with `io::ErrorKind::ConnectionRefused` under an outer error, in the layer of `gateway_ok_ready`: 502 |
-//! | `gateway_error_http_protocol_error` | the same with `InvalidData`, classified by a user classifier ([`protocol_classifier`], `classify_with`): 502 |
+//! | `gateway_error_dns_error` | [`FailingUpstream`] with [`ConnectError`]`("dns error")` (hyper-util's private error for a failed lookup, told by its text) under an outer error, in the layer of `gateway_ok_ready`: 502 |
+//! | `gateway_error_connection_refused` | the same with `io::ErrorKind::ConnectionRefused`: 502 |
+//! | `gateway_error_destination_unavailable` | the same with `HostUnreachable`: 502 |
+//! | `gateway_error_connection_timeout` | the same with `TimedOut` (no hyper-util error in the chain: a connection timeout): 502 |
+//! | `gateway_error_connection_terminated` | the same with `ConnectionReset`: 502 |
+//! | `gateway_error_http_response_incomplete` | the same with `UnexpectedEof`: 502 |
+//! | `gateway_error_http_protocol_error` | the same with `InvalidData`, classified by a user classifier ([`classifier`], `classify_with`; a real `hyper::Error` cannot be built): 502 |
+//! | `gateway_error_http_response_header_section_size` | the same, its user classifier taking `InvalidData` for a head too large (hyper's `is_parse`, "message head is too large"): 502 |
+//! | `gateway_error_connection_limit_reached` | the same with tower's `Overloaded` ([`Shed`]), classified by a user classifier (the default one knows `Overloaded` only under the crate's `tower` feature, which `cargo bench` does not enable): 503 |
 //! | `gateway_error_proxy_internal_error` | the same with `Other`: the default classifier walks the whole chain: 502 |
 //! | `floor_timeout_elapsed` | the floor with a 1 ms timeout around [`SilentUpstream`], which never answers: 502 after real waiting |
 //! | `gateway_error_http_response_timeout` | [`SilentUpstream`] in the layer with a 1 ms head timeout: 502 after real waiting |
@@ -69,18 +76,18 @@ use tokio::runtime::Runtime;
 use tower::{service_fn, Layer, Service, ServiceExt};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_problem::app::AppErrorLayer;
-use tower_problem::gateway::GatewayErrorLayer;
+use tower_problem::gateway::{GatewayErrorLayer, Kind};
 
 mod rows;
 
 use rows::{
-    axum_router, axum_router_timeout, body_panics, catches, fails, floor, ok, one, panics,
-    protocol_classifier, request, upstream_ok, FailingUpstream, MinimalCatch, Outcome,
-    PendingOnceUpstream, Req, SilentUpstream,
+    axum_router, axum_router_timeout, body_panics, catches, classifier, fails, floor,
+    is_invalid_data, is_overloaded, ok, one, panics, request, upstream_ok, ConnectError,
+    FailingUpstream, MinimalCatch, Outcome, PendingOnceUpstream, Req, Shed, SilentUpstream,
 };
 
 /// The rows, in the order `callgrind.sh` prints them.
-const ROWS: [&str; 24] = [
+const ROWS: [&str; 31] = [
     "bare",
     "app_ok_nocapture",
     "app_ok",
@@ -100,8 +107,15 @@ const ROWS: [&str; 24] = [
     "gateway_ok_nocapture",
     "gateway_ok_pending",
     "gateway_ok_idle_timeout",
+    "gateway_error_dns_error",
     "gateway_error_connection_refused",
+    "gateway_error_destination_unavailable",
+    "gateway_error_connection_timeout",
+    "gateway_error_connection_terminated",
+    "gateway_error_http_response_incomplete",
     "gateway_error_http_protocol_error",
+    "gateway_error_http_response_header_section_size",
+    "gateway_error_connection_limit_reached",
     "gateway_error_proxy_internal_error",
     "floor_timeout_elapsed",
     "gateway_error_http_response_timeout",
@@ -360,16 +374,61 @@ fn run(rt: &Runtime, row: &str, mode: Mode) -> Option<f64> {
             OK,
             mode,
         )),
+        "gateway_error_dns_error" => rt.block_on(drive(
+            gateway.layer(FailingUpstream(ConnectError("dns error"))),
+            gateway_failure("tower-problem; error=dns_error"),
+            mode,
+        )),
         "gateway_error_connection_refused" => rt.block_on(drive(
             gateway.layer(FailingUpstream(io::ErrorKind::ConnectionRefused)),
             gateway_failure("tower-problem; error=connection_refused"),
             mode,
         )),
+        "gateway_error_destination_unavailable" => rt.block_on(drive(
+            gateway.layer(FailingUpstream(io::ErrorKind::HostUnreachable)),
+            gateway_failure("tower-problem; error=destination_unavailable"),
+            mode,
+        )),
+        "gateway_error_connection_timeout" => rt.block_on(drive(
+            gateway.layer(FailingUpstream(io::ErrorKind::TimedOut)),
+            gateway_failure("tower-problem; error=connection_timeout"),
+            mode,
+        )),
+        "gateway_error_connection_terminated" => rt.block_on(drive(
+            gateway.layer(FailingUpstream(io::ErrorKind::ConnectionReset)),
+            gateway_failure("tower-problem; error=connection_terminated"),
+            mode,
+        )),
+        "gateway_error_http_response_incomplete" => rt.block_on(drive(
+            gateway.layer(FailingUpstream(io::ErrorKind::UnexpectedEof)),
+            gateway_failure("tower-problem; error=http_response_incomplete"),
+            mode,
+        )),
         "gateway_error_http_protocol_error" => rt.block_on(drive(
             gateway
-                .classify_with(protocol_classifier)
+                .classify_with(classifier(Kind::HttpProtocolError, is_invalid_data))
                 .layer(FailingUpstream(io::ErrorKind::InvalidData)),
             gateway_failure("tower-problem; error=http_protocol_error"),
+            mode,
+        )),
+        "gateway_error_http_response_header_section_size" => rt.block_on(drive(
+            gateway
+                .classify_with(classifier(
+                    Kind::HttpResponseHeaderSectionSize,
+                    is_invalid_data,
+                ))
+                .layer(FailingUpstream(io::ErrorKind::InvalidData)),
+            gateway_failure("tower-problem; error=http_response_header_section_size"),
+            mode,
+        )),
+        "gateway_error_connection_limit_reached" => rt.block_on(drive(
+            gateway
+                .classify_with(classifier(Kind::ConnectionLimitReached, is_overloaded))
+                .layer(FailingUpstream(Shed)),
+            Expect {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                ..gateway_failure("tower-problem; error=connection_limit_reached")
+            },
             mode,
         )),
         "gateway_error_proxy_internal_error" => rt.block_on(drive(

@@ -21,6 +21,7 @@ use http::{HeaderName, HeaderValue, Request, Response, StatusCode, Uri};
 use http_body::{Body, Frame};
 use http_body_util::{BodyExt, Empty, Full};
 use pin_project_lite::pin_project;
+use tower::load_shed::error::Overloaded;
 use tower::timeout::Timeout;
 use tower::util::MapResult;
 use tower::{Service, ServiceBuilder, ServiceExt};
@@ -251,13 +252,14 @@ impl<B> Service<Request<B>> for SilentUpstream {
     }
 }
 
-/// The upstream client fails at once with [`UpstreamError`] over an
-/// `io::Error` of this kind, as hyper-util's client wraps its connector's
-/// `io::Error`: one allocation (the box), two levels of `source()`.
+/// The upstream client fails at once with [`UpstreamError`] over the error
+/// its [`Cause`] makes, as hyper-util's client wraps its connector's error:
+/// one allocation (the box; none for [`Shed`], whose zero-sized error boxes
+/// without one, as `load_shed`'s own does), two levels of `source()`.
 #[derive(Clone, Copy)]
-pub(crate) struct FailingUpstream(pub(crate) io::ErrorKind);
+pub(crate) struct FailingUpstream<C = io::ErrorKind>(pub(crate) C);
 
-impl<B> Service<Request<B>> for FailingUpstream {
+impl<B, C: Cause> Service<Request<B>> for FailingUpstream<C> {
     type Response = Response<Full<Bytes>>;
     type Error = BoxError;
     type Future = std::future::Ready<Result<Response<Full<Bytes>>, BoxError>>;
@@ -268,44 +270,117 @@ impl<B> Service<Request<B>> for FailingUpstream {
 
     fn call(&mut self, _req: Request<B>) -> Self::Future {
         std::future::ready(Err(Box::new(UpstreamError {
-            source: io::Error::from(self.0),
+            source: self.0.error(),
         })))
+    }
+}
+
+/// What [`FailingUpstream`]'s error wraps, made anew for each request
+/// without allocating.
+pub(crate) trait Cause: Copy {
+    type Error: Error + Send + Sync + 'static;
+
+    fn error(self) -> Self::Error;
+}
+
+/// An `io::Error` of this kind, as the connector returns it.
+impl Cause for io::ErrorKind {
+    type Error = io::Error;
+
+    fn error(self) -> io::Error {
+        io::Error::from(self)
+    }
+}
+
+/// hyper-util's private `ConnectError`, whose text (`dns error` for a
+/// failed lookup) is all that tells it. Its source, the resolver's
+/// `io::Error`, is left out: it would allocate its text, and this level
+/// decides first.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ConnectError(pub(crate) &'static str);
+
+impl fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl Error for ConnectError {}
+
+impl Cause for ConnectError {
+    type Error = Self;
+
+    fn error(self) -> Self {
+        self
+    }
+}
+
+/// tower's `load_shed` refused the request: its `Overloaded`.
+#[derive(Clone, Copy)]
+pub(crate) struct Shed;
+
+impl Cause for Shed {
+    type Error = Overloaded;
+
+    fn error(self) -> Overloaded {
+        Overloaded::new()
     }
 }
 
 /// What [`FailingUpstream`] fails with.
 #[derive(Debug)]
-pub(crate) struct UpstreamError {
-    source: io::Error,
+pub(crate) struct UpstreamError<E> {
+    source: E,
 }
 
-impl fmt::Display for UpstreamError {
+impl<E> fmt::Display for UpstreamError<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("client error (Connect)")
     }
 }
 
-impl Error for UpstreamError {
+impl<E: Error + 'static> Error for UpstreamError<E> {
     fn source(&self) -> Option<&(dyn Error + 'static)> {
         Some(&self.source)
     }
 }
 
-/// A user classifier, as `GatewayErrorLayer::classify_with` takes it: an
-/// `io::ErrorKind::InvalidData` anywhere in the chain is a protocol error
-/// (a real `hyper::Error` cannot be built outside hyper).
-pub(crate) fn protocol_classifier(error: &(dyn Error + 'static)) -> Option<Kind> {
-    let mut level = Some(error);
-    while let Some(error) = level {
-        if error
-            .downcast_ref::<io::Error>()
-            .is_some_and(|io| io.kind() == io::ErrorKind::InvalidData)
-        {
-            return Some(Kind::HttpProtocolError);
+/// A user classifier, as `GatewayErrorLayer::classify_with` takes it: the
+/// first level of the chain that `matches` is of `kind`; `None` (the
+/// default classifier) if no level does. For the kinds the default
+/// classifier cannot tell here (see `instructions.rs`).
+pub(crate) fn classifier<P>(
+    kind: Kind,
+    matches: P,
+) -> impl Fn(&(dyn Error + 'static)) -> Option<Kind> + Send + Sync + 'static
+where
+    P: Fn(&(dyn Error + 'static)) -> bool + Send + Sync + 'static,
+{
+    move |error: &(dyn Error + 'static)| {
+        let mut level = Some(error);
+        while let Some(error) = level {
+            if matches(error) {
+                return Some(kind);
+            }
+            level = error.source();
         }
-        level = error.source();
+        None
     }
-    None
+}
+
+/// Whether `error` is an `io::Error` of kind `io::ErrorKind::InvalidData`:
+/// what the user classifiers take for hyper's parse errors (a real
+/// `hyper::Error` cannot be built outside hyper).
+pub(crate) fn is_invalid_data(error: &(dyn Error + 'static)) -> bool {
+    error
+        .downcast_ref::<io::Error>()
+        .is_some_and(|io| io.kind() == io::ErrorKind::InvalidData)
+}
+
+/// Whether `error` is tower's `load_shed` `Overloaded` (which the default
+/// classifier only knows under the crate's `tower` feature).
+pub(crate) fn is_overloaded(error: &(dyn Error + 'static)) -> bool {
+    error.is::<Overloaded>()
 }
 
 // ---------------------------------------------------------------------------
