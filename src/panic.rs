@@ -1,4 +1,5 @@
 use std::any::Any;
+use std::borrow::Cow;
 use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,7 +19,7 @@ thread_local! {
 /// failure can be `Sync` and cloned.
 #[derive(Debug)]
 pub(crate) struct Panic {
-    pub(crate) message: String,
+    pub(crate) message: Cow<'static, str>,
     pub(crate) location: Option<String>,
 }
 
@@ -55,20 +56,23 @@ pub(crate) fn catch<T>(f: impl FnOnce() -> T) -> Result<T, Payload> {
     result.map_err(Payload)
 }
 
-fn payload_message(payload: Box<dyn Any + Send>) -> String {
-    let message = if let Some(s) = payload.downcast_ref::<&'static str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        String::from("<panic payload of a non-string type>")
+/// The payload's text, without a copy: `panic!("literal")` leaves a
+/// `&'static str`, a formatted `panic!` a `String`.
+fn payload_message(payload: Box<dyn Any + Send>) -> Cow<'static, str> {
+    let payload = match payload.downcast::<&'static str>() {
+        Ok(message) => return Cow::Borrowed(*message),
+        Err(payload) => payload,
+    };
+    let payload = match payload.downcast::<String>() {
+        Ok(message) => return Cow::Owned(*message),
+        Err(payload) => payload,
     };
     // A payload whose `Drop` panics must not unwind out of the layer.
     // Through `catch`, so the panic hook keeps this second panic quiet too.
     if let Err(second) = catch(|| drop(payload)) {
         std::mem::forget(second);
     }
-    message
+    Cow::Borrowed("<panic payload of a non-string type>")
 }
 
 /// Whether this thread is inside one of the layer's scopes: called by the hook.

@@ -1,3 +1,4 @@
+use std::borrow::Cow;
 use std::error::Error;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -111,7 +112,7 @@ pub struct Failure {
 #[derive(Clone)]
 enum Cause {
     Panic {
-        message: String,
+        message: Cow<'static, str>,
         location: Option<String>,
     },
     Error(Arc<ErrorReport>),
@@ -243,7 +244,7 @@ impl Failure {
                 message,
                 location: Some(location),
             } => Some(format!("{message} (at {location})")),
-            Cause::Panic { message, .. } => Some(message.clone()),
+            Cause::Panic { message, .. } => Some(message.to_string()),
             Cause::Error(report) => Some(ErrorChain(&*report.error).to_string()),
             Cause::InternalError => None,
         }

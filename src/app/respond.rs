@@ -9,7 +9,7 @@ use super::layer::Settings;
 use crate::context::RequestContext;
 use crate::panic::catch;
 use crate::problem::json::{string_len as json_string_len, write_string};
-use crate::problem::{problem_response, Problem};
+use crate::problem::{problem_response, set_content_length, Problem};
 use crate::respond::{DefaultResponse, ResponseForFailure};
 
 /// The consistent body: `type`, `title`, `status`, the `detail` when the
@@ -73,7 +73,8 @@ fn default_body_response(kind: Kind, request: &RequestContext) -> Response<Bytes
     problem_response(StatusCode::INTERNAL_SERVER_ERROR, body)
 }
 
-/// Logs `failure` once, with the request's context, and builds its response.
+/// Logs `failure` once, with the request's context, and builds its response,
+/// its `Content-Length` right.
 pub(super) fn failure_response<R: ResponseForFailure<Failure>>(
     failure: &Failure,
     request: &RequestContext,
@@ -86,7 +87,11 @@ pub(super) fn failure_response<R: ResponseForFailure<Failure>>(
             return default_body_response(failure.kind(), request);
         }
         let problem = default_problem(failure, request, settings);
-        respond.response_for_failure(failure, request, problem)
+        let mut res = respond.response_for_failure(failure, request, problem);
+        // The customisation may have changed the body, or not set the length.
+        let len = res.body().len();
+        set_content_length(res.headers_mut(), len);
+        res
     });
     match built {
         Ok(res) => res,
