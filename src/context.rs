@@ -40,16 +40,30 @@ pub struct RequestContext {
 impl RequestContext {
     #[inline]
     pub(crate) fn capture<B>(req: &Request<B>, settings: &Capture) -> Self {
+        Self::capture_and_find(req, settings, None).0
+    }
+
+    /// [`capture`](Self::capture), and whether the request has an `also`
+    /// header, from one pass over its headers.
+    #[inline]
+    pub(crate) fn capture_and_find<B>(
+        req: &Request<B>,
+        settings: &Capture,
+        also: Option<&HeaderName>,
+    ) -> (Self, bool) {
         let method = req.method().clone();
+        let headers = req.headers();
         if !settings.enabled {
-            return Self {
+            let found = also.is_some_and(|name| find_header(headers, name).is_some());
+            let context = Self {
                 method,
                 path: None,
                 request_id: None,
                 headers: None,
             };
+            return (context, found);
         }
-        let headers = req.headers();
+        let (request_id, found) = find_headers(headers, &settings.request_id_header, also);
         let captured = (!settings.headers.is_empty()).then(|| {
             let mut captured = HeaderMap::new();
             for name in settings.headers.iter() {
@@ -59,12 +73,13 @@ impl RequestContext {
             }
             Box::new(captured)
         });
-        Self {
+        let context = Self {
             method,
             path: full_path(req).cloned(),
-            request_id: find_header(headers, &settings.request_id_header).cloned(),
+            request_id: request_id.cloned(),
             headers: captured,
-        }
+        };
+        (context, found)
     }
 
     /// The request method.
@@ -111,21 +126,46 @@ impl RequestContext {
     }
 }
 
-/// `headers.get(name)`, but a request's few headers are scanned instead of
-/// hashing the name: most are standard names, told apart from a custom one
-/// like `x-request-id` by their tag alone, so the scan is the cheaper way up
-/// to a few dozen headers.
+/// A request has few headers, mostly of standard names that a custom name
+/// like `x-request-id` is told apart from by their tag alone: up to this
+/// many, scanning them is cheaper than hashing the name.
+const SCAN_UP_TO: usize = 24;
+
+/// `headers.get(name)`, by a scan of a request's few headers.
 pub(crate) fn find_header<'a>(
     headers: &'a HeaderMap,
     name: &HeaderName,
 ) -> Option<&'a HeaderValue> {
-    const SCAN_UP_TO: usize = 24;
     if headers.len() > SCAN_UP_TO {
         return headers.get(name);
     }
     headers
         .iter()
         .find_map(|(candidate, value)| (candidate == name).then_some(value))
+}
+
+/// `name`'s first value, and whether there is an `also` header, in one scan.
+fn find_headers<'a>(
+    headers: &'a HeaderMap,
+    name: &HeaderName,
+    also: Option<&HeaderName>,
+) -> (Option<&'a HeaderValue>, bool) {
+    let Some(also) = also else {
+        return (find_header(headers, name), false);
+    };
+    if headers.len() > SCAN_UP_TO {
+        return (headers.get(name), headers.contains_key(also));
+    }
+    let mut value = None;
+    let mut found = false;
+    for (candidate, candidate_value) in headers {
+        if candidate == also {
+            found = true;
+        } else if value.is_none() && candidate == name {
+            value = Some(candidate_value);
+        }
+    }
+    (value, found)
 }
 
 #[cfg(feature = "axum")]

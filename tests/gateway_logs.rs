@@ -85,5 +85,9 @@ async fn failures_are_logged_once_with_context() {
         .find(|line| line.contains("ERROR"))
         .unwrap_or_else(|| panic!("no error event: {text}"));
     assert!(line.contains("kind=\"connection_read_timeout\""), "{line}");
+    assert!(
+        line.contains(&format!("upstream=\"{}\"", stalled.addr())),
+        "{line}"
+    );
     assert!(line.contains("bytes=9"), "{line}");
 }

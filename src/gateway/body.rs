@@ -6,13 +6,14 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
+use http::uri::Authority;
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep};
 
 use super::classify::classify_body;
 use super::failure::{ErrorChain, Kind};
-use super::future::{elapsed_ms, Call};
+use super::future::elapsed_ms;
 use crate::BoxError;
 
 pin_project! {
@@ -50,10 +51,12 @@ pin_project! {
     }
 }
 
-/// What the upstream body keeps for its idle timer and its logs.
+/// What the upstream body keeps for its idle timer and its logs: not the
+/// request's context, which would make every response dearer to move; a
+/// failure is logged inside the span the body is polled in.
 #[derive(Debug)]
 struct Watch {
-    call: Call,
+    upstream: Option<Authority>,
     started: Option<Instant>,
     idle_timeout: Option<Duration>,
     /// Set on the first `Pending` of a wait, cleared by the next frame: the
@@ -65,7 +68,7 @@ struct Watch {
 impl<B> GatewayBody<B> {
     pub(super) fn upstream(
         body: B,
-        call: Call,
+        upstream: Option<Authority>,
         started: Option<Instant>,
         idle_timeout: Option<Duration>,
     ) -> Self {
@@ -74,7 +77,7 @@ impl<B> GatewayBody<B> {
                 body,
                 idle: None,
                 watch: Watch {
-                    call,
+                    upstream,
                     started,
                     idle_timeout,
                     waiting: false,
@@ -186,7 +189,6 @@ where
 #[cold]
 #[inline(never)]
 fn log_body_error(error: &BodyError, watch: &Watch) {
-    let request = &watch.call.request;
     let cause = match (&error.source, watch.idle_timeout) {
         (Some(source), _) => ErrorChain(&**source).to_string(),
         (None, Some(timeout)) => format!("no body data within {timeout:?}"),
@@ -194,10 +196,7 @@ fn log_body_error(error: &BodyError, watch: &Watch) {
     };
     tracing::error!(
         kind = error.kind.as_str(),
-        upstream = watch.call.upstream(),
-        method = %request.method(),
-        path = request.path().unwrap_or("-"),
-        request_id = request.request_id_str().unwrap_or("-"),
+        upstream = watch.upstream.as_ref().map_or("-", Authority::as_str),
         bytes = watch.bytes,
         elapsed_ms = elapsed_ms(watch.started),
         error = %cause,

@@ -52,14 +52,15 @@ pin_project! {
         #[pin]
         timer: Option<Sleep>,
         started: Option<Instant>,
-        call: Option<Call>,
+        call: Call,
         shared: Arc<Shared<C, R>>,
     }
 
     impl<F, C, R> PinnedDrop for ResponseFuture<F, C, R> {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
-            if let (StateProj::Running { .. }, Some(call)) = (this.state.project(), this.call.as_ref()) {
+            if let StateProj::Running { .. } = this.state.project() {
+                let call = &*this.call;
                 // The server dropped the request, usually because the client
                 // went away: not a failure of the upstream.
                 tracing::debug!(
@@ -96,7 +97,7 @@ impl<F, C, R> ResponseFuture<F, C, R> {
             state: State::Running { future },
             timer: None,
             started: None,
-            call: Some(call),
+            call,
             shared,
         }
     }
@@ -106,7 +107,7 @@ impl<F, C, R> ResponseFuture<F, C, R> {
             state: State::Failed { error: Some(error) },
             timer: None,
             started: None,
-            call: Some(call),
+            call,
             shared,
         }
     }
@@ -128,23 +129,22 @@ where
         let cause = match this.state.as_mut().project() {
             StateProj::Running { future } => match future.poll(cx) {
                 Poll::Ready(Ok(res))
-                    if res.status() == StatusCode::SWITCHING_PROTOCOLS
-                        && !this.call.as_ref().is_some_and(|call| call.upgrade) =>
+                    if res.status() == StatusCode::SWITCHING_PROTOCOLS && !this.call.upgrade =>
                 {
                     Cause::UnaskedUpgrade
                 }
                 Poll::Ready(Ok(res)) => {
                     this.state.set(State::Done);
-                    let call = this.call.take().expect("polled after completion");
                     let settings = &this.shared.settings;
                     if settings.intercept_upstream_errors && res.status().is_server_error() {
-                        let res = intercepted(res, call, *this.started, this.shared);
+                        let res = intercepted(res, this.call, *this.started, this.shared);
                         return Poll::Ready(Ok(res.map(GatewayBody::full)));
                     }
+                    let upstream = this.call.upstream.take();
                     let idle = settings.body_idle_timeout;
                     let started = *this.started;
                     return Poll::Ready(Ok(
-                        res.map(|body| GatewayBody::upstream(body, call, started, idle))
+                        res.map(|body| GatewayBody::upstream(body, upstream, started, idle))
                     ));
                 }
                 Poll::Ready(Err(error)) => Cause::Error(error.into()),
@@ -175,8 +175,7 @@ where
         };
         // Drops the upstream request: a timed-out one is cancelled.
         this.state.set(State::Done);
-        let call = this.call.take().expect("polled after completion");
-        let res = failure_response(cause, &call, *this.started, this.shared);
+        let res = failure_response(cause, this.call, *this.started, this.shared);
         Poll::Ready(Ok(res.map(GatewayBody::full)))
     }
 }

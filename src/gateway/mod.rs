@@ -39,7 +39,12 @@
 //! broken chunk) or sends nothing for the [body idle timeout] (60 s), the
 //! response body ends with a [`BodyError`] and the server aborts the
 //! connection (HTTP/1) or resets the stream (HTTP/2): the client never takes
-//! the cut body for a complete one. The one case nobody can detect is an
+//! the cut body for a complete one. The failure is logged with its kind,
+//! the upstream, the bytes the upstream body produced and the time since
+//! the request; the request's method, path and id come from the span the
+//! body is polled in (tower-http's `TraceLayer`, outside this layer, enters
+//! its span on every poll), as the layer keeps no request context past the
+//! head. The one case nobody can detect is an
 //! HTTP/1 upstream body delimited only by the close of its connection (no
 //! `Content-Length`, not chunked) and cut short by a clean close: it ends
 //! like a complete one, for the gateway as for any client.

@@ -133,7 +133,7 @@ fn classify<C: Classify>(
 /// problem, when the layer intercepts upstream errors.
 pub(super) fn intercepted<B, C, R>(
     res: Response<B>,
-    call: Call,
+    call: &Call,
     started: Option<Instant>,
     shared: &Shared<C, R>,
 ) -> Response<Bytes>
@@ -145,10 +145,10 @@ where
     drop(body);
     let failure = Failure::new(Kind::UpstreamServerError, upstream.status, false, None);
     let details = details(&failure, settings);
-    log_failure(&failure, &call, started, details.as_deref());
+    log_failure(&failure, call, started, details.as_deref());
     let generated = build(
         failure,
-        &call,
+        call,
         settings,
         &*shared.respond,
         details.as_deref(),

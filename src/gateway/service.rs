@@ -12,7 +12,7 @@ use super::failure::Failure;
 use super::future::{Call, ResponseFuture};
 use super::layer::Shared;
 use super::request_body::RequestBody;
-use crate::context::{find_header, RequestContext};
+use crate::context::RequestContext;
 use crate::respond::ResponseForFailure;
 use crate::BoxError;
 
@@ -93,10 +93,15 @@ where
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        let (request, upgrade) = RequestContext::capture_and_find(
+            &req,
+            &self.shared.settings.capture,
+            Some(&http::header::UPGRADE),
+        );
         let call = Call {
-            request: RequestContext::capture(&req, &self.shared.settings.capture),
+            request,
             upstream: req.uri().authority().cloned(),
-            upgrade: find_header(req.headers(), &http::header::UPGRADE).is_some(),
+            upgrade,
         };
         let shared = Arc::clone(&self.shared);
         if let Some(error) = self.not_ready.take() {
