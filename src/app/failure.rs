@@ -49,13 +49,6 @@ impl Kind {
         }
     }
 
-    /// The default problem of this kind as JSON, without its closing brace:
-    /// `type`, `title`, `status` and `kind`, all fixed.
-    pub(super) fn default_json_members(self) -> &'static str {
-        let json = self.default_json();
-        &json[..json.len() - 1]
-    }
-
     /// The whole default problem of this kind as JSON, when the request had
     /// no id and details are not exposed.
     pub(super) const fn default_json(self) -> &'static str {

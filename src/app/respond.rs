@@ -8,8 +8,7 @@ use super::failure::{Failure, Kind};
 use super::layer::Settings;
 use crate::context::RequestContext;
 use crate::panic::catch;
-use crate::problem::json::{string_len as json_string_len, write_string};
-use crate::problem::{problem_response, set_content_length, Problem};
+use crate::problem::{fixed_problem_response, problem_response, set_content_length, Problem};
 use crate::respond::{DefaultResponse, ResponseForFailure};
 
 /// The consistent body: `type`, `title`, `status`, the `detail` when the
@@ -53,26 +52,6 @@ fn is_default_body<R: 'static>(settings: &Settings) -> bool {
         && !settings.expose_details
 }
 
-/// The same bytes as `default_problem(..).to_json()` under the default
-/// settings, in one allocation of the exact size (none without a request id).
-fn default_body_response(kind: Kind, request: &RequestContext) -> Response<Bytes> {
-    let members = kind.default_json_members();
-    let body = match request.request_id_str() {
-        None => Bytes::from_static(kind.default_json().as_bytes()),
-        Some(id) => {
-            const KEY: &str = r#","request_id":"#;
-            let len = members.len() + KEY.len() + json_string_len(id) + 1;
-            let mut json = Vec::with_capacity(len);
-            json.extend_from_slice(members.as_bytes());
-            json.extend_from_slice(KEY.as_bytes());
-            write_string(&mut json, id);
-            json.push(b'}');
-            Bytes::from(json)
-        }
-    };
-    problem_response(StatusCode::INTERNAL_SERVER_ERROR, body)
-}
-
 /// Logs `failure` once, with the request's context, and builds its response,
 /// its `Content-Length` right.
 pub(super) fn failure_response<R: ResponseForFailure<Failure>>(
@@ -84,7 +63,12 @@ pub(super) fn failure_response<R: ResponseForFailure<Failure>>(
     log_failure(failure, request);
     let built = catch(|| {
         if is_default_body::<R>(settings) {
-            return default_body_response(failure.kind(), request);
+            let json = failure.kind().default_json();
+            return fixed_problem_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                json,
+                request.request_id_str(),
+            );
         }
         let problem = default_problem(failure, request, settings);
         let mut res = respond.response_for_failure(failure, request, problem);
@@ -171,7 +155,11 @@ mod tests {
             }
             let request = RequestContext::capture(&req, &Capture::default());
             for failure in &failures {
-                let fast = default_body_response(failure.kind(), &request);
+                let fast = fixed_problem_response(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    failure.kind().default_json(),
+                    request.request_id_str(),
+                );
                 let slow: Response<Bytes> = default_problem(failure, &request, &settings()).into();
                 assert_eq!(fast.body(), slow.body(), "{:?} {id:?}", failure.kind());
                 assert_eq!(fast.headers(), slow.headers());

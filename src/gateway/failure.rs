@@ -61,7 +61,7 @@ pub enum Kind {
 }
 
 macro_rules! kinds {
-    ($($variant:ident => $token:literal, $title:literal;)*) => {
+    ($($variant:ident => $token:literal, $status:literal, $title:literal;)*) => {
         impl Kind {
             /// The snake_case token: the `kind` member, the end of the `type`
             /// URI and, for the RFC 9209 kinds, the `Proxy-Status` `error`.
@@ -78,6 +78,26 @@ macro_rules! kinds {
             pub(super) const fn default_type(self) -> &'static str {
                 match self {
                     $(Self::$variant => concat!(crate::default_type_base!(), $token),)*
+                }
+            }
+
+            /// The default problem of this kind as JSON, at its
+            /// [default status](Self::default_status), when the request had
+            /// no id and details are not exposed.
+            pub(super) const fn default_json(self) -> &'static str {
+                match self {
+                    $(Self::$variant => concat!(
+                        r#"{"type":""#,
+                        crate::default_type_base!(),
+                        $token,
+                        r#"","title":""#,
+                        $title,
+                        r#"","status":"#,
+                        $status,
+                        r#","kind":""#,
+                        $token,
+                        r#""}"#
+                    ),)*
                 }
             }
 
@@ -101,21 +121,21 @@ macro_rules! kinds {
 }
 
 kinds! {
-    DnsError => "dns_error", "The upstream's host name could not be resolved";
-    ConnectionRefused => "connection_refused", "The upstream refused the connection";
-    DestinationUnavailable => "destination_unavailable", "The upstream is unreachable";
-    ConnectionTimeout => "connection_timeout", "Connecting to the upstream timed out";
-    HttpResponseTimeout => "http_response_timeout", "The upstream did not answer in time";
-    ConnectionTerminated => "connection_terminated", "The upstream connection was terminated";
-    HttpResponseIncomplete => "http_response_incomplete", "The upstream's response was incomplete";
-    HttpProtocolError => "http_protocol_error", "The upstream's response was not valid HTTP";
-    HttpResponseHeaderSectionSize => "http_response_header_section_size", "The upstream's response head was too large";
-    ConnectionLimitReached => "connection_limit_reached", "The gateway is over its limit of upstream requests";
-    ProxyInternalError => "proxy_internal_error", "The gateway failed to forward the request";
-    ConnectionReadTimeout => "connection_read_timeout", "The upstream's response body stalled";
-    HttpResponseTransferCoding => "http_response_transfer_coding", "The upstream's response body was badly framed";
-    RequestBodyError => "request_body_error", "The request body could not be read";
-    UpstreamServerError => "upstream_server_error", "The upstream server failed";
+    DnsError => "dns_error", 502, "The upstream's host name could not be resolved";
+    ConnectionRefused => "connection_refused", 502, "The upstream refused the connection";
+    DestinationUnavailable => "destination_unavailable", 502, "The upstream is unreachable";
+    ConnectionTimeout => "connection_timeout", 502, "Connecting to the upstream timed out";
+    HttpResponseTimeout => "http_response_timeout", 502, "The upstream did not answer in time";
+    ConnectionTerminated => "connection_terminated", 502, "The upstream connection was terminated";
+    HttpResponseIncomplete => "http_response_incomplete", 502, "The upstream's response was incomplete";
+    HttpProtocolError => "http_protocol_error", 502, "The upstream's response was not valid HTTP";
+    HttpResponseHeaderSectionSize => "http_response_header_section_size", 502, "The upstream's response head was too large";
+    ConnectionLimitReached => "connection_limit_reached", 503, "The gateway is over its limit of upstream requests";
+    ProxyInternalError => "proxy_internal_error", 502, "The gateway failed to forward the request";
+    ConnectionReadTimeout => "connection_read_timeout", 502, "The upstream's response body stalled";
+    HttpResponseTransferCoding => "http_response_transfer_coding", 502, "The upstream's response body was badly framed";
+    RequestBodyError => "request_body_error", 400, "The request body could not be read";
+    UpstreamServerError => "upstream_server_error", 502, "The upstream server failed";
 }
 
 impl Kind {

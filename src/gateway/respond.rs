@@ -1,3 +1,4 @@
+use std::any::TypeId;
 use std::borrow::Cow;
 use std::error::Error;
 use std::sync::Arc;
@@ -15,13 +16,9 @@ use super::proxy_status::{member, Params, PROXY_STATUS};
 use super::request_body::is_request_body_error;
 use crate::context::RequestContext;
 use crate::panic::catch;
-use crate::problem::{problem_response, set_content_length, Problem};
-use crate::respond::ResponseForFailure;
+use crate::problem::{fixed_problem_response, problem_response, set_content_length, Problem};
+use crate::respond::{DefaultResponse, ResponseForFailure};
 use crate::BoxError;
-
-/// The body sent when building the failure response failed (the user's
-/// customisation panicked): valid problem+json that needs no allocation.
-pub(super) const STATIC_BAD_GATEWAY: &[u8] = br#"{"type":"https://docs.rs/tower-problem/latest/tower_problem/kinds/index.html#proxy_internal_error","title":"The gateway failed to forward the request","status":502,"kind":"proxy_internal_error"}"#;
 
 /// Headers that describe the upstream body, dropped when the layer replaces it.
 const REPRESENTATION_HEADERS: [HeaderName; 7] = [
@@ -215,6 +212,16 @@ fn default_problem(
     problem
 }
 
+/// Whether the response is the default problem at the kind's default
+/// status: then it is written from the kind's fixed JSON, not through a
+/// [`Problem`]. The type check is constant after monomorphisation.
+fn is_default_body<R: 'static>(failure: &Failure, settings: &Settings) -> bool {
+    TypeId::of::<R>() == TypeId::of::<DefaultResponse>()
+        && settings.type_base.is_none()
+        && !settings.expose_details
+        && failure.status() == failure.kind().default_status()
+}
+
 /// The failure's response: the customisation's (or the fixed 502 if it
 /// panics), with `Proxy-Status`, `Retry-After`, `Content-Length`, the
 /// marker, and no body for `HEAD`.
@@ -226,13 +233,20 @@ fn build<R: ResponseForFailure<Failure>>(
     details: Option<&str>,
 ) -> Response<Bytes> {
     let request = &call.request;
+    let fixed = is_default_body::<R>(&failure, settings);
     let built = catch(|| {
+        if fixed {
+            let json = failure.kind().default_json();
+            return fixed_problem_response(failure.status(), json, request.request_id_str());
+        }
         let problem = default_problem(&failure, request, settings, details);
         respond.response_for_failure(&failure, request, problem)
     });
     let mut error = failure.kind().is_proxy_error().then(|| failure.kind());
-    let mut res = match built {
-        Ok(res) => res,
+    // `ours`: the layer wrote the response, so it has no `Proxy-Status` or
+    // `Retry-After` yet and its `Content-Length` is right.
+    let (mut res, ours) = match built {
+        Ok(res) => (res, fixed),
         Err(payload) => {
             let panic = payload.into_panic();
             tracing::error!(
@@ -247,16 +261,19 @@ fn build<R: ResponseForFailure<Failure>>(
             );
             failure.set_status(StatusCode::BAD_GATEWAY);
             error = Some(Kind::ProxyInternalError);
-            problem_response(
-                StatusCode::BAD_GATEWAY,
-                Bytes::from_static(STATIC_BAD_GATEWAY),
+            let json = Kind::ProxyInternalError.default_json();
+            (
+                problem_response(StatusCode::BAD_GATEWAY, Bytes::from_static(json.as_bytes())),
+                true,
             )
         }
     };
     let headers = res.headers_mut();
     let received_status =
         (failure.kind() == Kind::UpstreamServerError).then(|| failure.status().as_u16());
-    if (error.is_some() || received_status.is_some()) && !headers.contains_key(PROXY_STATUS) {
+    if (error.is_some() || received_status.is_some())
+        && (ours || !headers.contains_key(PROXY_STATUS))
+    {
         let params = Params {
             error: error.map(Kind::as_str),
             details: details.filter(|_| settings.proxy_status_details),
@@ -283,13 +300,16 @@ fn build<R: ResponseForFailure<Failure>>(
     }
     if failure.kind() == Kind::ConnectionLimitReached {
         if let Some(after) = &settings.retry_after {
-            if !headers.contains_key(header::RETRY_AFTER) {
+            if ours || !headers.contains_key(header::RETRY_AFTER) {
                 headers.insert(header::RETRY_AFTER, after.clone());
             }
         }
     }
-    let len = res.body().len();
-    set_content_length(res.headers_mut(), len);
+    if !ours {
+        // The customisation may have changed the body, or not set the length.
+        let len = res.body().len();
+        set_content_length(res.headers_mut(), len);
+    }
     if request.is_head() {
         *res.body_mut() = Bytes::new();
     }
@@ -368,27 +388,28 @@ mod tests {
     use super::*;
     use crate::context::Capture;
 
+    const ALL_KINDS: [Kind; 15] = [
+        Kind::DnsError,
+        Kind::ConnectionRefused,
+        Kind::DestinationUnavailable,
+        Kind::ConnectionTimeout,
+        Kind::HttpResponseTimeout,
+        Kind::ConnectionTerminated,
+        Kind::HttpResponseIncomplete,
+        Kind::HttpProtocolError,
+        Kind::HttpResponseHeaderSectionSize,
+        Kind::ConnectionLimitReached,
+        Kind::ProxyInternalError,
+        Kind::ConnectionReadTimeout,
+        Kind::HttpResponseTransferCoding,
+        Kind::RequestBodyError,
+        Kind::UpstreamServerError,
+    ];
+
     #[test]
     fn the_precomputed_proxy_status_is_the_member_under_the_default_name() {
-        let kinds = [
-            Kind::DnsError,
-            Kind::ConnectionRefused,
-            Kind::DestinationUnavailable,
-            Kind::ConnectionTimeout,
-            Kind::HttpResponseTimeout,
-            Kind::ConnectionTerminated,
-            Kind::HttpResponseIncomplete,
-            Kind::HttpProtocolError,
-            Kind::HttpResponseHeaderSectionSize,
-            Kind::ConnectionLimitReached,
-            Kind::ProxyInternalError,
-            Kind::ConnectionReadTimeout,
-            Kind::HttpResponseTransferCoding,
-            Kind::RequestBodyError,
-            Kind::UpstreamServerError,
-        ];
         let settings = crate::gateway::GatewayErrorLayer::new().settings_for_tests();
-        for kind in kinds {
+        for kind in ALL_KINDS {
             let params = Params {
                 error: Some(kind.as_str()),
                 details: None,
@@ -403,23 +424,31 @@ mod tests {
         }
     }
 
+    /// The fixed JSON of every kind is what the `Problem` would render, with
+    /// and without a request id that needs escaping.
     #[test]
-    fn the_static_body_is_the_default_problem_of_proxy_internal_error() {
-        let failure = Failure::new(
-            Kind::ProxyInternalError,
-            StatusCode::BAD_GATEWAY,
-            false,
-            None,
-        );
+    fn the_fixed_body_is_the_default_problem() {
         let settings = crate::gateway::GatewayErrorLayer::new().settings_for_tests();
-        let request = RequestContext::capture(
-            &http::Request::new(()),
-            &Capture {
-                enabled: false,
-                ..Capture::default()
-            },
-        );
-        let problem = default_problem(&failure, &request, &settings, None);
-        assert_eq!(problem.to_json(), STATIC_BAD_GATEWAY);
+        for id in [None, Some("abc-123"), Some(r#"quote" back\slash"#)] {
+            let mut req = http::Request::new(());
+            if let Some(id) = id {
+                req.headers_mut()
+                    .insert("x-request-id", id.parse().unwrap());
+            }
+            let request = RequestContext::capture(&req, &Capture::default());
+            for kind in ALL_KINDS {
+                let failure = Failure::new(kind, kind.default_status(), false, None);
+                let fast = fixed_problem_response(
+                    failure.status(),
+                    kind.default_json(),
+                    request.request_id_str(),
+                );
+                let slow = default_problem(&failure, &request, &settings, None).to_json();
+                assert_eq!(fast.body(), &slow, "{kind} {id:?}");
+                assert_eq!(fast.status(), failure.status(), "{kind}");
+                let length = fast.headers()["content-length"].to_str().unwrap();
+                assert_eq!(length, slow.len().to_string(), "{kind}");
+            }
+        }
     }
 }

@@ -39,7 +39,9 @@ use http::StatusCode;
 
 pub use self::extension::ExtensionValue;
 use self::json::ObjectWriter;
-pub(crate) use self::response::{problem_response, set_content_length, PROBLEM_JSON};
+pub(crate) use self::response::{
+    fixed_problem_response, problem_response, set_content_length, PROBLEM_JSON,
+};
 
 /// Members that RFC 9457 defines; an extension member may not take their names.
 const STANDARD_MEMBERS: [&str; 5] = ["type", "title", "status", "detail", "instance"];

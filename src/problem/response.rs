@@ -2,6 +2,8 @@ use bytes::Bytes;
 use http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
 
+use super::json::{string_len, write_string};
+
 pub(crate) const PROBLEM_JSON: HeaderValue = HeaderValue::from_static("application/problem+json");
 const NO_STORE: HeaderValue = HeaderValue::from_static("no-store");
 
@@ -16,6 +18,33 @@ pub(crate) fn problem_response(status: StatusCode, json: Bytes) -> Response<Byte
     *res.status_mut() = status;
     *res.headers_mut() = headers;
     res
+}
+
+/// A problem whose members are all fixed but the request id: `whole` is the
+/// JSON without it, and `request_id`, if any, becomes its last member. One
+/// allocation of the exact size, none without an id: the layers' default
+/// bodies cost half what rendering a [`Problem`](super::Problem) does
+/// (measured with callgrind).
+pub(crate) fn fixed_problem_response(
+    status: StatusCode,
+    whole: &'static str,
+    request_id: Option<&str>,
+) -> Response<Bytes> {
+    let body = match request_id {
+        None => Bytes::from_static(whole.as_bytes()),
+        Some(id) => {
+            const KEY: &str = r#","request_id":"#;
+            let members = &whole[..whole.len() - 1];
+            let len = members.len() + KEY.len() + string_len(id) + 1;
+            let mut json = Vec::with_capacity(len);
+            json.extend_from_slice(members.as_bytes());
+            json.extend_from_slice(KEY.as_bytes());
+            write_string(&mut json, id);
+            json.push(b'}');
+            Bytes::from(json)
+        }
+    };
+    problem_response(status, body)
 }
 
 /// Sets `Content-Length` to `len` unless it already says so: a customisation
