@@ -83,6 +83,7 @@ declare -A anchor=(
   [towerhttp_panic]=raw_catch_unwind
   [raw_catch_unwind]=bare
   [minimal_catch_unwind_ok]=bare
+  [minimal_catch_unwind_method_ok]=bare
   [minimal_catch_unwind_panic]=raw_catch_unwind
   [axum_ok]=bare
   [axum_timeout]=axum_ok
@@ -150,6 +151,8 @@ delta() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a - b }'; }
 times() { awk -v f="$1" -v r="$2" 'BEGIN { printf "%.1f", f * r }'; }
 
 echo " app layer (issue 3):"
+info "minimal_catch_unwind_method_ok - bare (floor with one field of state)" \
+  "$(delta "${ir[minimal_catch_unwind_method_ok]}" "${ir[bare]}")"
 check "app_ok_nocapture - bare" "$(delta "${ir[app_ok_nocapture]}" "${ir[bare]}")" "<=" 150
 check "app_ok - bare" "$(delta "${ir[app_ok]}" "${ir[bare]}")" "<=" 350
 check "app_ok - bare" "$(delta "${ir[app_ok]}" "${ir[bare]}")" "<=" 250 target

@@ -32,6 +32,7 @@
 //! | `towerhttp_ok`, `towerhttp_panic` | `bare` / the panicking one in tower-http's `CatchPanicLayer::new()` |
 //! | `raw_catch_unwind` | a `service_fn` that panics inside its own `catch_unwind` and answers "ok": the cost of the panic alone |
 //! | `minimal_catch_unwind_ok`, `minimal_catch_unwind_panic` | `bare` / the panicking one in [`MinimalCatch`], the least a catching wrapper can do: the floor |
+//! | `minimal_catch_unwind_method_ok` | `minimal_catch_unwind_ok` keeping the request's method in its future: the floor of a wrapper with any per-request state, as its future is no longer built in place |
 //! | `axum_ok` | axum's `Router::new().route("/some/path", get(..)).with_state(())` answering "ok", called as a tower service |
 //! | `axum_timeout` | `axum_ok` with `.layer(ServiceBuilder::new().layer(HandleErrorLayer::new(..)).timeout(30 s))` |
 //! | `floor_timeout_map_result` | the gateway floor: tower's `timeout` (30 s) + `map_result` (error → static 502) around an upstream ready at once (`upstream_ok`) |
@@ -65,11 +66,12 @@ use std::fmt::Debug;
 use std::future::Future;
 use std::hint::black_box;
 use std::io;
+use std::marker::PhantomData;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{Response, StatusCode};
+use http::{Method, Response, StatusCode};
 use http_body::Body;
 use http_body_util::BodyExt;
 use tokio::runtime::Runtime;
@@ -87,7 +89,7 @@ use rows::{
 };
 
 /// The rows, in the order `callgrind.sh` prints them.
-const ROWS: [&str; 31] = [
+const ROWS: [&str; 32] = [
     "bare",
     "app_ok_nocapture",
     "app_ok",
@@ -98,6 +100,7 @@ const ROWS: [&str; 31] = [
     "towerhttp_panic",
     "raw_catch_unwind",
     "minimal_catch_unwind_ok",
+    "minimal_catch_unwind_method_ok",
     "minimal_catch_unwind_panic",
     "axum_ok",
     "axum_timeout",
@@ -334,20 +337,20 @@ fn run(rt: &Runtime, row: &str, mode: Mode) -> Option<f64> {
             mode,
         )),
         "raw_catch_unwind" => rt.block_on(drive(service_fn(catches), OK, mode)),
-        "minimal_catch_unwind_ok" => rt.block_on(drive(
-            MinimalCatch {
+        "minimal_catch_unwind_ok" => {
+            rt.block_on(drive(MinimalCatch::new(service_fn(ok)), OK, mode))
+        }
+        "minimal_catch_unwind_method_ok" => rt.block_on(drive(
+            MinimalCatch::<_, Method> {
                 inner: service_fn(ok),
+                keep: PhantomData,
             },
             OK,
             mode,
         )),
-        "minimal_catch_unwind_panic" => rt.block_on(drive(
-            MinimalCatch {
-                inner: service_fn(panics),
-            },
-            FAILED,
-            mode,
-        )),
+        "minimal_catch_unwind_panic" => {
+            rt.block_on(drive(MinimalCatch::new(service_fn(panics)), FAILED, mode))
+        }
         "axum_ok" => rt.block_on(drive(axum_router(), OK, mode)),
         "axum_timeout" => rt.block_on(drive(axum_router_timeout(), OK, mode)),
         "floor_timeout_map_result" => rt.block_on(drive(

@@ -11,13 +11,14 @@ use std::fmt::{self, Debug};
 use std::future::Future;
 use std::hint::black_box;
 use std::io;
+use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{HeaderName, HeaderValue, Request, Response, StatusCode, Uri};
+use http::{HeaderName, HeaderValue, Method, Request, Response, StatusCode, Uri};
 use http_body::{Body, Frame};
 use http_body_util::{BodyExt, Empty, Full};
 use pin_project_lite::pin_project;
@@ -69,28 +70,56 @@ pub(crate) async fn catches(req: Req) -> Result<Response<Full<Bytes>>, Infallibl
 // The floor: the least a panic-catching wrapper can do
 
 /// Catches panics in `call` and in the response future, answering a bare
-/// 500; no boxing, no context, no body guard.
+/// 500; no boxing, no body guard, and no context but what `K` keeps of
+/// the request: nothing (`()`), or its method.
 #[derive(Clone)]
-pub(crate) struct MinimalCatch<S> {
+pub(crate) struct MinimalCatch<S, K = ()> {
     pub(crate) inner: S,
+    pub(crate) keep: PhantomData<K>,
 }
 
-impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for MinimalCatch<S>
+impl<S> MinimalCatch<S> {
+    pub(crate) fn new(inner: S) -> Self {
+        Self {
+            inner,
+            keep: PhantomData,
+        }
+    }
+}
+
+/// What [`MinimalCatch`] keeps of a request in its future.
+pub(crate) trait Keep: Sized {
+    fn keep<B>(req: &Request<B>) -> Self;
+}
+
+impl Keep for () {
+    fn keep<B>(_req: &Request<B>) {}
+}
+
+impl Keep for Method {
+    fn keep<B>(req: &Request<B>) -> Self {
+        req.method().clone()
+    }
+}
+
+impl<S, K, ReqBody, ResBody> Service<Request<ReqBody>> for MinimalCatch<S, K>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>, Error = Infallible>,
+    K: Keep,
     ResBody: Default,
 {
     type Response = Response<ResBody>;
     type Error = Infallible;
-    type Future = MinimalFuture<S::Future>;
+    type Future = MinimalFuture<S::Future, K>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        let kept = K::keep(&req);
         match catch_unwind(AssertUnwindSafe(|| self.inner.call(req))) {
-            Ok(future) => MinimalFuture::Running { future },
+            Ok(future) => MinimalFuture::Running { future, kept },
             Err(payload) => {
                 drop(payload);
                 MinimalFuture::Panicked
@@ -101,13 +130,13 @@ where
 
 pin_project! {
     #[project = MinimalProj]
-    pub(crate) enum MinimalFuture<F> {
-        Running { #[pin] future: F },
+    pub(crate) enum MinimalFuture<F, K> {
+        Running { #[pin] future: F, kept: K },
         Panicked,
     }
 }
 
-impl<F, B> Future for MinimalFuture<F>
+impl<F, K, B> Future for MinimalFuture<F, K>
 where
     F: Future<Output = Result<Response<B>, Infallible>>,
     B: Default,
@@ -115,7 +144,7 @@ where
     type Output = Result<Response<B>, Infallible>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        if let MinimalProj::Running { future } = self.project() {
+        if let MinimalProj::Running { future, .. } = self.project() {
             match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
                 Ok(polled) => return polled,
                 Err(payload) => drop(payload),
