@@ -1,4 +1,5 @@
-//! Wall-clock time per request of the app rows of `instructions.rs`, with
+//! Wall-clock time per request of the main rows of `instructions.rs` (the
+//! app layer and its anchors, the gateway layer and its floor), with
 //! criterion, and each row's time as a ratio to `bare` in the same run.
 //!
 //! ```text
@@ -26,10 +27,17 @@ use tokio::runtime::Runtime;
 use tower::{service_fn, Layer, Service};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_problem::app::AppErrorLayer;
+use tower_problem::gateway::GatewayErrorLayer;
 
 mod rows;
 
-use rows::{catches, fails, ok, one, panics, Req};
+use rows::{
+    axum_router, body_panics, catches, fails, floor, ok, one, panics, upstream_ok, FailingUpstream,
+    MinimalCatch, PendingOnceUpstream, Req,
+};
+
+/// The head timeout of the floor and the gateway rows: never reached.
+const LONG_TIMEOUT: Duration = Duration::from_secs(30);
 
 thread_local! {
     /// Per row: nanoseconds per request of each of criterion's samples.
@@ -95,6 +103,7 @@ fn print_ratios() {
 fn main() {
     std::panic::set_hook(Box::new(|_| {}));
     let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
         .build()
         .expect("a runtime");
     let mut c = Criterion::default()
@@ -137,6 +146,69 @@ fn main() {
         FAILED,
     );
     row(&mut c, &rt, "raw_catch_unwind", service_fn(catches), OK);
+    row(
+        &mut c,
+        &rt,
+        "app_ok_nocapture",
+        AppErrorLayer::new()
+            .capture_request(false)
+            .layer(service_fn(ok)),
+        OK,
+    );
+    row(
+        &mut c,
+        &rt,
+        "app_body_panic",
+        app.layer(service_fn(body_panics)),
+        OK,
+    );
+    row(
+        &mut c,
+        &rt,
+        "minimal_catch_unwind_ok",
+        MinimalCatch::new(service_fn(ok)),
+        OK,
+    );
+    row(&mut c, &rt, "axum_ok", axum_router(), OK);
+
+    let gateway = GatewayErrorLayer::new()
+        .head_timeout(Some(LONG_TIMEOUT))
+        .body_idle_timeout(None);
+    row(
+        &mut c,
+        &rt,
+        "floor_timeout_map_result",
+        floor(service_fn(upstream_ok), LONG_TIMEOUT),
+        OK,
+    );
+    row(
+        &mut c,
+        &rt,
+        "floor_pending",
+        floor(PendingOnceUpstream, LONG_TIMEOUT),
+        OK,
+    );
+    row(
+        &mut c,
+        &rt,
+        "gateway_ok_ready",
+        gateway.layer(service_fn(upstream_ok)),
+        OK,
+    );
+    row(
+        &mut c,
+        &rt,
+        "gateway_ok_pending",
+        gateway.layer(PendingOnceUpstream),
+        OK,
+    );
+    row(
+        &mut c,
+        &rt,
+        "gateway_error_connection_refused",
+        gateway.layer(FailingUpstream(std::io::ErrorKind::ConnectionRefused)),
+        StatusCode::BAD_GATEWAY,
+    );
 
     c.final_summary();
     print_ratios();
