@@ -244,34 +244,37 @@ async fn inner_proxy_503() -> (std::net::SocketAddr, tokio::task::JoinHandle<()>
 
 #[tokio::test]
 async fn intercepted_upstream_errors_get_the_gateways_problem() {
-    let (addr, task) = inner_proxy_503().await;
-    let gateway = Gateway::start(GatewayErrorLayer::new().intercept_upstream_errors(true)).await;
-    let got = send(&downstream(), request(&gateway, addr), BOUND).await;
-    task.abort();
-    assert_eq!(got.status, StatusCode::SERVICE_UNAVAILABLE);
-    let problem = got.problem();
-    assert_eq!(problem["kind"], "upstream_server_error");
-    assert_eq!(problem["status"], 503);
-    assert_eq!(got.headers["x-upstream-header"], "kept");
-    assert!(!got.text().contains("backend down"));
-    let members = got.proxy_status();
-    assert_eq!(members.len(), 2, "{members:?}");
-    assert_eq!(members[0].name, "inner-proxy");
-    assert_eq!(members[0].token("error"), Some("connection_refused"));
-    assert_eq!(members[1].name, "tower-problem");
-    assert_eq!(
-        members[1].params.get("received-status"),
-        Some(&Value::Integer(503))
-    );
-    assert_eq!(members[1].token("error"), None);
+    for (client, protocol) in [(downstream(), "HTTP/1.1"), (downstream_h2(), "h2c")] {
+        let (addr, task) = inner_proxy_503().await;
+        let gateway =
+            Gateway::start(GatewayErrorLayer::new().intercept_upstream_errors(true)).await;
+        let got = send(&client, request(&gateway, addr), BOUND).await;
+        task.abort();
+        assert_eq!(got.status, StatusCode::SERVICE_UNAVAILABLE, "{protocol}");
+        let problem = got.problem();
+        assert_eq!(problem["kind"], "upstream_server_error", "{protocol}");
+        assert_eq!(problem["status"], 503, "{protocol}");
+        assert_eq!(got.headers["x-upstream-header"], "kept", "{protocol}");
+        assert!(!got.text().contains("backend down"), "{protocol}");
+        let members = got.proxy_status();
+        assert_eq!(members.len(), 2, "{protocol}: {members:?}");
+        assert_eq!(members[0].name, "inner-proxy");
+        assert_eq!(members[0].token("error"), Some("connection_refused"));
+        assert_eq!(members[1].name, "tower-problem");
+        assert_eq!(
+            members[1].params.get("received-status"),
+            Some(&Value::Integer(503))
+        );
+        assert_eq!(members[1].token("error"), None);
 
-    // Off (the default), the same response passes through.
-    let (addr, task) = inner_proxy_503().await;
-    let gateway = Gateway::start(GatewayErrorLayer::new()).await;
-    let got = send(&downstream(), request(&gateway, addr), BOUND).await;
-    task.abort();
-    assert_eq!(got.text(), "<h1>backend down</h1>");
-    assert_eq!(got.proxy_status().len(), 1);
+        // Off (the default), the same response passes through.
+        let (addr, task) = inner_proxy_503().await;
+        let gateway = Gateway::start(GatewayErrorLayer::new()).await;
+        let got = send(&client, request(&gateway, addr), BOUND).await;
+        task.abort();
+        assert_eq!(got.text(), "<h1>backend down</h1>", "{protocol}");
+        assert_eq!(got.proxy_status().len(), 1, "{protocol}");
+    }
 }
 
 // ---- customisation ----
