@@ -8,7 +8,8 @@
 //! - `cargo bench --bench instructions -- --allocs` prints, for every row, the
 //!   heap allocations (`alloc`, `alloc_zeroed` and `realloc` calls) per
 //!   request, counted by this binary's global allocator over
-//!   [`ALLOC_ITERS`] requests after [`WARM_UP`] requests.
+//!   1,000 requests after 100 of warm-up (`tests/counting_alloc`, shared
+//!   with the allocation tests).
 //!
 //! The services and the request loop live in `rows/mod.rs`, shared with
 //! `wall.rs` (criterion wall-clock time of the app rows).
@@ -60,10 +61,7 @@
 //! clock needs its `test-util` feature, which makes every `Instant::now`
 //! of every row dearer).
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::fmt::Debug;
-use std::future::Future;
 use std::hint::black_box;
 use std::io;
 use std::marker::PhantomData;
@@ -80,6 +78,8 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_problem::app::AppErrorLayer;
 use tower_problem::gateway::{GatewayErrorLayer, Kind};
 
+#[path = "../tests/counting_alloc/mod.rs"]
+mod counting_alloc;
 mod rows;
 
 use rows::{
@@ -129,72 +129,6 @@ const ROWS: [&str; 32] = [
 const LONG_TIMEOUT: Duration = Duration::from_secs(30);
 /// The timeout of the timeout rows: tokio's timer resolution.
 const SHORT_TIMEOUT: Duration = Duration::from_millis(1);
-
-/// Requests before allocations are counted: lazy statics, thread-locals and
-/// the runtime's buffers allocate once, on the first requests.
-const WARM_UP: u64 = 100;
-/// Requests over which allocations are counted.
-const ALLOC_ITERS: u64 = 1000;
-
-// ---------------------------------------------------------------------------
-// Counting allocator
-
-/// The system allocator, counting allocations made on a thread while its
-/// `COUNTING` flag is set.
-struct CountingAlloc;
-
-thread_local! {
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-/// Counts one allocation. Must not allocate: the thread-locals are
-/// const-initialised and have no destructor, so touching them never does.
-fn count_allocation() {
-    let _ = COUNTING.try_with(|counting| {
-        if counting.get() {
-            let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
-        }
-    });
-}
-
-// SAFETY: every method forwards to `System` with the caller's arguments.
-unsafe impl GlobalAlloc for CountingAlloc {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count_allocation();
-        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        count_allocation();
-        // SAFETY: the caller upholds `GlobalAlloc::alloc_zeroed`'s contract.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count_allocation();
-        // SAFETY: the caller upholds `GlobalAlloc::realloc`'s contract.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: the caller upholds `GlobalAlloc::dealloc`'s contract.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: CountingAlloc = CountingAlloc;
-
-/// Allocations on this thread while `f` runs.
-async fn allocations_in<F: Future<Output = ()>>(f: F) -> u64 {
-    ALLOCATIONS.with(|n| n.set(0));
-    COUNTING.with(|counting| counting.set(true));
-    f.await;
-    COUNTING.with(|counting| counting.set(false));
-    ALLOCATIONS.with(Cell::get)
-}
 
 // ---------------------------------------------------------------------------
 // The rows (their services and request loop are in `rows/mod.rs`)
@@ -295,16 +229,16 @@ where
             0.0
         }
         Mode::Allocations => {
-            for _ in 0..WARM_UP {
+            for _ in 0..counting_alloc::WARM_UP {
                 black_box(one(&mut svc).await);
             }
-            let allocations = allocations_in(async {
-                for _ in 0..ALLOC_ITERS {
+            let allocations = counting_alloc::allocations_in(async {
+                for _ in 0..counting_alloc::REQUESTS {
                     black_box(one(&mut svc).await);
                 }
             })
             .await;
-            allocations as f64 / ALLOC_ITERS as f64
+            allocations as f64 / counting_alloc::REQUESTS as f64
         }
     }
 }

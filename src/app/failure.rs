@@ -96,7 +96,8 @@ impl fmt::Display for Kind {
 /// # }
 /// ```
 ///
-/// Cloning is cheap for errors (they are shared); a panic's message is copied.
+/// Cloning is cheap for errors (they are shared) and for the message of a
+/// `panic!` with a literal; a formatted panic's message is copied.
 #[derive(Clone)]
 pub struct Failure {
     cause: Cause,

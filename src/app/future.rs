@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use http::header::{self, HeaderName};
+use http::header;
 use http::{HeaderMap, Response, StatusCode};
 use pin_project_lite::pin_project;
 
@@ -16,21 +16,9 @@ use super::layer::Shared;
 use super::respond::failure_response;
 use crate::context::RequestContext;
 use crate::panic::catch;
-use crate::problem::PROBLEM_JSON;
+use crate::problem::{PROBLEM_JSON, REPRESENTATION_HEADERS};
 use crate::respond::ResponseForFailure;
 use crate::BoxError;
-
-/// Headers that describe the body a handler sent, dropped when the layer
-/// replaces it.
-const REPRESENTATION_HEADERS: [HeaderName; 7] = [
-    header::CONTENT_TYPE,
-    header::CONTENT_LENGTH,
-    header::CONTENT_ENCODING,
-    header::TRANSFER_ENCODING,
-    header::ETAG,
-    header::CONTENT_RANGE,
-    header::LAST_MODIFIED,
-];
 
 pin_project! {
     /// The response future of [`AppError`](super::AppError). See the

@@ -4,7 +4,7 @@ use std::error::Error;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::header::{self, HeaderName};
+use http::header;
 use http::{Response, StatusCode};
 use tokio::time::Instant;
 
@@ -16,20 +16,11 @@ use super::proxy_status::{member, Params, PROXY_STATUS};
 use super::request_body::is_request_body_error;
 use crate::context::RequestContext;
 use crate::panic::catch;
-use crate::problem::{fixed_problem_response, problem_response, set_content_length, Problem};
+use crate::problem::{
+    fixed_problem_response, problem_response, set_content_length, Problem, REPRESENTATION_HEADERS,
+};
 use crate::respond::{DefaultResponse, ResponseForFailure};
 use crate::BoxError;
-
-/// Headers that describe the upstream body, dropped when the layer replaces it.
-const REPRESENTATION_HEADERS: [HeaderName; 7] = [
-    header::CONTENT_TYPE,
-    header::CONTENT_LENGTH,
-    header::CONTENT_ENCODING,
-    header::TRANSFER_ENCODING,
-    header::ETAG,
-    header::CONTENT_RANGE,
-    header::LAST_MODIFIED,
-];
 
 /// Why the response head never came.
 pub(super) enum Cause {

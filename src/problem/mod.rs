@@ -41,6 +41,7 @@ pub use self::extension::ExtensionValue;
 use self::json::ObjectWriter;
 pub(crate) use self::response::{
     fixed_problem_response, problem_response, set_content_length, PROBLEM_JSON,
+    REPRESENTATION_HEADERS,
 };
 
 /// Members that RFC 9457 defines; an extension member may not take their names.

@@ -1,11 +1,26 @@
 use bytes::Bytes;
-use http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE};
+use http::header::{
+    HeaderName, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG,
+    LAST_MODIFIED, TRANSFER_ENCODING,
+};
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
 
 use super::json::{string_len, write_string};
 
 pub(crate) const PROBLEM_JSON: HeaderValue = HeaderValue::from_static("application/problem+json");
 const NO_STORE: HeaderValue = HeaderValue::from_static("no-store");
+
+/// Headers that describe a response's body: dropped when a layer replaces
+/// that body with its problem.
+pub(crate) const REPRESENTATION_HEADERS: [HeaderName; 7] = [
+    CONTENT_TYPE,
+    CONTENT_LENGTH,
+    CONTENT_ENCODING,
+    TRANSFER_ENCODING,
+    ETAG,
+    CONTENT_RANGE,
+    LAST_MODIFIED,
+];
 
 /// A problem+json response: status, `Content-Type`, exact `Content-Length`
 /// and `Cache-Control: no-store`, so no cache keeps an error for later.

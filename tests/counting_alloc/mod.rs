@@ -1,6 +1,8 @@
 //! A global allocator that counts the allocations of the threads that ask
 //! for it, and [`allocations`], which counts those of a request loop. Shared
-//! by the allocation tests: `mod counting_alloc;` installs it.
+//! by the allocation tests and the instruction bench: `mod counting_alloc;`
+//! installs it.
+#![allow(dead_code)] // each user takes what it needs
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -68,11 +70,19 @@ where
     for _ in 0..WARM_UP {
         request().await;
     }
+    allocations_in(async {
+        for _ in 0..REQUESTS {
+            request().await;
+        }
+    })
+    .await
+}
+
+/// Heap allocations on this thread while `f` runs.
+pub async fn allocations_in<F: Future<Output = ()>>(f: F) -> u64 {
     ALLOCATIONS.with(|n| n.set(0));
     COUNTING.with(|counting| counting.set(true));
-    for _ in 0..REQUESTS {
-        request().await;
-    }
+    f.await;
     COUNTING.with(|counting| counting.set(false));
     ALLOCATIONS.with(Cell::get)
 }
