@@ -16,7 +16,7 @@ use super::layer::Shared;
 use super::respond::failure_response;
 use crate::context::RequestContext;
 use crate::panic::catch;
-use crate::problem::{PROBLEM_JSON, REPRESENTATION_HEADERS};
+use crate::problem::{keep_replaced, PROBLEM_JSON};
 use crate::respond::ResponseForFailure;
 use crate::BoxError;
 
@@ -201,16 +201,8 @@ fn replace_body<B, R: ResponseForFailure<Failure>>(
     let _dropped = catch(|| drop(body));
     let generated = failure_response(&failure, request, &shared.settings, &*shared.respond);
     let (mut parts, data) = generated.into_parts();
-
-    let mut kept = handler.headers;
-    for name in REPRESENTATION_HEADERS.iter().chain(parts.headers.keys()) {
-        kept.remove(name);
-    }
-    parts.headers.extend(kept);
-    let mut extensions = handler.extensions;
-    extensions.extend(parts.extensions);
-    extensions.insert(failure);
-    parts.extensions = extensions;
+    keep_replaced(&mut parts, handler);
+    parts.extensions.insert(failure);
     with_problem_body(parts, data, request)
 }
 

@@ -17,7 +17,7 @@ use super::request_body::is_request_body_error;
 use crate::context::RequestContext;
 use crate::panic::catch;
 use crate::problem::{
-    fixed_problem_response, problem_response, set_content_length, Problem, REPRESENTATION_HEADERS,
+    fixed_problem_response, keep_replaced, problem_response, set_content_length, Problem,
 };
 use crate::respond::{DefaultResponse, ResponseForFailure};
 use crate::BoxError;
@@ -146,17 +146,10 @@ where
     // The upstream's headers after the generated ones, so its Proxy-Status
     // members come before the gateway's, as RFC 9209 orders them.
     let ours = parts.headers.remove(PROXY_STATUS);
-    let mut kept = upstream.headers;
-    for name in REPRESENTATION_HEADERS.iter().chain(parts.headers.keys()) {
-        kept.remove(name);
-    }
-    parts.headers.extend(kept);
+    keep_replaced(&mut parts, upstream);
     if let Some(ours) = ours {
         parts.headers.append(PROXY_STATUS, ours);
     }
-    let mut extensions = upstream.extensions;
-    extensions.extend(parts.extensions);
-    parts.extensions = extensions;
     Response::from_parts(parts, data)
 }
 

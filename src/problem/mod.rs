@@ -40,8 +40,7 @@ use http::StatusCode;
 pub use self::extension::ExtensionValue;
 use self::json::ObjectWriter;
 pub(crate) use self::response::{
-    fixed_problem_response, problem_response, set_content_length, PROBLEM_JSON,
-    REPRESENTATION_HEADERS,
+    fixed_problem_response, keep_replaced, problem_response, set_content_length, PROBLEM_JSON,
 };
 
 /// Members that RFC 9457 defines; an extension member may not take their names.

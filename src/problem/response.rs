@@ -3,6 +3,7 @@ use http::header::{
     HeaderName, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG,
     LAST_MODIFIED, TRANSFER_ENCODING,
 };
+use http::response::Parts;
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
 
 use super::json::{string_len, write_string};
@@ -12,7 +13,7 @@ const NO_STORE: HeaderValue = HeaderValue::from_static("no-store");
 
 /// Headers that describe a response's body: dropped when a layer replaces
 /// that body with its problem.
-pub(crate) const REPRESENTATION_HEADERS: [HeaderName; 7] = [
+const REPRESENTATION_HEADERS: [HeaderName; 7] = [
     CONTENT_TYPE,
     CONTENT_LENGTH,
     CONTENT_ENCODING,
@@ -60,6 +61,23 @@ pub(crate) fn fixed_problem_response(
         }
     };
     problem_response(status, body)
+}
+
+/// Gives a generated problem's head what the response it replaces had: its
+/// headers, but those that described its dropped body and those the problem
+/// sets, and its extensions, under the problem's own.
+pub(crate) fn keep_replaced(generated: &mut Parts, replaced: Parts) {
+    let mut kept = replaced.headers;
+    for name in REPRESENTATION_HEADERS
+        .iter()
+        .chain(generated.headers.keys())
+    {
+        kept.remove(name);
+    }
+    generated.headers.extend(kept);
+    let mut extensions = replaced.extensions;
+    extensions.extend(std::mem::take(&mut generated.extensions));
+    generated.extensions = extensions;
 }
 
 /// Sets `Content-Length` to `len` unless it already says so: a customisation
