@@ -238,6 +238,32 @@ async fn an_unresolvable_host_is_a_dns_error() {
     assert!(!got.text().contains("upstream.internal"));
 }
 
+/// Linux refuses a TCP connect to a multicast address with `ENETUNREACH`
+/// before any packet leaves the host (`tcp_v4_connect`), whatever the
+/// machine's routes: a real, local way to make the connector's socket fail
+/// as it does for an unreachable network.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn an_unreachable_network_is_destination_unavailable() {
+    let gateway = gateway().await;
+    let client = downstream();
+    let unreachable: std::net::SocketAddr = "224.0.0.1:80".parse().unwrap();
+    let got = send(&client, request(&gateway, unreachable), BOUND).await;
+    assert_eq!(got.status, StatusCode::BAD_GATEWAY, "{got:?}");
+    let problem = got.problem();
+    assert_eq!(problem["kind"], "destination_unavailable");
+    assert_eq!(problem["request_id"], "req-42");
+    let members = got.proxy_status();
+    assert_eq!(members[0].token("error"), Some("destination_unavailable"));
+    assert!(
+        got.elapsed < QUICK,
+        "a refused connect needs no timeout: {:?}",
+        got.elapsed
+    );
+    assert_nothing_leaked(&got, unreachable);
+    served_normally(&gateway, &client).await;
+}
+
 // ---- after the head ----
 
 /// The upstream's status arrives, then its body fails: the downstream body

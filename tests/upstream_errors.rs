@@ -241,6 +241,28 @@ async fn nothing_listening_is_a_connect_error_with_connection_refused() {
     assert_eq!(upstream.accepted(), 0);
 }
 
+/// Linux refuses a TCP connect to a multicast address locally, with
+/// `ENETUNREACH`, as it does when no route leads to the network.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn multicast_address_is_a_connect_error_with_network_unreachable() {
+    let uri = Uri::from_static("http://224.0.0.1:80/");
+    let err = send(&client(), get(uri)).await.expect_err("unreachable");
+    assert_eq!(
+        Facts::of(&err),
+        client_error(
+            &[
+                "client error (Connect)",
+                "tcp connect error",
+                "Network is unreachable (os error 101)"
+            ],
+            true,
+            None,
+            Some(io::ErrorKind::NetworkUnreachable),
+        )
+    );
+}
+
 #[tokio::test]
 async fn unresolvable_host_is_a_connect_error_named_dns_error() {
     // `.invalid` never resolves (RFC 6761). The resolver's own text varies
