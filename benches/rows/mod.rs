@@ -116,6 +116,10 @@ where
         self.inner.poll_ready(cx)
     }
 
+    // Forced inline, as is `poll`: without it, once the future keeps any
+    // state, the compiler calls `call` out of line and copies the future
+    // into place, and the floor would count those copies.
+    #[inline(always)]
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         let kept = K::keep(&req);
         match catch_unwind(AssertUnwindSafe(|| self.inner.call(req))) {
@@ -143,6 +147,7 @@ where
 {
     type Output = Result<Response<B>, Infallible>;
 
+    #[inline(always)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         if let MinimalProj::Running { future, .. } = self.project() {
             match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
