@@ -75,6 +75,7 @@ done < <("$bin" --allocs)
 # The anchor each row is compared with (ratio and delta columns).
 declare -A anchor=(
   [app_ok_nocapture]=towerhttp_ok
+  [app_ok_lean]=towerhttp_ok
   [app_ok]=towerhttp_ok
   [app_error]=app_ok
   [app_panic]=raw_catch_unwind
@@ -154,6 +155,7 @@ echo " app layer (issue 3):"
 info "minimal_catch_unwind_method_ok - bare (floor with one field of state)" \
   "$(delta "${ir[minimal_catch_unwind_method_ok]}" "${ir[bare]}")"
 check "app_ok_nocapture - bare" "$(delta "${ir[app_ok_nocapture]}" "${ir[bare]}")" "<=" 150
+info "app_ok_lean - bare (every option off)" "$(delta "${ir[app_ok_lean]}" "${ir[bare]}")"
 check "app_ok - bare" "$(delta "${ir[app_ok]}" "${ir[bare]}")" "<=" 350
 check "app_ok - bare" "$(delta "${ir[app_ok]}" "${ir[bare]}")" "<=" 250 target
 check "app_error - app_ok" "$(delta "${ir[app_error]}" "${ir[app_ok]}")" "<=" 2500

@@ -26,6 +26,7 @@
 //! |---|---|
 //! | `bare` | a `service_fn` answering 200 "ok" |
 //! | `app_ok_nocapture` | `bare` in `AppErrorLayer::new().capture_request(false)` |
+//! | `app_ok_lean` | `bare` in `AppErrorLayer::new()` with every option off: `capture_request(false)`, `catch_body_panics(false)`, `normalize_internal_errors(false)` |
 //! | `app_ok` | `bare` in `AppErrorLayer::new()`: every check on |
 //! | `app_error` | a `service_fn` failing with an `io::Error`, in `AppErrorLayer::new()` |
 //! | `app_panic` | a `service_fn` that panics, in `AppErrorLayer::new()` |
@@ -89,9 +90,10 @@ use rows::{
 };
 
 /// The rows, in the order `callgrind.sh` prints them.
-const ROWS: [&str; 32] = [
+const ROWS: [&str; 33] = [
     "bare",
     "app_ok_nocapture",
+    "app_ok_lean",
     "app_ok",
     "app_error",
     "app_panic",
@@ -254,6 +256,13 @@ fn run(rt: &Runtime, row: &str, mode: Mode) -> Option<f64> {
         "bare" => rt.block_on(drive(service_fn(ok), OK, mode)),
         "app_ok_nocapture" => {
             let layer = AppErrorLayer::new().capture_request(false);
+            rt.block_on(drive(layer.layer(service_fn(ok)), OK, mode))
+        }
+        "app_ok_lean" => {
+            let layer = AppErrorLayer::new()
+                .capture_request(false)
+                .catch_body_panics(false)
+                .normalize_internal_errors(false);
             rt.block_on(drive(layer.layer(service_fn(ok)), OK, mode))
         }
         "app_ok" => rt.block_on(drive(app.layer(service_fn(ok)), OK, mode)),
