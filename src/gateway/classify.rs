@@ -6,7 +6,6 @@ use std::fmt::{self, Write as _};
 use std::io;
 
 use super::failure::Kind;
-use super::request_body::is_request_body_error;
 
 /// Tells the [`Kind`] of an upstream client's error: plug in your own for
 /// another client (reqwest, your own errors) with
@@ -108,11 +107,10 @@ pub(super) fn connect_phase(error: &(dyn Error + 'static)) -> Option<bool> {
     None
 }
 
-/// The default classification of an error before the response head.
+/// The default classification of an error before the response head. A
+/// failure of the client's request body is not looked for: the layer finds
+/// it before any classifier is asked.
 pub(super) fn classify_head(error: &(dyn Error + 'static), connect: Option<bool>) -> Kind {
-    if is_request_body_error(error) {
-        return Kind::RequestBodyError;
-    }
     let timeout = if connect == Some(false) {
         Kind::HttpResponseTimeout
     } else {
