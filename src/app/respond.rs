@@ -1,5 +1,4 @@
 use std::any::TypeId;
-use std::borrow::Cow;
 
 use bytes::Bytes;
 use http::{Response, StatusCode};
@@ -8,7 +7,9 @@ use super::failure::{Failure, Kind};
 use super::layer::Settings;
 use crate::context::RequestContext;
 use crate::panic::catch;
-use crate::problem::{fixed_problem_response, problem_response, set_content_length, Problem};
+use crate::problem::{
+    fixed_problem_response, problem_response, set_content_length, type_uri, Problem,
+};
 use crate::respond::{DefaultResponse, ResponseForFailure};
 
 /// The consistent body: `type`, `title`, `status`, the `detail` when the
@@ -32,12 +33,8 @@ pub(super) fn default_problem(
 
 /// The members every problem of `kind` has: `type`, `title`, `status`, `kind`.
 pub(super) fn kind_problem(kind: Kind, type_base: Option<&str>) -> Problem {
-    let type_uri: Cow<'static, str> = match type_base {
-        None => kind.default_type().into(),
-        Some(base) => format!("{base}{kind}").into(),
-    };
     Problem::new(StatusCode::INTERNAL_SERVER_ERROR)
-        .with_type(type_uri)
+        .with_type(type_uri(type_base, kind.as_str(), kind.default_type()))
         .with_title(kind.title())
         .with_extension("kind", kind.as_str())
 }

@@ -5,7 +5,7 @@
 //! input: user strings become sf-strings, with `"` and `\` escaped and
 //! anything outside printable ASCII replaced by `?`, cut at a length limit.
 
-use http::{HeaderName, HeaderValue};
+use http::{HeaderName, HeaderValue, StatusCode};
 
 /// `proxy-status`.
 pub(super) const PROXY_STATUS: HeaderName = HeaderName::from_static("proxy-status");
@@ -20,7 +20,7 @@ pub(super) struct Params<'a> {
     pub(super) error: Option<&'static str>,
     pub(super) details: Option<&'a str>,
     pub(super) next_hop: Option<&'a str>,
-    pub(super) received_status: Option<u16>,
+    pub(super) received_status: Option<StatusCode>,
 }
 
 /// The proxy's name as an sf-item: a token when it is a valid sf-token,
@@ -47,7 +47,7 @@ pub(super) fn member(name: &str, params: &Params<'_>) -> HeaderValue {
     }
     if let Some(status) = params.received_status {
         out.push_str("; received-status=");
-        out.push_str(itoa(status, &mut [0; 5]));
+        out.push_str(status.as_str());
     }
     if let Some(next_hop) = params.next_hop {
         out.push_str("; next-hop=");
@@ -60,19 +60,6 @@ pub(super) fn member(name: &str, params: &Params<'_>) -> HeaderValue {
     // Only printable ASCII was written, so this cannot fail; a fixed value
     // stands in should it ever.
     HeaderValue::try_from(out).unwrap_or(HeaderValue::from_static("tower-problem"))
-}
-
-fn itoa(mut n: u16, buf: &mut [u8; 5]) -> &str {
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    std::str::from_utf8(&buf[i..]).unwrap_or("0")
 }
 
 /// Whether `s` is an RFC 9651 sf-token: `( ALPHA / "*" ) *( tchar / ":" / "/" )`.
@@ -194,7 +181,7 @@ mod tests {
                     error: Some("connection_refused"),
                     details: Some(input),
                     next_hop: Some(input),
-                    received_status: Some(503),
+                    received_status: Some(StatusCode::SERVICE_UNAVAILABLE),
                 },
             );
             assert!(value.to_str().is_ok());
@@ -219,7 +206,7 @@ mod tests {
         let value = member(
             "tower-problem",
             &Params {
-                received_status: Some(503),
+                received_status: Some(StatusCode::SERVICE_UNAVAILABLE),
                 ..Params::default()
             },
         );

@@ -1,5 +1,4 @@
 use std::any::TypeId;
-use std::borrow::Cow;
 use std::error::Error;
 use std::sync::Arc;
 
@@ -17,7 +16,7 @@ use super::request_body::is_request_body_error;
 use crate::context::RequestContext;
 use crate::panic::catch;
 use crate::problem::{
-    fixed_problem_response, keep_replaced, problem_response, set_content_length, Problem,
+    fixed_problem_response, keep_replaced, problem_response, set_content_length, type_uri, Problem,
 };
 use crate::respond::{DefaultResponse, ResponseForFailure};
 use crate::BoxError;
@@ -177,10 +176,11 @@ fn default_problem(
     details: Option<&str>,
 ) -> Problem {
     let kind = failure.kind();
-    let type_uri: Cow<'static, str> = match settings.type_base.as_deref() {
-        None => kind.default_type().into(),
-        Some(base) => format!("{base}{kind}").into(),
-    };
+    let type_uri = type_uri(
+        settings.type_base.as_deref(),
+        kind.as_str(),
+        kind.default_type(),
+    );
     let mut problem = Problem::new(failure.status())
         .with_type(type_uri)
         .with_title(kind.title());
@@ -253,8 +253,7 @@ fn build<R: ResponseForFailure<Failure>>(
         }
     };
     let headers = res.headers_mut();
-    let received_status =
-        (failure.kind() == Kind::UpstreamServerError).then(|| failure.status().as_u16());
+    let received_status = (failure.kind() == Kind::UpstreamServerError).then(|| failure.status());
     if (error.is_some() || received_status.is_some())
         && (ours || !headers.contains_key(PROXY_STATUS))
     {
