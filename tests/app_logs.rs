@@ -170,14 +170,8 @@ async fn without_the_layer_a_handler_error_is_still_logged_once() {
     // Over h2c the response is dropped elsewhere: still one line per request.
     let reply = h2(addr, get("/fail")).await;
     assert_problem(&reply, "handler_error", None);
-    bounded("the second error log", async {
-        while logs.lines_with(&[CHAIN]).len() < 2 {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    })
-    .await;
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    assert_eq!(logs.lines_with(&[CHAIN]).len(), 2, "{}", logs.text());
+    let lines = logs.wait_for_count(&[CHAIN], 2).await;
+    assert_eq!(lines.len(), 2, "{}", logs.text());
 }
 
 #[tokio::test(flavor = "current_thread")]

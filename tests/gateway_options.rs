@@ -4,7 +4,6 @@
 mod gateway_support;
 mod upstream;
 
-use std::convert::Infallible;
 use std::error::Error;
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -463,5 +462,4 @@ fn public_types_are_send_sync_and_clone() {
         >,
     >();
     send_sync::<RequestBody<hyper::body::Incoming>>();
-    let _: Option<Infallible> = None;
 }

@@ -12,17 +12,16 @@
 
 mod gateway_support;
 
-use std::convert::Infallible;
 use std::error::Error as StdError;
 use std::fmt;
 
 use bytes::Bytes;
-use gateway_support::parse_list;
+use gateway_support::{oneshot, parse_list};
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use proptest::prelude::*;
 use serde_json::Value;
-use tower::{service_fn, ServiceBuilder, ServiceExt};
+use tower::{service_fn, ServiceBuilder};
 use tower_problem::app::AppErrorLayer;
 use tower_problem::gateway::{GatewayErrorLayer, RequestBody};
 
@@ -133,11 +132,14 @@ where
     B: http_body::Body,
     B::Error: fmt::Debug,
 {
-    let bytes = body.collect().await.expect("a complete body").to_bytes();
-    serde_json::from_slice(&bytes).unwrap_or_else(|err| {
+    json_of(&body.collect().await.expect("a complete body").to_bytes())
+}
+
+fn json_of(bytes: &[u8]) -> Value {
+    serde_json::from_slice(bytes).unwrap_or_else(|err| {
         panic!(
             "not JSON ({err}): {}",
-            String::from_utf8_lossy(&bytes).escape_debug()
+            String::from_utf8_lossy(bytes).escape_debug()
         )
     })
 }
@@ -207,7 +209,7 @@ async fn check_gateway(case: GatewayCase) {
         req.headers_mut().insert("x-request-id", id.clone());
     }
 
-    let res: Response<_> = svc.oneshot(req).await.unwrap_or_else(|e| match e {});
+    let res: Response<_> = oneshot(svc, req).await;
     assert_eq!(res.status(), StatusCode::BAD_GATEWAY);
     assert_headers_valid(&res);
 
@@ -241,12 +243,7 @@ async fn check_gateway(case: GatewayCase) {
     // The body: JSON, with the type URI and the whole chain as given.
     let bytes = res.into_body().collect().await.unwrap().to_bytes();
     assert_eq!(bytes.len(), content_length);
-    let problem: Value = serde_json::from_slice(&bytes).unwrap_or_else(|err| {
-        panic!(
-            "not JSON ({err}): {}",
-            String::from_utf8_lossy(&bytes).escape_debug()
-        )
-    });
+    let problem = json_of(&bytes);
     assert_eq!(problem["kind"], kind.as_str());
     assert_eq!(problem["status"], 502);
     assert_eq!(problem["type"], format!("{}{kind}", case.type_base));
@@ -278,10 +275,7 @@ async fn check_app(type_base: String, message: String, panics: bool) {
         .type_base(type_base.clone())
         .expose_details(true);
     let svc = ServiceBuilder::new().layer(layer).service(inner);
-    let res = svc
-        .oneshot(Request::get("/").body(Full::default()).unwrap())
-        .await
-        .unwrap_or_else(|e: Infallible| match e {});
+    let res = oneshot(svc, Request::get("/").body(Full::default()).unwrap()).await;
     assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
     assert_headers_valid(&res);
     let problem = body_json(res.into_body()).await;

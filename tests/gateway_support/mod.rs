@@ -419,7 +419,7 @@ impl Parser<'_> {
     }
 }
 
-/// Runs `f` as a request through a `oneshot` of `svc`.
+/// `svc`'s response to `req`, through a `oneshot`.
 pub async fn oneshot<S, B>(svc: S, req: Request<B>) -> S::Response
 where
     S: Service<Request<B>, Error = Infallible>,

@@ -6,7 +6,6 @@
 // Each test binary uses a different subset of these helpers.
 #![allow(dead_code)]
 
-use std::convert::Infallible;
 use std::error::Error as StdError;
 use std::future::Future;
 use std::io::Write;
@@ -460,15 +459,20 @@ impl Logs {
     /// Waits (bounded) until at least one line contains every one of
     /// `needles`, then a little longer, and returns all such lines.
     pub async fn wait_for(&self, needles: &[&str]) -> Vec<String> {
+        self.wait_for_count(needles, 1).await
+    }
+
+    /// [`wait_for`](Self::wait_for) until at least `count` lines match.
+    pub async fn wait_for_count(&self, needles: &[&str], count: usize) -> Vec<String> {
         let appeared = tokio::time::timeout(TIMEOUT, async {
-            while self.lines_with(needles).is_empty() {
+            while self.lines_with(needles).len() < count {
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
         })
         .await;
         if appeared.is_err() {
             panic!(
-                "timed out after {TIMEOUT:?} waiting for a log line with {needles:?}; logs:\n{}",
+                "timed out after {TIMEOUT:?} waiting for {count} log lines with {needles:?}; logs:\n{}",
                 self.text()
             );
         }
@@ -490,5 +494,3 @@ pub fn assert_error_level(line: &str) {
 pub fn ok_response(text: &'static str) -> Response<Full<Bytes>> {
     Response::new(Full::new(Bytes::from_static(text.as_bytes())))
 }
-
-pub type Infallibly<T> = Result<T, Infallible>;
