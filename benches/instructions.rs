@@ -12,7 +12,7 @@
 //!   with the allocation tests).
 //!
 //! The services and the request loop live in `rows/mod.rs`, shared with
-//! `wall.rs` (criterion wall-clock time of the app rows).
+//! `wall.rs` (criterion wall-clock time of the app and gateway rows).
 //!
 //! Every row builds the request, waits for the service to be ready, calls
 //! it, and collects the response body (to its end, or to its error), on one

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end load over loopback: requests/s, p50/p99 latency and the
-# server's peak RSS for the variants of examples/load_target.rs (and the
-# gateway example, when there is one), as medians and ratios to the first
+# server's peak RSS for the variants of examples/load_target.rs and of
+# examples/gateway.rs in front of it, as medians and ratios to the first
 # variant of each group, printed as markdown tables.
 #
 # Groups (LOAD_GROUPS, default "ok panic gateway"):
@@ -10,8 +10,7 @@
 #                        and app+quiet with its log off (RUST_LOG=off), which
 #                        shows what the one error line per panic costs
 #   gateway  GET /ok     direct to load_target (app, quiet) vs through
-#                        examples/gateway.rs (skipped, with a message, if that
-#                        example is absent or does not build)
+#                        examples/gateway.rs
 #
 # Within a group the variants alternate, A B C A B C ..., ROUNDS times; each
 # run starts a fresh server (so VmHWM is that run's peak), warms it up for
@@ -52,21 +51,10 @@ cleanup() {
 trap cleanup EXIT
 
 target_dir=${CARGO_TARGET_DIR:-target}
-echo "building examples/load_target.rs (release)..." >&2
-cargo build --release --quiet --example load_target
+echo "building examples/load_target.rs and examples/gateway.rs (release)..." >&2
+cargo build --release --quiet --example load_target --example gateway
 target_bin=$target_dir/release/examples/load_target
-
-gateway_bin=
-if [[ " $groups " == *" gateway "* ]]; then
-  if [ ! -f examples/gateway.rs ]; then
-    echo "gateway group skipped: examples/gateway.rs does not exist" >&2
-  elif ! cargo build --release --quiet --example gateway 2>"$tmp/gateway-build.log"; then
-    echo "gateway group skipped: examples/gateway.rs does not build:" >&2
-    tail -5 "$tmp/gateway-build.log" >&2
-  else
-    gateway_bin=$target_dir/release/examples/gateway
-  fi
-fi
+gateway_bin=$target_dir/release/examples/gateway
 
 # wrk reports through this script: one RESULT line, latencies in µs.
 cat >"$tmp/report.lua" <<'EOF'
@@ -171,10 +159,8 @@ for round in $(seq "$rounds"); do
         run_target panic app+quiet,nolog "$round" /panic VARIANT=app HOOK=quiet RUST_LOG=off
         ;;
       gateway)
-        if [ -n "$gateway_bin" ]; then
-          run_target gateway direct "$round" /ok VARIANT=app HOOK=quiet
-          run_gateway "$round"
-        fi
+        run_target gateway direct "$round" /ok VARIANT=app HOOK=quiet
+        run_gateway "$round"
         ;;
       *)
         echo "load.sh: unknown group $group" >&2

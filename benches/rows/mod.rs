@@ -207,14 +207,11 @@ pub(crate) fn axum_router() -> axum::Router {
 /// [`axum_router`] with axum's `HandleErrorLayer` and tower's `timeout`
 /// (30 s), as axum's docs show them.
 pub(crate) fn axum_router_timeout() -> axum::Router {
-    axum::Router::new()
-        .route("/some/path", axum::routing::get(axum_ok))
-        .layer(
-            ServiceBuilder::new()
-                .layer(axum::error_handling::HandleErrorLayer::new(axum_timed_out))
-                .timeout(Duration::from_secs(30)),
-        )
-        .with_state(())
+    axum_router().layer(
+        ServiceBuilder::new()
+            .layer(axum::error_handling::HandleErrorLayer::new(axum_timed_out))
+            .timeout(Duration::from_secs(30)),
+    )
 }
 
 // ---------------------------------------------------------------------------
