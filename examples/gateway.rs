@@ -92,7 +92,7 @@ impl Upstream {
 
 /// The hop-by-hop headers of RFC 9110 §7.6.1, and the obsolete ones that
 /// are used the same way.
-const HOP_BY_HOP: [&str; 8] = [
+const HOP_BY_HOP: [&str; 9] = [
     "connection",
     "keep-alive",
     "proxy-connection",
@@ -101,6 +101,7 @@ const HOP_BY_HOP: [&str; 8] = [
     "transfer-encoding",
     "upgrade",
     "proxy-authenticate",
+    "proxy-authorization",
 ];
 
 /// Removes the hop-by-hop headers, and those that `Connection` names.
