@@ -26,7 +26,7 @@
 //! |---|---|
 //! | `bare` | a `service_fn` answering 200 "ok" |
 //! | `app_ok_nocapture` | `bare` in `AppErrorLayer::new().capture_request(false)` |
-//! | `app_ok_lean` | `bare` in `AppErrorLayer::new()` with every option off: `capture_request(false)`, `catch_body_panics(false)`, `normalize_internal_errors(false)` |
+//! | `app_ok_lean` | `bare` in `AppErrorLayer::new()` with every option off: `capture_request(false)`, `catch_body_panics(false)`, `intercept_error_responses(false)` |
 //! | `app_ok` | `bare` in `AppErrorLayer::new()`: every check on |
 //! | `app_error` | a `service_fn` failing with an `io::Error`, in `AppErrorLayer::new()` |
 //! | `app_panic` | a `service_fn` that panics, in `AppErrorLayer::new()` |
@@ -45,7 +45,7 @@
 //! | `gateway_ok_idle_timeout` | `upstream_ok` in `GatewayErrorLayer::new()` (body idle timeout 60 s on; the body is one frame, ready at once) |
 //! | `gateway_error_dns_error` | [`FailingUpstream`] with [`ConnectError`]`("dns error")` (hyper-util's private error for a failed lookup, told by its text) under an outer error, in the layer of `gateway_ok_ready`: 502 |
 //! | `gateway_error_connection_refused` | the same with `io::ErrorKind::ConnectionRefused`: 502 |
-//! | `gateway_error_destination_unavailable` | the same with `HostUnreachable`: 502 |
+//! | `gateway_error_destination_ip_unroutable` | the same with `HostUnreachable`: 502 |
 //! | `gateway_error_connection_timeout` | the same with `TimedOut` (no hyper-util error in the chain: a connection timeout): 502 |
 //! | `gateway_error_connection_terminated` | the same with `ConnectionReset`: 502 |
 //! | `gateway_error_http_response_incomplete` | the same with `UnexpectedEof`: 502 |
@@ -114,7 +114,7 @@ const ROWS: [&str; 33] = [
     "gateway_ok_idle_timeout",
     "gateway_error_dns_error",
     "gateway_error_connection_refused",
-    "gateway_error_destination_unavailable",
+    "gateway_error_destination_ip_unroutable",
     "gateway_error_connection_timeout",
     "gateway_error_connection_terminated",
     "gateway_error_http_response_incomplete",
@@ -262,7 +262,7 @@ fn run(rt: &Runtime, row: &str, mode: Mode) -> Option<f64> {
             let layer = AppErrorLayer::new()
                 .capture_request(false)
                 .catch_body_panics(false)
-                .normalize_internal_errors(false);
+                .intercept_error_responses(false);
             rt.block_on(drive(layer.layer(service_fn(ok)), OK, mode))
         }
         "app_ok" => rt.block_on(drive(app.layer(service_fn(ok)), OK, mode)),
@@ -330,9 +330,9 @@ fn run(rt: &Runtime, row: &str, mode: Mode) -> Option<f64> {
             gateway_failure("tower-problem; error=connection_refused"),
             mode,
         )),
-        "gateway_error_destination_unavailable" => rt.block_on(drive(
+        "gateway_error_destination_ip_unroutable" => rt.block_on(drive(
             gateway.layer(FailingUpstream(io::ErrorKind::HostUnreachable)),
-            gateway_failure("tower-problem; error=destination_unavailable"),
+            gateway_failure("tower-problem; error=destination_ip_unroutable"),
             mode,
         )),
         "gateway_error_connection_timeout" => rt.block_on(drive(

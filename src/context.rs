@@ -3,24 +3,10 @@ use std::sync::OnceLock;
 use http::uri::PathAndQuery;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request};
 
-/// Which parts of a request a layer keeps in its [`RequestContext`].
-#[derive(Clone, Debug)]
-pub(crate) struct Capture {
-    /// Off, only the method is kept.
-    pub(crate) enabled: bool,
-    pub(crate) request_id_header: HeaderName,
-    pub(crate) headers: Vec<HeaderName>,
-}
+use crate::settings::Common;
 
-impl Default for Capture {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            request_id_header: HeaderName::from_static("x-request-id"),
-            headers: Vec::new(),
-        }
-    }
-}
+/// The most of a request id copied into a failure's body and log line.
+const MAX_REQUEST_ID: usize = 128;
 
 /// What a layer keeps of a request, for its logs and for customisations:
 /// the request itself is gone into the inner service by the time a failure is
@@ -39,21 +25,21 @@ pub struct RequestContext {
 
 impl RequestContext {
     #[inline]
-    pub(crate) fn capture<B>(req: &Request<B>, settings: &Capture) -> Self {
+    pub(crate) fn capture<B, X>(req: &Request<B>, settings: &Common<X>) -> Self {
         Self::capture_and_find(req, settings, None).0
     }
 
     /// [`capture`](Self::capture), and whether the request has an `also`
     /// header, from one pass over its headers.
     #[inline]
-    pub(crate) fn capture_and_find<B>(
+    pub(crate) fn capture_and_find<B, X>(
         req: &Request<B>,
-        settings: &Capture,
+        settings: &Common<X>,
         also: Option<&HeaderName>,
     ) -> (Self, bool) {
         let method = req.method().clone();
         let headers = req.headers();
-        if !settings.enabled {
+        if !settings.capture_request {
             let found = also.is_some_and(|name| find_header(headers, name).is_some());
             let context = Self {
                 method,
@@ -63,10 +49,11 @@ impl RequestContext {
             };
             return (context, found);
         }
-        let (request_id, found) = find_headers(headers, &settings.request_id_header, also);
-        let captured = (!settings.headers.is_empty()).then(|| {
+        let (request_id, found) = find_headers(headers, settings.request_id_header(), also);
+        let names = settings.capture_headers();
+        let captured = (!names.is_empty()).then(|| {
             let mut captured = HeaderMap::new();
-            for name in settings.headers.iter() {
+            for name in names {
                 for value in headers.get_all(name) {
                     captured.append(name.clone(), value.clone());
                 }
@@ -102,14 +89,18 @@ impl RequestContext {
 
     /// The request id: the header named by the layer's `request_id_header`
     /// (`x-request-id` by default, which tower-http's `SetRequestIdLayer`
-    /// sets).
+    /// sets), whole. The layer's own body and log line carry at most its
+    /// first 128 bytes, and only if it is visible ASCII.
     pub fn request_id(&self) -> Option<&HeaderValue> {
         self.request_id.as_ref()
     }
 
-    /// The request id as text, if it is visible ASCII.
+    /// The request id for a failure's body and log line: visible ASCII
+    /// only, at most [`MAX_REQUEST_ID`] bytes of it.
     pub(crate) fn request_id_str(&self) -> Option<&str> {
-        self.request_id.as_ref().and_then(|id| id.to_str().ok())
+        let id = self.request_id.as_ref()?.to_str().ok()?;
+        // Visible ASCII: any byte is a character boundary.
+        Some(&id[..id.len().min(MAX_REQUEST_ID)])
     }
 
     /// The captured headers: those named with the layer's `capture_header`,

@@ -5,16 +5,24 @@
     missing_docs,
     missing_debug_implementations,
     rust_2018_idioms,
-    unreachable_pub
+    unreachable_pub,
+    clippy::incompatible_msrv
 )]
 
 pub mod app;
+mod chain;
 mod context;
+mod full_body;
+#[cfg(feature = "gateway")]
+#[cfg_attr(docsrs, doc(cfg(feature = "gateway")))]
 pub mod gateway;
+mod kind;
 pub mod kinds;
+mod log;
 mod panic;
 pub mod problem;
-pub mod respond;
+mod respond;
+mod settings;
 
 pub use self::context::RequestContext;
 pub use self::respond::{DefaultResponse, ResponseForFailure};

@@ -1,10 +1,13 @@
-//! Customising the failure responses of both layers: [`ResponseForFailure`].
+//! Customising the failure responses of both layers ([`ResponseForFailure`]),
+//! and the one builder of those responses.
 
 use bytes::Bytes;
-use http::Response;
+use http::header::CONTENT_LANGUAGE;
+use http::{HeaderMap, HeaderValue, Response};
 
 use crate::context::RequestContext;
-use crate::problem::Problem;
+use crate::panic::{catch, Panic};
+use crate::problem::{set_content_length, Problem};
 
 /// Builds the response for a failure `F` (an [`app::Failure`] or a
 /// [`gateway::Failure`]): the problem+json body by default, or any other
@@ -12,8 +15,14 @@ use crate::problem::Problem;
 ///
 /// `problem` is the consistent body the layer would send; change it and
 /// return it, or ignore it. The layer sets `Content-Length` and, for `HEAD`,
-/// drops the body. If this panics, the layer still answers with a fixed,
-/// valid problem+json body and logs both failures.
+/// drops the body. If this panics, the layer logs the panic and answers
+/// with the default response for the same failure.
+///
+/// The layer keeps its responder by value and clones it into every
+/// request's future, as tower-http's `ResponseForPanic` is: the default and
+/// a closure that captures nothing are zero-sized and cost nothing; keep
+/// shared state behind an `Arc` (one reference-count increment per
+/// request).
 ///
 /// Closures implement it:
 ///
@@ -34,9 +43,9 @@ use crate::problem::Problem;
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot build the response for a `{F}`",
     label = "not a `ResponseForFailure<{F}>`",
-    note = "implement `ResponseForFailure<{F}>`, or pass a closure `|failure: &{F}, request: &RequestContext, problem: Problem| -> impl Into<Response<Bytes>>` that is `Send + Sync + 'static`"
+    note = "implement `ResponseForFailure<{F}>`, or pass a closure `|failure: &{F}, request: &RequestContext, problem: Problem| -> impl Into<Response<Bytes>>` that is `Clone + Send + Sync + 'static`"
 )]
-pub trait ResponseForFailure<F>: Send + Sync + 'static {
+pub trait ResponseForFailure<F>: Clone + Send + Sync + 'static {
     /// The response for `failure` of the request described by `request`.
     fn response_for_failure(
         &self,
@@ -48,7 +57,7 @@ pub trait ResponseForFailure<F>: Send + Sync + 'static {
 
 impl<Fun, F, T> ResponseForFailure<F> for Fun
 where
-    Fun: Fn(&F, &RequestContext, Problem) -> T + Send + Sync + 'static,
+    Fun: Fn(&F, &RequestContext, Problem) -> T + Clone + Send + Sync + 'static,
     T: Into<Response<Bytes>>,
 {
     fn response_for_failure(
@@ -61,13 +70,67 @@ where
     }
 }
 
-/// The default [`ResponseForFailure`]: the problem+json body, unchanged.
+/// The default [`ResponseForFailure`]: the problem+json body, unchanged,
+/// with `Content-Language: en` for its English titles.
 #[derive(Clone, Copy, Debug, Default)]
 #[non_exhaustive]
 pub struct DefaultResponse;
 
 impl<F> ResponseForFailure<F> for DefaultResponse {
     fn response_for_failure(&self, _: &F, _: &RequestContext, problem: Problem) -> Response<Bytes> {
-        problem.into()
+        default_response(problem)
+    }
+}
+
+fn default_response(problem: Problem) -> Response<Bytes> {
+    let mut res = Response::from(problem);
+    res.headers_mut()
+        .insert(CONTENT_LANGUAGE, HeaderValue::from_static("en"));
+    res
+}
+
+/// A failure's response, and the panic of its customisation, if it
+/// panicked (for the layer to log).
+pub(crate) struct Built {
+    pub(crate) response: Response<Bytes>,
+    pub(crate) respond_panicked: Option<Panic>,
+}
+
+/// Builds the response for `failure`: the problem `problem()` makes, handed
+/// to `respond` (when that panics, the default response of the same
+/// problem, so the marker, the body and the headers tell one story), then
+/// `own_headers` (the layer's own, given whether the response is the
+/// layer's default, which has none of them yet), `Content-Length` made
+/// right, no body for `HEAD` (its length stays: it is what a `GET` would
+/// get), and `failure` as the marker in the extensions.
+pub(crate) fn failure_response<F, R>(
+    failure: F,
+    problem: impl Fn() -> Problem,
+    request: &RequestContext,
+    respond: &R,
+    own_headers: impl FnOnce(&mut HeaderMap, &F, bool),
+) -> Built
+where
+    F: Clone + Send + Sync + 'static,
+    R: ResponseForFailure<F>,
+{
+    let (mut response, respond_panicked) =
+        match catch(|| respond.response_for_failure(&failure, request, problem())) {
+            Ok(response) => (response, None),
+            Err(payload) => {
+                let panic = payload.into_panic();
+                (default_response(problem()), Some(panic))
+            }
+        };
+    own_headers(response.headers_mut(), &failure, respond_panicked.is_some());
+    let len = response.body().len();
+    set_content_length(response.headers_mut(), len);
+    if request.is_head() {
+        *response.body_mut() = Bytes::new();
+    }
+    response.extensions_mut().insert(failure);
+    Built {
+        response,
+        respond_panicked,
     }
 }

@@ -411,7 +411,7 @@ async fn a_problem_json_500_from_the_handler_passes_through_untouched() {
 #[tokio::test]
 async fn without_normalisation_a_plain_500_passes_through_untouched() {
     let addr =
-        serve_router(routes().layer(AppErrorLayer::new().normalize_internal_errors(false))).await;
+        serve_router(routes().layer(AppErrorLayer::new().intercept_error_responses(false))).await;
 
     let reply = h1(addr, get("/raw-500")).await;
     assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR);

@@ -24,7 +24,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tower::{Layer, Service, ServiceBuilder, ServiceExt};
 use tower_problem::gateway::{
-    BodyError, Failure, GatewayBody, GatewayError, GatewayErrorLayer, Kind, RequestBody,
+    BodyError, Failure, GatewayBody, GatewayErrorLayer, GatewayErrorService, Kind, RequestBody,
     ResponseFuture,
 };
 use tower_problem::problem::Problem;
@@ -48,10 +48,11 @@ async fn fails(
 }
 
 #[tokio::test]
-async fn timeout_status_answers_timeouts_with_504() {
+async fn status_for_answers_timeouts_with_504() {
     let layer = GatewayErrorLayer::new()
         .head_timeout(Some(SHORT))
-        .timeout_status(StatusCode::GATEWAY_TIMEOUT);
+        .status_for(Kind::HttpResponseTimeout, StatusCode::GATEWAY_TIMEOUT)
+        .status_for(Kind::ConnectionTimeout, StatusCode::GATEWAY_TIMEOUT);
     for (behavior, kind) in [
         (Behavior::Silent, "http_response_timeout"),
         (Behavior::Blackhole, "connection_timeout"),
@@ -78,9 +79,10 @@ async fn recommended_statuses_are_504_and_503_but_unclassified_stays_502() {
     // Unreachable and unclassified errors, from a service that fails so.
     for (error, status, kind) in [
         (
+            // RFC 9209 recommends 502 for an unroutable address.
             io::Error::from(io::ErrorKind::NetworkUnreachable),
-            StatusCode::SERVICE_UNAVAILABLE,
-            "destination_unavailable",
+            StatusCode::BAD_GATEWAY,
+            "destination_ip_unroutable",
         ),
         (
             io::Error::other("something odd"),
@@ -108,7 +110,7 @@ async fn recommended_statuses_are_504_and_503_but_unclassified_stays_502() {
 async fn overload_is_503_connection_limit_reached_with_retry_after() {
     let layer = GatewayErrorLayer::new()
         .head_timeout(Some(Duration::from_secs(1)))
-        .retry_after(Duration::from_millis(1500));
+        .retry_after(Some(Duration::from_millis(1500)));
     let svc = ServiceBuilder::new()
         .map_request(route)
         .layer(layer)
@@ -246,7 +248,7 @@ async fn intercepted_upstream_errors_get_the_gateways_problem() {
     for (client, protocol) in [(downstream(), "HTTP/1.1"), (downstream_h2(), "h2c")] {
         let (addr, task) = inner_proxy_503().await;
         let gateway =
-            Gateway::start(GatewayErrorLayer::new().intercept_upstream_errors(true)).await;
+            Gateway::start(GatewayErrorLayer::new().intercept_error_responses(true)).await;
         let got = send(&client, request(&gateway, addr), BOUND).await;
         task.abort();
         assert_eq!(got.status, StatusCode::SERVICE_UNAVAILABLE, "{protocol}");
@@ -311,21 +313,68 @@ async fn a_panicking_classifier_falls_back_to_the_default() {
 }
 
 #[tokio::test]
-async fn a_panicking_customisation_gets_the_fixed_502() {
+async fn a_panicking_customisation_gets_the_default_response_of_the_same_failure() {
     let layer = GatewayErrorLayer::new().respond_with(
         |_: &Failure, _: &RequestContext, _: Problem| -> Response<Bytes> {
             panic!("customisation bug")
         },
     );
     let (got, _upstream) = fails(layer, Behavior::NotListening).await;
+    // The marker, the body and Proxy-Status tell one story.
     assert_eq!(got.status, StatusCode::BAD_GATEWAY);
     let problem = got.problem();
-    assert_eq!(problem["kind"], "proxy_internal_error");
+    assert_eq!(problem["kind"], "connection_refused");
     assert_eq!(problem["status"], 502);
     assert_eq!(
         got.proxy_status()[0].token("error"),
-        Some("proxy_internal_error")
+        Some("connection_refused")
     );
+
+    // The marker, seen inside the process.
+    let layer = GatewayErrorLayer::new().respond_with(
+        |_: &Failure, _: &RequestContext, _: Problem| -> Response<Bytes> {
+            panic!("customisation bug")
+        },
+    );
+    let svc = ServiceBuilder::new().layer(layer).service_fn(
+        |_req: Request<RequestBody<Full<Bytes>>>| async {
+            Err::<Response<Full<Bytes>>, _>(io::Error::from(io::ErrorKind::ConnectionRefused))
+        },
+    );
+    let res = oneshot(svc, Request::new(Full::default())).await;
+    let failure = res.extensions().get::<Failure>().unwrap();
+    assert_eq!(failure.kind(), Kind::ConnectionRefused);
+    assert_eq!(failure.status(), res.status());
+}
+
+#[tokio::test]
+async fn every_503_carries_retry_after_and_a_destination_considered_down_is_one() {
+    let layer = GatewayErrorLayer::new()
+        .recommended_statuses()
+        .retry_after(Some(Duration::from_secs(7)))
+        .classify_with(|_: &(dyn Error + 'static)| Some(Kind::DestinationUnavailable));
+    let svc = ServiceBuilder::new().layer(layer.clone()).service_fn(
+        |_req: Request<RequestBody<Full<Bytes>>>| async {
+            Err::<Response<Full<Bytes>>, _>(io::Error::other("circuit open"))
+        },
+    );
+    let res = oneshot(svc, Request::new(Full::default())).await;
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(res.headers()["retry-after"], "7");
+    let failure = res.extensions().get::<Failure>().unwrap();
+    assert_eq!(failure.kind(), Kind::DestinationUnavailable);
+    assert!(failure.is_request_never_sent());
+
+    // A 503 set for another kind carries it too; a 502 does not.
+    let layer = layer.status_for(Kind::DestinationUnavailable, StatusCode::BAD_GATEWAY);
+    let svc = ServiceBuilder::new().layer(layer).service_fn(
+        |_req: Request<RequestBody<Full<Bytes>>>| async {
+            Err::<Response<Full<Bytes>>, _>(io::Error::other("circuit open"))
+        },
+    );
+    let res = oneshot(svc, Request::new(Full::default())).await;
+    assert_eq!(res.status(), StatusCode::BAD_GATEWAY);
+    assert!(!res.headers().contains_key("retry-after"));
 }
 
 #[tokio::test]
@@ -442,7 +491,7 @@ fn public_types_are_send_sync_and_clone() {
     fn send_sync<T: Send + Sync>() {}
     fn send<T: Send>() {}
     fn clone<T: Clone>() {}
-    type Svc = GatewayError<
+    type Svc = GatewayErrorService<
         UpstreamClient,
         tower_problem::gateway::DefaultClassifier,
         tower_problem::DefaultResponse,

@@ -70,13 +70,17 @@ fn authority() -> impl Strategy<Value = String> {
 
 /// What an sf-string of `s` must read back as: non-printable-ASCII
 /// characters replaced by `?`, cut at [`MAX_STRING`] characters then `...`.
+/// What an sf-string of `s` decodes to: at most `MAX_STRING` characters
+/// (RFC 9651 §3.3.3), a longer `s` cut to leave room for `...`.
 fn sf_text(s: &str) -> String {
+    let cut = s.chars().count() > MAX_STRING;
+    let keep = if cut { MAX_STRING - 3 } else { MAX_STRING };
     let mut out: String = s
         .chars()
-        .take(MAX_STRING)
+        .take(keep)
         .map(|c| if (' '..='~').contains(&c) { c } else { '?' })
         .collect();
-    if s.chars().count() > MAX_STRING {
+    if cut {
         out.push_str("...");
     }
     out

@@ -244,17 +244,17 @@ async fn an_unresolvable_host_is_a_dns_error() {
 /// as it does for an unreachable network.
 #[cfg(target_os = "linux")]
 #[tokio::test]
-async fn an_unreachable_network_is_destination_unavailable() {
+async fn an_unreachable_network_is_destination_ip_unroutable() {
     let gateway = gateway().await;
     let client = downstream();
     let unreachable: std::net::SocketAddr = "224.0.0.1:80".parse().unwrap();
     let got = send(&client, request(&gateway, unreachable), BOUND).await;
     assert_eq!(got.status, StatusCode::BAD_GATEWAY, "{got:?}");
     let problem = got.problem();
-    assert_eq!(problem["kind"], "destination_unavailable");
+    assert_eq!(problem["kind"], "destination_ip_unroutable");
     assert_eq!(problem["request_id"], "req-42");
     let members = got.proxy_status();
-    assert_eq!(members[0].token("error"), Some("destination_unavailable"));
+    assert_eq!(members[0].token("error"), Some("destination_ip_unroutable"));
     assert!(
         got.elapsed < QUICK,
         "a refused connect needs no timeout: {:?}",

@@ -383,9 +383,9 @@ impl<E: Error + 'static> Error for UpstreamError<E> {
 pub(crate) fn classifier<P>(
     kind: Kind,
     matches: P,
-) -> impl Fn(&(dyn Error + 'static)) -> Option<Kind> + Send + Sync + 'static
+) -> impl Fn(&(dyn Error + 'static)) -> Option<Kind> + Clone + Send + Sync + 'static
 where
-    P: Fn(&(dyn Error + 'static)) -> bool + Send + Sync + 'static,
+    P: Fn(&(dyn Error + 'static)) -> bool + Clone + Send + Sync + 'static,
 {
     move |error: &(dyn Error + 'static)| {
         let mut level = Some(error);

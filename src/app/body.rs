@@ -7,11 +7,13 @@ use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
+use super::log;
+use crate::full_body::FullBody;
 use crate::panic::catch;
 use crate::BoxError;
 
 pin_project! {
-    /// The response body of [`AppError`](super::AppError): the inner body,
+    /// The response body of [`AppErrorService`](super::AppErrorService): the inner body,
     /// guarded against panics, or the failure response's body.
     ///
     /// A panic while the inner body is polled is logged (inside the current
@@ -29,7 +31,7 @@ pin_project! {
     enum State<B> {
         Guarded { #[pin] body: B },
         Unguarded { #[pin] body: B },
-        Full { data: Option<Bytes> },
+        Full { body: FullBody },
         Panicked,
     }
 }
@@ -49,7 +51,7 @@ impl<B> AppBody<B> {
     pub(super) fn full(data: Bytes) -> Self {
         Self {
             state: State::Full {
-                data: (!data.is_empty()).then_some(data),
+                body: FullBody::new(data),
             },
         }
     }
@@ -72,13 +74,7 @@ where
             StateProj::Guarded { body } => match catch(|| body.poll_frame(cx)) {
                 Ok(polled) => polled.map(|frame| frame.map(|result| result.map_err(Into::into))),
                 Err(payload) => {
-                    let panic = payload.into_panic();
-                    tracing::error!(
-                        kind = "panic",
-                        panic.message = %panic.message,
-                        panic.location = panic.location.as_deref().unwrap_or("-"),
-                        "response body panicked after the head was sent; aborting the response"
-                    );
+                    log::body_panicked(&payload.into_panic());
                     // Dropping a body that panicked may panic again.
                     let _dropped = catch(|| state.set(State::Panicked));
                     Poll::Ready(Some(Err(Box::new(BodyPanicked(())))))
@@ -87,7 +83,7 @@ where
             StateProj::Unguarded { body } => body
                 .poll_frame(cx)
                 .map(|frame| frame.map(|result| result.map_err(Into::into))),
-            StateProj::Full { data } => Poll::Ready(data.take().map(|data| Ok(Frame::data(data)))),
+            StateProj::Full { body } => body.poll_frame(),
             StateProj::Panicked => Poll::Ready(None),
         }
     }
@@ -95,7 +91,7 @@ where
     fn is_end_stream(&self) -> bool {
         match &self.state {
             State::Guarded { body, .. } | State::Unguarded { body } => body.is_end_stream(),
-            State::Full { data } => data.is_none(),
+            State::Full { body } => body.is_end_stream(),
             State::Panicked => true,
         }
     }
@@ -103,9 +99,7 @@ where
     fn size_hint(&self) -> SizeHint {
         match &self.state {
             State::Guarded { body, .. } | State::Unguarded { body } => body.size_hint(),
-            State::Full { data } => {
-                SizeHint::with_exact(data.as_ref().map_or(0, |data| data.len() as u64))
-            }
+            State::Full { body } => body.size_hint(),
             State::Panicked => SizeHint::with_exact(0),
         }
     }

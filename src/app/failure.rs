@@ -4,84 +4,30 @@ use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use http::StatusCode;
+
+use crate::chain::ErrorChain;
+use crate::kind::kinds;
 use crate::panic::Payload;
 use crate::BoxError;
 
-/// What failed, as the stable token in the problem's `kind` member.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Kind {
-    /// The handler or a service inside the layer panicked: `panic`.
-    Panic,
-    /// The handler or a service inside the layer returned an error:
-    /// `handler_error`.
-    HandlerError,
-    /// The handler answered 500 with a body that is not problem+json, and the
-    /// layer replaced the body: `internal_error`.
-    InternalError,
-}
-
-impl Kind {
-    /// The snake_case token: the `kind` member and the end of the `type` URI.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Panic => "panic",
-            Self::HandlerError => "handler_error",
-            Self::InternalError => "internal_error",
-        }
-    }
-
-    /// The problem's `title`: the same for every occurrence of the kind.
-    pub const fn title(self) -> &'static str {
-        match self {
-            Self::Panic => "The request handler panicked",
-            Self::HandlerError => "The request handler failed",
-            Self::InternalError => "Internal Server Error",
-        }
-    }
-
-    /// The `type` URI under the default base, [`DEFAULT_TYPE_BASE`](crate::DEFAULT_TYPE_BASE).
-    pub(super) const fn default_type(self) -> &'static str {
-        match self {
-            Self::Panic => concat!(crate::default_type_base!(), "panic"),
-            Self::HandlerError => concat!(crate::default_type_base!(), "handler_error"),
-            Self::InternalError => concat!(crate::default_type_base!(), "internal_error"),
-        }
-    }
-
-    /// The whole default problem of this kind as JSON, when the request had
-    /// no id and details are not exposed.
-    pub(super) const fn default_json(self) -> &'static str {
-        macro_rules! json {
-            ($kind:literal, $title:literal) => {
-                concat!(
-                    r#"{"type":""#,
-                    crate::default_type_base!(),
-                    $kind,
-                    r#"","title":""#,
-                    $title,
-                    r#"","status":500,"kind":""#,
-                    $kind,
-                    r#""}"#
-                )
-            };
-        }
-        match self {
-            Self::Panic => json!("panic", "The request handler panicked"),
-            Self::HandlerError => json!("handler_error", "The request handler failed"),
-            Self::InternalError => json!("internal_error", "Internal Server Error"),
-        }
-    }
-}
-
-impl fmt::Display for Kind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+kinds! {
+    /// What failed, as the stable token in the problem's `kind` member. Each
+    /// kind is documented on the [kinds page](crate::kinds).
+    pub enum Kind {
+        /// The handler or a service inside the layer panicked: `panic`.
+        Panic => "panic", INTERNAL_SERVER_ERROR, "The request handler panicked";
+        /// The handler or a service inside the layer returned an error:
+        /// `handler_error`.
+        HandlerError => "handler_error", INTERNAL_SERVER_ERROR, "The request handler failed";
+        /// The handler answered 500 with a body that is not problem+json, and
+        /// the layer replaced the body: `internal_error`.
+        InternalError => "internal_error", INTERNAL_SERVER_ERROR, "Internal Server Error";
     }
 }
 
 /// The marker on every response the app layer generates, and what its
-/// customisation sees: the kind of failure and its cause.
+/// customisation sees: the kind of failure, the status sent, and the cause.
 ///
 /// Find it in the response extensions to tell a generated 500 from one the
 /// handler made:
@@ -126,11 +72,7 @@ pub(super) struct ErrorReport {
 impl Drop for ErrorReport {
     fn drop(&mut self) {
         if *self.unlogged.get_mut() {
-            tracing::error!(
-                kind = Kind::HandlerError.as_str(),
-                error = %ErrorChain(&*self.error),
-                "handler error (no AppErrorLayer saw the response, so no request context)"
-            );
+            super::log::unseen_handler_error(&*self.error);
         }
     }
 }
@@ -190,6 +132,12 @@ impl Failure {
         }
     }
 
+    /// The status of the response the layer made for it: 500 Internal
+    /// Server Error.
+    pub fn status(&self) -> StatusCode {
+        self.kind().default_status()
+    }
+
     /// Whether a panic caused it.
     pub fn is_panic(&self) -> bool {
         matches!(self.cause, Cause::Panic { .. })
@@ -222,7 +170,8 @@ impl Failure {
         }
     }
 
-    /// The handler's or service's error.
+    /// The error that caused it: the handler's or the service's. `None` for
+    /// a panic and for [`Kind::InternalError`].
     pub fn error(&self) -> Option<&(dyn Error + Send + Sync + 'static)> {
         match &self.cause {
             Cause::Error(report) => Some(&*report.error),
@@ -257,20 +206,5 @@ impl fmt::Debug for Failure {
             Cause::InternalError => &mut debug,
         };
         debug.finish()
-    }
-}
-
-/// Displays an error and its sources as `outer: middle: root`.
-pub(super) struct ErrorChain<'a>(pub(super) &'a (dyn Error + 'static));
-
-impl fmt::Display for ErrorChain<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)?;
-        let mut source = self.0.source();
-        while let Some(error) = source {
-            write!(f, ": {error}")?;
-            source = error.source();
-        }
-        Ok(())
     }
 }

@@ -2,7 +2,6 @@ use std::convert::Infallible;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -12,37 +11,30 @@ use pin_project_lite::pin_project;
 
 use super::body::AppBody;
 use super::failure::Failure;
-use super::layer::Shared;
-use super::respond::failure_response;
+use super::layer::Settings;
+use super::log;
 use crate::context::RequestContext;
+use crate::kind::default_problem;
 use crate::panic::catch;
 use crate::problem::{keep_replaced, PROBLEM_JSON};
-use crate::respond::ResponseForFailure;
+use crate::respond::{failure_response, ResponseForFailure};
 use crate::BoxError;
 
 pin_project! {
-    /// The response future of [`AppError`](super::AppError). See the
-    /// [module docs](super).
+    /// The response future of [`AppErrorService`](super::AppErrorService).
+    /// See the [module docs](super).
     pub struct ResponseFuture<F, R> {
         #[pin]
         state: State<F>,
         request: RequestContext,
-        shared: Arc<Shared<R>>,
+        settings: Settings<R>,
     }
 
     impl<F, R> PinnedDrop for ResponseFuture<F, R> {
         fn drop(this: Pin<&mut Self>) {
             let mut this = this.project();
             if let StateProj::Running { .. } = this.state.as_mut().project() {
-                // The server dropped the request, usually because the client
-                // went away: not a failure of the application.
-                let request = &*this.request;
-                tracing::debug!(
-                    method = %request.method(),
-                    path = request.path().unwrap_or("-"),
-                    request_id = request.request_id_str().unwrap_or("-"),
-                    "request cancelled before the response was ready"
-                );
+                log::cancelled(this.request);
                 let _dropped = catch(|| this.state.set(State::Done));
             }
         }
@@ -60,25 +52,21 @@ pin_project! {
 
 impl<F, R> ResponseFuture<F, R> {
     #[inline]
-    pub(super) fn running(future: F, request: RequestContext, shared: Arc<Shared<R>>) -> Self {
+    pub(super) fn running(future: F, request: RequestContext, settings: Settings<R>) -> Self {
         Self {
             state: State::Running { future },
             request,
-            shared,
+            settings,
         }
     }
 
-    pub(super) fn failed(
-        failure: Failure,
-        request: RequestContext,
-        shared: Arc<Shared<R>>,
-    ) -> Self {
+    pub(super) fn failed(failure: Failure, request: RequestContext, settings: Settings<R>) -> Self {
         Self {
             state: State::Failed {
                 failure: Some(failure),
             },
             request,
-            shared,
+            settings,
         }
     }
 }
@@ -119,10 +107,10 @@ where
                             return Poll::Ready(Ok(on_internal_error(
                                 res,
                                 this.request,
-                                this.shared,
+                                this.settings,
                             )));
                         }
-                        let guard = this.shared.settings.catch_body_panics;
+                        let guard = this.settings.catch_body_panics;
                         return Poll::Ready(Ok(res.map(|body| AppBody::new(body, guard))));
                     }
                     (Ok(()), Poll::Ready(Err(error))) => Failure::logged_error(error.into()),
@@ -145,17 +133,38 @@ where
             }
             StateProj::Done => panic!("ResponseFuture polled after completion"),
         };
-        let request = &*this.request;
-        let res = failure_response(
-            &failure,
-            request,
-            &this.shared.settings,
-            &*this.shared.respond,
-        );
-        let (mut parts, data) = res.into_parts();
-        parts.extensions.insert(failure);
-        Poll::Ready(Ok(with_problem_body(parts, data, request)))
+        let res = respond(failure, this.request, this.settings);
+        Poll::Ready(Ok(res.map(AppBody::full)))
     }
+}
+
+/// Logs `failure` once, with the request's context, and builds its response.
+fn respond<R: ResponseForFailure<Failure>>(
+    failure: Failure,
+    request: &RequestContext,
+    settings: &Settings<R>,
+) -> Response<Bytes> {
+    log::failure(&failure, request);
+    let details = settings
+        .common
+        .expose_details
+        .then(|| failure.details())
+        .flatten();
+    let (kind, status) = (failure.kind(), failure.status());
+    let built = failure_response(
+        failure,
+        || {
+            let id = request.request_id_str();
+            default_problem(kind, status, details.as_deref(), id, &settings.common)
+        },
+        request,
+        &settings.respond,
+        |_, _, _| {},
+    );
+    if let Some(panic) = &built.respond_panicked {
+        log::respond_panicked(panic, kind, request, std::any::type_name::<R>());
+    }
+    built.response
 }
 
 /// A 500 from the inner service: the consistent body replaces its own,
@@ -165,25 +174,24 @@ where
 fn on_internal_error<B, R>(
     res: Response<B>,
     request: &RequestContext,
-    shared: &Shared<R>,
+    settings: &Settings<R>,
 ) -> Response<AppBody<B>>
 where
     B: http_body::Body<Data = Bytes>,
     R: ResponseForFailure<Failure>,
 {
-    let settings = &shared.settings;
     let failure = match res.extensions().get::<Failure>() {
         // A `HandlerError` response: the layer logs it, with context.
         Some(failure) if failure.claim_unlogged() => Some(failure.clone()),
         // Made by an inner layer, already logged: pass it on.
         Some(_) => None,
-        None if settings.normalize_internal_errors && !is_problem_json(res.headers()) => {
+        None if settings.intercept_error_responses && !is_problem_json(res.headers()) => {
             Some(Failure::internal_error())
         }
         None => None,
     };
     match failure {
-        Some(failure) => replace_body(res, failure, request, shared),
+        Some(failure) => replace_body(res, failure, request, settings),
         None => res.map(|body| AppBody::new(body, settings.catch_body_panics)),
     }
 }
@@ -195,29 +203,12 @@ fn replace_body<B, R: ResponseForFailure<Failure>>(
     res: Response<B>,
     failure: Failure,
     request: &RequestContext,
-    shared: &Shared<R>,
+    settings: &Settings<R>,
 ) -> Response<AppBody<B>> {
     let (handler, body) = res.into_parts();
     let _dropped = catch(|| drop(body));
-    let generated = failure_response(&failure, request, &shared.settings, &*shared.respond);
-    let (mut parts, data) = generated.into_parts();
+    let (mut parts, data) = respond(failure, request, settings).into_parts();
     keep_replaced(&mut parts, handler);
-    parts.extensions.insert(failure);
-    with_problem_body(parts, data, request)
-}
-
-/// The failure response's body, none for `HEAD` (its `Content-Length`
-/// stays: it is what a `GET` would get).
-fn with_problem_body<B>(
-    parts: http::response::Parts,
-    data: Bytes,
-    request: &RequestContext,
-) -> Response<AppBody<B>> {
-    let data = if request.is_head() {
-        Bytes::new()
-    } else {
-        data
-    };
     Response::from_parts(parts, AppBody::full(data))
 }
 

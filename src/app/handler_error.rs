@@ -3,8 +3,10 @@ use std::fmt;
 
 use axum::response::{IntoResponse, Response};
 
-use super::failure::{ErrorChain, Failure, Kind};
-use super::respond::kind_problem;
+use super::failure::{Failure, Kind};
+use crate::chain::ErrorChain;
+use crate::kind::default_problem;
+use crate::settings::Common;
 use crate::BoxError;
 
 /// An axum handler's error: return `Result<T, HandlerError>` and use `?` on
@@ -65,7 +67,15 @@ impl fmt::Display for HandlerError {
 
 impl IntoResponse for HandlerError {
     fn into_response(self) -> Response {
-        let mut res = kind_problem(Kind::HandlerError, None).into_response();
+        let kind = Kind::HandlerError;
+        let problem = default_problem(
+            kind,
+            kind.default_status(),
+            None,
+            None,
+            &Common::<()>::new(),
+        );
+        let mut res = problem.into_response();
         res.extensions_mut()
             .insert(Failure::unlogged_error(self.error));
         res

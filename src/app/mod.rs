@@ -2,7 +2,8 @@
 //! RFC 9457 problem+json body.
 //!
 //! Wrap an application (an axum `Router`, any tower `Service` of
-//! `http::Request`s) in [`AppErrorLayer`]. Its service never fails, and
+//! `http::Request`s) in [`AppErrorLayer`]. Its service,
+//! [`AppErrorService`], never fails, and
 //! answers **500 Internal Server Error** with the same body shape for:
 //!
 //! | failure | `kind` |
@@ -11,15 +12,18 @@
 //! | an `Err` from the inner service or its response future | `handler_error` |
 //! | a failed or panicking inner `poll_ready` (answered on the next `call`) | `handler_error` / `panic` |
 //! | a [`HandlerError`] returned by an axum handler (feature `axum`) | `handler_error` |
-//! | a 500 the handler made whose body is not problem+json (see [`AppErrorLayer::normalize_internal_errors`]) | `internal_error` |
+//! | a 500 the handler made whose body is not problem+json (see [`AppErrorLayer::intercept_error_responses`]) | `internal_error` |
 //!
 //! A panic while the response *body* is polled comes after the head is
 //! sent: the body ends with a [`BodyPanicked`] error, and the server aborts
 //! the connection (HTTP/1) or resets the stream (HTTP/2), so the client never
 //! takes a cut body for a complete one.
 //!
-//! Every failure is logged once through `tracing` at error level, with the
-//! method, path and request id; the client sees the panic message or error
+//! Every failure is logged once through `tracing` at error level, under the
+//! target `tower_problem::app`, with the method, path and request id (each
+//! left out when it is not known); error texts and panic messages have
+//! their control characters replaced, so they cannot forge a log line. The
+//! client sees the panic message or error
 //! chain only with [`AppErrorLayer::expose_details`]. The one exception is a
 //! body panic: the layer keeps no request context past the response head
 //! (carrying it in the body would cost every request, see `BENCHMARKS.md`),
@@ -71,8 +75,8 @@ mod future;
 #[cfg(feature = "axum")]
 mod handler_error;
 mod layer;
+mod log;
 pub mod panic_hook;
-mod respond;
 mod service;
 
 pub use self::body::{AppBody, BodyPanicked};
@@ -82,9 +86,7 @@ pub use self::future::ResponseFuture;
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub use self::handler_error::HandlerError;
 pub use self::layer::AppErrorLayer;
-pub use self::service::AppError;
-pub use crate::context::RequestContext;
-pub use crate::respond::{DefaultResponse, ResponseForFailure};
+pub use self::service::AppErrorService;
 
 #[cfg(test)]
 mod tests {
@@ -97,6 +99,7 @@ mod tests {
     use tower_service::Service;
 
     use super::*;
+    use crate::{DefaultResponse, RequestContext};
 
     fn assert_send_sync<T: Send + Sync + 'static>() {}
     fn assert_send<T: Send + 'static>() {}
@@ -108,7 +111,7 @@ mod tests {
         type Inner = tower::util::ServiceFn<
             fn(Request<Full<Bytes>>) -> Ready<Result<Response<Full<Bytes>>, Infallible>>,
         >;
-        type Svc = AppError<Inner, DefaultResponse>;
+        type Svc = AppErrorService<Inner, DefaultResponse>;
         assert_send_sync::<AppErrorLayer>();
         assert_send_sync::<Svc>();
         assert_send::<<Svc as Service<Request<Full<Bytes>>>>::Future>();

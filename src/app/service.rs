@@ -1,5 +1,4 @@
 use std::fmt;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -9,10 +8,11 @@ use tower_service::Service;
 use super::body::AppBody;
 use super::failure::Failure;
 use super::future::ResponseFuture;
-use super::layer::Shared;
+use super::layer::Settings;
 use crate::context::RequestContext;
 use crate::panic::catch;
 use crate::respond::ResponseForFailure;
+use crate::settings::inner_accessors;
 use crate::BoxError;
 
 /// The service of [`AppErrorLayer`](super::AppErrorLayer): it never fails,
@@ -26,38 +26,25 @@ use crate::BoxError;
 /// poisoned: the request after that asks `S` for readiness again, so a
 /// service that keeps failing costs each request a 500, and one that
 /// recovers serves again.
-pub struct AppError<S, R> {
+pub struct AppErrorService<S, R> {
     inner: S,
-    shared: Arc<Shared<R>>,
+    settings: Settings<R>,
     not_ready: Option<Failure>,
 }
 
-impl<S, R> AppError<S, R> {
-    pub(super) fn new(inner: S, shared: Arc<Shared<R>>) -> Self {
+impl<S, R> AppErrorService<S, R> {
+    pub(super) fn new(inner: S, settings: Settings<R>) -> Self {
         Self {
             inner,
-            shared,
+            settings,
             not_ready: None,
         }
     }
 
-    /// The wrapped service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The wrapped service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Unwraps the service.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
+    inner_accessors!(S, "wrapped service");
 }
 
-impl<S, R, ReqBody, ResBody> Service<Request<ReqBody>> for AppError<S, R>
+impl<S, R, ReqBody, ResBody> Service<Request<ReqBody>> for AppErrorService<S, R>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     S::Error: Into<BoxError>,
@@ -85,30 +72,29 @@ where
 
     #[inline]
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        let request = RequestContext::capture(&req, &self.shared.settings.capture);
-        let shared = Arc::clone(&self.shared);
+        let request = RequestContext::capture(&req, &self.settings.common);
+        let settings = self.settings.clone();
         if let Some(failure) = self.not_ready.take() {
-            return ResponseFuture::failed(failure, request, shared);
+            return ResponseFuture::failed(failure, request, settings);
         }
         match catch(|| self.inner.call(req)) {
-            Ok(future) => ResponseFuture::running(future, request, shared),
-            Err(panic) => ResponseFuture::failed(Failure::panic(panic), request, shared),
+            Ok(future) => ResponseFuture::running(future, request, settings),
+            Err(panic) => ResponseFuture::failed(Failure::panic(panic), request, settings),
         }
     }
 }
 
-impl<S: Clone, R> Clone for AppError<S, R> {
+impl<S: Clone, R: Clone> Clone for AppErrorService<S, R> {
     fn clone(&self) -> Self {
-        Self::new(self.inner.clone(), Arc::clone(&self.shared))
+        Self::new(self.inner.clone(), self.settings.clone())
     }
 }
 
-impl<S: fmt::Debug, R> fmt::Debug for AppError<S, R> {
+impl<S: fmt::Debug, R> fmt::Debug for AppErrorService<S, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AppError")
+        f.debug_struct("AppErrorService")
             .field("inner", &self.inner)
-            .field("settings", &self.shared.settings)
-            .field("respond", &std::any::type_name::<R>())
+            .field("settings", &self.settings)
             .field("not_ready", &self.not_ready)
             .finish()
     }

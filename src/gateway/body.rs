@@ -12,12 +12,13 @@ use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep};
 
 use super::classify::classify_body;
-use super::failure::{ErrorChain, Kind};
-use super::future::elapsed_ms;
+use super::failure::Kind;
+use super::log;
+use crate::full_body::FullBody;
 use crate::BoxError;
 
 pin_project! {
-    /// The response body of [`GatewayError`](super::GatewayError): the
+    /// The response body of [`GatewayErrorService`](super::GatewayErrorService): the
     /// upstream's body, forwarded frame by frame, or the failure response's
     /// body.
     ///
@@ -46,7 +47,7 @@ pin_project! {
             idle: Option<Sleep>,
             watch: Watch,
         },
-        Full { data: Option<Bytes> },
+        Full { body: FullBody },
         Failed,
     }
 }
@@ -90,7 +91,7 @@ impl<B> GatewayBody<B> {
     pub(super) fn full(data: Bytes) -> Self {
         Self {
             state: State::Full {
-                data: (!data.is_empty()).then_some(data),
+                body: FullBody::new(data),
             },
         }
     }
@@ -155,13 +156,18 @@ where
                     }
                 }
             },
-            StateProj::Full { data } => {
-                return Poll::Ready(data.take().map(|data| Ok(Frame::data(data))))
-            }
+            StateProj::Full { body } => return body.poll_frame(),
             StateProj::Failed => return Poll::Ready(None),
         };
         if let StateProj::Upstream { watch, .. } = state.as_mut().project() {
-            log_body_error(&error, watch);
+            let upstream = watch.upstream.as_ref();
+            log::body_failed(
+                &error,
+                upstream,
+                watch.bytes,
+                watch.started,
+                watch.idle_timeout,
+            );
         }
         state.set(State::Failed);
         Poll::Ready(Some(Err(error)))
@@ -170,7 +176,7 @@ where
     fn is_end_stream(&self) -> bool {
         match &self.state {
             State::Upstream { body, .. } => body.is_end_stream(),
-            State::Full { data } => data.is_none(),
+            State::Full { body } => body.is_end_stream(),
             State::Failed => true,
         }
     }
@@ -178,30 +184,10 @@ where
     fn size_hint(&self) -> SizeHint {
         match &self.state {
             State::Upstream { body, .. } => body.size_hint(),
-            State::Full { data } => {
-                SizeHint::with_exact(data.as_ref().map_or(0, |data| data.len() as u64))
-            }
+            State::Full { body } => body.size_hint(),
             State::Failed => SizeHint::with_exact(0),
         }
     }
-}
-
-#[cold]
-#[inline(never)]
-fn log_body_error(error: &BodyError, watch: &Watch) {
-    let cause = match (&error.source, watch.idle_timeout) {
-        (Some(source), _) => ErrorChain(&**source).to_string(),
-        (None, Some(timeout)) => format!("no body data within {timeout:?}"),
-        (None, None) => String::from("-"),
-    };
-    tracing::error!(
-        kind = error.kind.as_str(),
-        upstream = watch.upstream.as_ref().map_or("-", Authority::as_str),
-        bytes = watch.bytes,
-        elapsed_ms = elapsed_ms(watch.started),
-        error = %cause,
-        "upstream response body failed after the head was sent; aborting the response"
-    );
 }
 
 impl<B> fmt::Debug for GatewayBody<B> {

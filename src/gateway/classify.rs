@@ -6,6 +6,9 @@ use std::fmt::{self, Write as _};
 use std::io;
 
 use super::failure::Kind;
+#[cfg(feature = "hyper-util")]
+use crate::chain::find_source;
+use crate::chain::sources;
 
 /// Tells the [`Kind`] of an upstream client's error: plug in your own for
 /// another client (reqwest, your own errors) with
@@ -16,7 +19,8 @@ use super::failure::Kind;
 /// request body is recognised before it (as [`Kind::RequestBodyError`]),
 /// and errors of the upstream's response body are classified by the
 /// default rules, for the logs. If the classifier panics, the layer logs the
-/// panic and uses the default.
+/// panic and uses the default. The layer keeps it by value and clones it
+/// into every request's future, as it does the responder.
 ///
 /// Closures implement it:
 ///
@@ -40,16 +44,16 @@ use super::failure::Kind;
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot classify upstream errors",
     label = "not a `Classify`",
-    note = "implement `Classify`, or pass a closure `|error: &(dyn std::error::Error + 'static)| -> Option<Kind>` that is `Send + Sync + 'static`"
+    note = "implement `Classify`, or pass a closure `|error: &(dyn std::error::Error + 'static)| -> Option<Kind>` that is `Clone + Send + Sync + 'static`"
 )]
-pub trait Classify: Send + Sync + 'static {
+pub trait Classify: Clone + Send + Sync + 'static {
     /// The kind of `error`, or `None` for the default classification.
     fn classify(&self, error: &(dyn Error + 'static)) -> Option<Kind>;
 }
 
 impl<F> Classify for F
 where
-    F: Fn(&(dyn Error + 'static)) -> Option<Kind> + Send + Sync + 'static,
+    F: Fn(&(dyn Error + 'static)) -> Option<Kind> + Clone + Send + Sync + 'static,
 {
     fn classify(&self, error: &(dyn Error + 'static)) -> Option<Kind> {
         self(error)
@@ -63,7 +67,7 @@ where
 /// |---|---|
 /// | a level whose text is hyper-util's `dns error`, or std's resolver error (`failed to lookup address information`): best effort, by text | [`Kind::DnsError`] |
 /// | `io::ErrorKind::ConnectionRefused` | [`Kind::ConnectionRefused`] |
-/// | `io::ErrorKind::HostUnreachable`, `NetworkUnreachable` | [`Kind::DestinationUnavailable`] |
+/// | `io::ErrorKind::HostUnreachable`, `NetworkUnreachable` | [`Kind::DestinationIpUnroutable`] |
 /// | `io::ErrorKind::TimedOut` (hyper-util's connect timeout) | [`Kind::ConnectionTimeout`] |
 /// | tokio's or tower's `Elapsed` (a timeout around the client), `hyper::Error::is_timeout` | [`Kind::HttpResponseTimeout`] |
 /// | `io::ErrorKind::ConnectionReset`, `ConnectionAborted`, `BrokenPipe` | [`Kind::ConnectionTerminated`] |
@@ -73,7 +77,9 @@ where
 /// | tower's `load_shed` `Overloaded` (feature `tower`) | [`Kind::ConnectionLimitReached`] |
 /// | anything else | [`Kind::ProxyInternalError`] |
 ///
-/// The first level that matches decides, outermost first. With the
+/// The first level that matches decides, outermost first; the walk looks
+/// inside an `io::Error` at the error it wraps, which its `source()` skips.
+/// With the
 /// `hyper-util` feature, a timeout under an error that hyper-util's client
 /// reports as `is_connect()` is a connection timeout, and any other is a
 /// response timeout; every `is_connect()` error also marks the request as
@@ -95,16 +101,13 @@ impl Classify for DefaultClassifier {
 pub(super) fn connect_phase(error: &(dyn Error + 'static)) -> Option<bool> {
     #[cfg(feature = "hyper-util")]
     {
-        let mut level = Some(error);
-        while let Some(error) = level {
-            if let Some(client) = error.downcast_ref::<hyper_util::client::legacy::Error>() {
-                return Some(client.is_connect());
-            }
-            level = error.source();
-        }
+        find_source::<hyper_util::client::legacy::Error>(error).map(|client| client.is_connect())
     }
-    let _ = error;
-    None
+    #[cfg(not(feature = "hyper-util"))]
+    {
+        let _ = error;
+        None
+    }
 }
 
 /// The default classification of an error before the response head. A
@@ -116,14 +119,9 @@ pub(super) fn classify_head(error: &(dyn Error + 'static), connect: Option<bool>
     } else {
         Kind::ConnectionTimeout
     };
-    let mut level = Some(error);
-    while let Some(error) = level {
-        if let Some(kind) = head_level(error, timeout, connect) {
-            return kind;
-        }
-        level = error.source();
-    }
-    Kind::ProxyInternalError
+    sources(error)
+        .find_map(|level| head_level(level, timeout, connect))
+        .unwrap_or(Kind::ProxyInternalError)
 }
 
 fn head_level(error: &(dyn Error + 'static), timeout: Kind, connect: Option<bool>) -> Option<Kind> {
@@ -146,7 +144,7 @@ fn head_level(error: &(dyn Error + 'static), timeout: Kind, connect: Option<bool
         return match io.kind() {
             io::ErrorKind::ConnectionRefused => Some(Kind::ConnectionRefused),
             io::ErrorKind::HostUnreachable | io::ErrorKind::NetworkUnreachable => {
-                Some(Kind::DestinationUnavailable)
+                Some(Kind::DestinationIpUnroutable)
             }
             io::ErrorKind::TimedOut => Some(timeout),
             io::ErrorKind::ConnectionReset
@@ -184,37 +182,41 @@ fn head_level(error: &(dyn Error + 'static), timeout: Kind, connect: Option<bool
 
 /// The default classification of an upstream response body's error.
 pub(super) fn classify_body(error: &(dyn Error + 'static)) -> Kind {
-    let mut level = Some(error);
-    while let Some(error) = level {
-        if let Some(hyper) = error.downcast_ref::<hyper::Error>() {
-            if hyper.is_incomplete_message() {
-                return Kind::HttpResponseIncomplete;
-            }
-            if hyper.is_parse() {
-                return Kind::HttpResponseTransferCoding;
-            }
-            if hyper.is_timeout() {
-                return Kind::ConnectionReadTimeout;
-            }
-        } else if let Some(io) = error.downcast_ref::<io::Error>() {
-            match io.kind() {
-                io::ErrorKind::UnexpectedEof => return Kind::HttpResponseIncomplete,
-                io::ErrorKind::ConnectionReset
-                | io::ErrorKind::ConnectionAborted
-                | io::ErrorKind::BrokenPipe => return Kind::ConnectionTerminated,
-                // hyper's chunked decoder reports a broken chunk this way.
-                io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData => {
-                    return Kind::HttpResponseTransferCoding
-                }
-                io::ErrorKind::TimedOut => return Kind::ConnectionReadTimeout,
-                _ => {}
-            }
-        } else if error.is::<tokio::time::error::Elapsed>() {
-            return Kind::ConnectionReadTimeout;
+    sources(error)
+        .find_map(body_level)
+        .unwrap_or(Kind::ProxyInternalError)
+}
+
+fn body_level(error: &(dyn Error + 'static)) -> Option<Kind> {
+    if let Some(hyper) = error.downcast_ref::<hyper::Error>() {
+        if hyper.is_incomplete_message() {
+            return Some(Kind::HttpResponseIncomplete);
         }
-        level = error.source();
+        if hyper.is_parse() {
+            return Some(Kind::HttpResponseTransferCoding);
+        }
+        if hyper.is_timeout() {
+            return Some(Kind::ConnectionReadTimeout);
+        }
+        return None;
     }
-    Kind::ProxyInternalError
+    if let Some(io) = error.downcast_ref::<io::Error>() {
+        return match io.kind() {
+            io::ErrorKind::UnexpectedEof => Some(Kind::HttpResponseIncomplete),
+            io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe => Some(Kind::ConnectionTerminated),
+            // hyper's chunked decoder reports a broken chunk this way.
+            io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData => {
+                Some(Kind::HttpResponseTransferCoding)
+            }
+            io::ErrorKind::TimedOut => Some(Kind::ConnectionReadTimeout),
+            _ => None,
+        };
+    }
+    error
+        .is::<tokio::time::error::Elapsed>()
+        .then_some(Kind::ConnectionReadTimeout)
 }
 
 /// Whether the `Display` of `error` contains `needle`, looking at its first
@@ -276,7 +278,7 @@ mod tests {
         );
         assert_eq!(
             kind(io(io::ErrorKind::NetworkUnreachable)),
-            Kind::DestinationUnavailable
+            Kind::DestinationIpUnroutable
         );
         assert_eq!(kind(io(io::ErrorKind::TimedOut)), Kind::ConnectionTimeout);
         assert_eq!(

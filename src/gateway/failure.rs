@@ -2,169 +2,83 @@ use std::error::Error;
 use std::fmt;
 use std::sync::Arc;
 
-use http::{HeaderValue, StatusCode};
+use http::StatusCode;
 
-/// What failed, as a stable token: the problem's `kind` member, the end of
-/// its `type` URI, and the `error` parameter of the `Proxy-Status` header.
-///
-/// The tokens are the error types of RFC 9209 (the HTTP Proxy-Status
-/// Parameter registry), except the two that are not proxy errors:
-/// [`Kind::RequestBodyError`] (the client's upload failed) and
-/// [`Kind::UpstreamServerError`] (the upstream answered 5xx and the layer
-/// replaced its body). Each kind is documented on the [kinds
-/// page](crate::kinds).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Kind {
-    /// The upstream's host name could not be resolved: `dns_error`.
-    DnsError,
-    /// The upstream refused the connection: `connection_refused`.
-    ConnectionRefused,
-    /// The upstream's host or network is unreachable: `destination_unavailable`.
-    DestinationUnavailable,
-    /// Connecting to the upstream timed out: `connection_timeout`.
-    ConnectionTimeout,
-    /// The upstream sent no complete response head within the head timeout:
-    /// `http_response_timeout`.
-    HttpResponseTimeout,
-    /// The connection was reset, aborted or broken: `connection_terminated`.
-    ConnectionTerminated,
-    /// The upstream closed the connection before its response was complete:
-    /// `http_response_incomplete`.
-    HttpResponseIncomplete,
-    /// The upstream's response is not valid HTTP: `http_protocol_error`.
-    HttpProtocolError,
-    /// The upstream's response head is too large:
-    /// `http_response_header_section_size`.
-    HttpResponseHeaderSectionSize,
-    /// A local limit refused the request (tower's `load_shed`):
-    /// `connection_limit_reached`.
-    ConnectionLimitReached,
-    /// Any other failure of the upstream client: `proxy_internal_error`.
-    ProxyInternalError,
-    /// The upstream's response body sent nothing for the body idle timeout
-    /// (body phase only, never a status): `connection_read_timeout`.
-    ConnectionReadTimeout,
-    /// The upstream's response body has a broken transfer coding, such as an
-    /// invalid chunk (body phase only): `http_response_transfer_coding`.
-    HttpResponseTransferCoding,
-    /// The client's request body failed (it aborted its upload, or sent a
-    /// broken body) while it was forwarded: `request_body_error`, 400 Bad
-    /// Request. Not an upstream failure.
-    RequestBodyError,
-    /// The upstream answered with a 5xx and the layer replaced its body
-    /// ([`GatewayErrorLayer::intercept_upstream_errors`]), keeping its
-    /// status: `upstream_server_error`.
-    ///
-    /// [`GatewayErrorLayer::intercept_upstream_errors`]: super::GatewayErrorLayer::intercept_upstream_errors
-    UpstreamServerError,
-}
-
-macro_rules! kinds {
-    ($($variant:ident => $token:literal, $status:literal, $title:literal;)*) => {
-        impl Kind {
-            /// The snake_case token: the `kind` member, the end of the `type`
-            /// URI and, for the RFC 9209 kinds, the `Proxy-Status` `error`.
-            pub const fn as_str(self) -> &'static str {
-                match self { $(Self::$variant => $token,)* }
-            }
-
-            /// The problem's `title`: the same for every occurrence of the kind.
-            pub const fn title(self) -> &'static str {
-                match self { $(Self::$variant => $title,)* }
-            }
-
-            /// The `type` URI under the default base.
-            pub(super) const fn default_type(self) -> &'static str {
-                match self {
-                    $(Self::$variant => concat!(crate::default_type_base!(), $token),)*
-                }
-            }
-
-            /// The default problem of this kind as JSON, at its
-            /// [default status](Self::default_status), when the request had
-            /// no id and details are not exposed.
-            pub(super) const fn default_json(self) -> &'static str {
-                match self {
-                    $(Self::$variant => concat!(
-                        r#"{"type":""#,
-                        crate::default_type_base!(),
-                        $token,
-                        r#"","title":""#,
-                        $title,
-                        r#"","status":"#,
-                        $status,
-                        r#","kind":""#,
-                        $token,
-                        r#""}"#
-                    ),)*
-                }
-            }
-
-            /// The `Proxy-Status` member `tower-problem; error=<token>`,
-            /// built at compile time: the member under the default proxy
-            /// name and no optional parameter, which needs no allocation.
-            pub(super) fn default_proxy_status(self) -> HeaderValue {
-                match self {
-                    $(Self::$variant => {
-                        const MEMBER: HeaderValue = HeaderValue::from_static(concat!(
-                            crate::gateway::layer::default_proxy_name!(),
-                            "; error=",
-                            $token
-                        ));
-                        MEMBER
-                    })*
-                }
-            }
-        }
-    };
-}
+use crate::kind::kinds;
 
 kinds! {
-    DnsError => "dns_error", 502, "The upstream's host name could not be resolved";
-    ConnectionRefused => "connection_refused", 502, "The upstream refused the connection";
-    DestinationUnavailable => "destination_unavailable", 502, "The upstream is unreachable";
-    ConnectionTimeout => "connection_timeout", 502, "Connecting to the upstream timed out";
-    HttpResponseTimeout => "http_response_timeout", 502, "The upstream did not answer in time";
-    ConnectionTerminated => "connection_terminated", 502, "The upstream connection was terminated";
-    HttpResponseIncomplete => "http_response_incomplete", 502, "The upstream's response was incomplete";
-    HttpProtocolError => "http_protocol_error", 502, "The upstream's response was not valid HTTP";
-    HttpResponseHeaderSectionSize => "http_response_header_section_size", 502, "The upstream's response head was too large";
-    ConnectionLimitReached => "connection_limit_reached", 503, "The gateway is over its limit of upstream requests";
-    ProxyInternalError => "proxy_internal_error", 502, "The gateway failed to forward the request";
-    ConnectionReadTimeout => "connection_read_timeout", 502, "The upstream's response body stalled";
-    HttpResponseTransferCoding => "http_response_transfer_coding", 502, "The upstream's response body was badly framed";
-    RequestBodyError => "request_body_error", 400, "The request body could not be read";
-    UpstreamServerError => "upstream_server_error", 502, "The upstream server failed";
+    /// What failed, as a stable token: the problem's `kind` member, the end
+    /// of its `type` URI, and the `error` parameter of the `Proxy-Status`
+    /// header.
+    ///
+    /// The tokens are the error types of RFC 9209 (the HTTP Proxy-Status
+    /// Parameter registry), except the two that are not proxy errors:
+    /// [`Kind::RequestBodyError`] (the client's upload failed) and
+    /// [`Kind::UpstreamServerError`] (the upstream answered 5xx and the
+    /// layer replaced its body). Each kind is documented, with its title and
+    /// status, on the [kinds page](crate::kinds).
+    pub enum Kind {
+        /// The upstream's host name could not be resolved: `dns_error`.
+        DnsError => "dns_error", BAD_GATEWAY, "The upstream's host name could not be resolved";
+        /// The upstream refused the connection: `connection_refused`.
+        ConnectionRefused => "connection_refused", BAD_GATEWAY, "The upstream refused the connection";
+        /// No route leads to the upstream's address (host or network
+        /// unreachable): `destination_ip_unroutable`.
+        DestinationIpUnroutable => "destination_ip_unroutable", BAD_GATEWAY, "The upstream's address is unreachable";
+        /// The gateway considers the upstream down (a circuit breaker, a
+        /// health check; told by a [`Classify`](super::Classify) of your
+        /// own): `destination_unavailable`.
+        DestinationUnavailable => "destination_unavailable", BAD_GATEWAY, "The upstream is unavailable";
+        /// Connecting to the upstream timed out: `connection_timeout`.
+        ConnectionTimeout => "connection_timeout", BAD_GATEWAY, "Connecting to the upstream timed out";
+        /// The upstream sent no complete response head within the head
+        /// timeout: `http_response_timeout`.
+        HttpResponseTimeout => "http_response_timeout", BAD_GATEWAY, "The upstream did not answer in time";
+        /// The connection was reset, aborted or broken: `connection_terminated`.
+        ConnectionTerminated => "connection_terminated", BAD_GATEWAY, "The upstream connection was terminated";
+        /// The upstream closed the connection before its response was
+        /// complete: `http_response_incomplete`.
+        HttpResponseIncomplete => "http_response_incomplete", BAD_GATEWAY, "The upstream's response was incomplete";
+        /// The upstream's response is not valid HTTP: `http_protocol_error`.
+        HttpProtocolError => "http_protocol_error", BAD_GATEWAY, "The upstream's response was not valid HTTP";
+        /// The upstream's response head is too large:
+        /// `http_response_header_section_size`.
+        HttpResponseHeaderSectionSize => "http_response_header_section_size", BAD_GATEWAY, "The upstream's response head was too large";
+        /// A local limit refused the request (tower's `load_shed`):
+        /// `connection_limit_reached`, 503 Service Unavailable.
+        ConnectionLimitReached => "connection_limit_reached", SERVICE_UNAVAILABLE, "The gateway is over its limit of upstream requests";
+        /// Any other failure of the upstream client: `proxy_internal_error`.
+        ProxyInternalError => "proxy_internal_error", BAD_GATEWAY, "The gateway failed to forward the request";
+        /// The upstream's response body sent nothing for the body idle
+        /// timeout (body phase only, never a status): `connection_read_timeout`.
+        ConnectionReadTimeout => "connection_read_timeout", BAD_GATEWAY, "The upstream's response body stalled";
+        /// The upstream's response body has a broken transfer coding, such as
+        /// an invalid chunk (body phase only): `http_response_transfer_coding`.
+        HttpResponseTransferCoding => "http_response_transfer_coding", BAD_GATEWAY, "The upstream's response body was badly framed";
+        /// The client's request body failed (it aborted its upload, or sent a
+        /// broken body) while it was forwarded: `request_body_error`, 400 Bad
+        /// Request. Not an upstream failure.
+        RequestBodyError => "request_body_error", BAD_REQUEST, "The request body could not be read";
+        /// The upstream answered with a 5xx and the layer replaced its body
+        /// ([`GatewayErrorLayer::intercept_error_responses`]), keeping its
+        /// status: `upstream_server_error`.
+        ///
+        /// [`GatewayErrorLayer::intercept_error_responses`]: super::GatewayErrorLayer::intercept_error_responses
+        UpstreamServerError => "upstream_server_error", BAD_GATEWAY, "The upstream server failed";
+    }
 }
 
 impl Kind {
-    /// The status the layer answers with for this kind, before the layer's
-    /// status settings ([`timeout_status`], [`recommended_statuses`]) apply:
-    /// 502 Bad Gateway, but 503 Service Unavailable for
-    /// [`Kind::ConnectionLimitReached`], 400 Bad Request for
-    /// [`Kind::RequestBodyError`], and the upstream's own status for
-    /// [`Kind::UpstreamServerError`] (502 here).
-    ///
-    /// [`timeout_status`]: super::GatewayErrorLayer::timeout_status
-    /// [`recommended_statuses`]: super::GatewayErrorLayer::recommended_statuses
-    pub const fn default_status(self) -> StatusCode {
-        match self {
-            Self::ConnectionLimitReached => StatusCode::SERVICE_UNAVAILABLE,
-            Self::RequestBodyError => StatusCode::BAD_REQUEST,
-            _ => StatusCode::BAD_GATEWAY,
-        }
-    }
-
     /// Whether the request cannot have reached the upstream: the failure
-    /// came before a connection existed (DNS, refused, unreachable, connect
-    /// timeout, a local limit). Retrying such a request is safe whatever its
+    /// came before a connection existed (DNS, refused, unroutable, a
+    /// destination considered down, connect timeout, a local limit). Retrying such a request is safe whatever its
     /// method.
     pub const fn is_request_never_sent(self) -> bool {
         matches!(
             self,
             Self::DnsError
                 | Self::ConnectionRefused
+                | Self::DestinationIpUnroutable
                 | Self::DestinationUnavailable
                 | Self::ConnectionTimeout
                 | Self::ConnectionLimitReached
@@ -177,15 +91,22 @@ impl Kind {
         !matches!(self, Self::RequestBodyError | Self::UpstreamServerError)
     }
 
-    /// Whether it is a timeout, which `timeout_status` applies to.
+    /// Whether it is a timeout, answered with 504 under
+    /// `recommended_statuses`.
     pub(super) const fn is_timeout(self) -> bool {
         matches!(self, Self::ConnectionTimeout | Self::HttpResponseTimeout)
     }
-}
 
-impl fmt::Display for Kind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+    /// Whether a failure of this kind is answered with a status the layer
+    /// chooses: not the body-phase kinds (the status was sent) nor
+    /// [`Kind::UpstreamServerError`] (the upstream's status is kept).
+    pub(super) const fn has_own_status(self) -> bool {
+        !matches!(
+            self,
+            Self::ConnectionReadTimeout
+                | Self::HttpResponseTransferCoding
+                | Self::UpstreamServerError
+        )
     }
 }
 
@@ -231,10 +152,6 @@ impl Failure {
         }
     }
 
-    pub(super) fn set_status(&mut self, status: StatusCode) {
-        self.status = status;
-    }
-
     /// The kind of failure.
     pub fn kind(&self) -> Kind {
         self.kind
@@ -269,20 +186,5 @@ impl fmt::Debug for Failure {
             .field("never_sent", &self.never_sent)
             .field("error", &self.error)
             .finish()
-    }
-}
-
-/// Displays an error and its sources as `outer: middle: root`.
-pub(super) struct ErrorChain<'a>(pub(super) &'a (dyn Error + 'static));
-
-impl fmt::Display for ErrorChain<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)?;
-        let mut source = self.0.source();
-        while let Some(error) = source {
-            write!(f, ": {error}")?;
-            source = error.source();
-        }
-        Ok(())
     }
 }

@@ -2,9 +2,7 @@ use std::convert::Infallible;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use bytes::Bytes;
 use http::uri::Authority;
@@ -15,7 +13,8 @@ use tokio::time::{Instant, Sleep};
 use super::body::GatewayBody;
 use super::classify::Classify;
 use super::failure::Failure;
-use super::layer::Shared;
+use super::layer::Settings;
+use super::log;
 use super::respond::{failure_response, intercepted, Cause};
 use crate::context::RequestContext;
 use crate::respond::ResponseForFailure;
@@ -39,7 +38,7 @@ impl Call {
 }
 
 pin_project! {
-    /// The response future of [`GatewayError`](super::GatewayError). See the
+    /// The response future of [`GatewayErrorService`](super::GatewayErrorService). See the
     /// [module docs](super).
     ///
     /// It polls the inner future first, and arms the head timer only when
@@ -53,24 +52,14 @@ pin_project! {
         timer: Option<Sleep>,
         started: Option<Instant>,
         call: Call,
-        shared: Arc<Shared<C, R>>,
+        settings: Settings<C, R>,
     }
 
     impl<F, C, R> PinnedDrop for ResponseFuture<F, C, R> {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
             if let StateProj::Running { .. } = this.state.project() {
-                let call = &*this.call;
-                // The server dropped the request, usually because the client
-                // went away: not a failure of the upstream.
-                tracing::debug!(
-                    method = %call.request.method(),
-                    path = call.request.path().unwrap_or("-"),
-                    request_id = call.request.request_id_str().unwrap_or("-"),
-                    upstream = call.upstream(),
-                    elapsed_ms = elapsed_ms(*this.started),
-                    "request cancelled before the upstream answered"
-                );
+                log::cancelled(this.call, *this.started);
             }
         }
     }
@@ -85,30 +74,24 @@ pin_project! {
     }
 }
 
-pub(super) fn elapsed_ms(started: Option<Instant>) -> u64 {
-    started.map_or(0, |started| {
-        u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
-    })
-}
-
 impl<F, C, R> ResponseFuture<F, C, R> {
-    pub(super) fn running(future: F, call: Call, shared: Arc<Shared<C, R>>) -> Self {
+    pub(super) fn running(future: F, call: Call, settings: Settings<C, R>) -> Self {
         Self {
             state: State::Running { future },
             timer: None,
             started: None,
             call,
-            shared,
+            settings,
         }
     }
 
-    pub(super) fn failed(error: BoxError, call: Call, shared: Arc<Shared<C, R>>) -> Self {
+    pub(super) fn failed(error: BoxError, call: Call, settings: Settings<C, R>) -> Self {
         Self {
             state: State::Failed { error: Some(error) },
             timer: None,
             started: None,
             call,
-            shared,
+            settings,
         }
     }
 }
@@ -135,9 +118,9 @@ where
                 }
                 Poll::Ready(Ok(res)) => {
                     this.state.set(State::Done);
-                    let settings = &this.shared.settings;
-                    if settings.intercept_upstream_errors && res.status().is_server_error() {
-                        let res = intercepted(res, this.call, *this.started, this.shared);
+                    let settings = &*this.settings;
+                    if settings.intercept_error_responses && res.status().is_server_error() {
+                        let res = intercepted(res, this.call, *this.started, settings);
                         return Poll::Ready(Ok(res.map(GatewayBody::full)));
                     }
                     let upstream = this.call.upstream.take();
@@ -152,7 +135,7 @@ where
                     if this.started.is_none() {
                         let now = Instant::now();
                         *this.started = Some(now);
-                        if let Some(timeout) = this.shared.settings.head_timeout {
+                        if let Some(timeout) = this.settings.head_timeout {
                             this.timer
                                 .set(Some(tokio::time::sleep_until(now + timeout)));
                         }
@@ -175,7 +158,7 @@ where
         };
         // Drops the upstream request: a timed-out one is cancelled.
         this.state.set(State::Done);
-        let res = failure_response(cause, this.call, *this.started, this.shared);
+        let res = failure_response(cause, this.call, *this.started, this.settings);
         Poll::Ready(Ok(res.map(GatewayBody::full)))
     }
 }
@@ -186,13 +169,5 @@ impl<F, C, R> fmt::Debug for ResponseFuture<F, C, R> {
             .field("call", &self.call)
             .field("started", &self.started)
             .finish_non_exhaustive()
-    }
-}
-
-/// `Duration` for the logs of a head timeout.
-pub(super) fn head_timeout_text(timeout: Option<Duration>) -> String {
-    match timeout {
-        Some(timeout) => format!("no response head within {timeout:?}"),
-        None => String::from("no response head in time"),
     }
 }

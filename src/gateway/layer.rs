@@ -1,24 +1,15 @@
 use std::fmt;
-use std::sync::Arc;
 use std::time::Duration;
 
-use http::{HeaderName, HeaderValue, StatusCode};
+use http::StatusCode;
 use tower_layer::Layer;
 
 use super::classify::{Classify, DefaultClassifier};
-use super::failure::Kind;
+use super::failure::{Failure, Kind};
 use super::proxy_status::serialize_name;
-use super::service::GatewayError;
-use crate::context::Capture;
+use super::service::GatewayErrorService;
 use crate::respond::{DefaultResponse, ResponseForFailure};
-
-/// The default proxy name in `Proxy-Status`, as a literal for `concat!`.
-macro_rules! default_proxy_name {
-    () => {
-        "tower-problem"
-    };
-}
-pub(super) use default_proxy_name;
+use crate::settings::{common_builder_methods, Common};
 
 /// The default head timeout: 30 seconds.
 pub const DEFAULT_HEAD_TIMEOUT: Duration = Duration::from_secs(30);
@@ -29,81 +20,106 @@ pub const DEFAULT_BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Turns the failures of an upstream-calling service into 502s (and 503,
 /// 504 where configured) with a problem+json body and a `Proxy-Status`
 /// header. See the [module docs](super) for an example.
+#[derive(Clone)]
 pub struct GatewayErrorLayer<C = DefaultClassifier, R = DefaultResponse> {
-    shared: Arc<Shared<C, R>>,
+    settings: Settings<C, R>,
 }
 
-/// What the layer and all its services, futures and bodies share.
-pub(super) struct Shared<C, R> {
-    pub(super) settings: Settings,
-    pub(super) classify: Arc<C>,
-    pub(super) respond: Arc<R>,
+/// What the layer, its services and their futures keep: flags, timeouts,
+/// the classifier and the responder by value, the rest behind [`Common`]'s
+/// one `Arc`.
+#[derive(Clone)]
+pub(super) struct Settings<C, R> {
+    pub(super) common: Common<Custom>,
+    pub(super) head_timeout: Option<Duration>,
+    pub(super) body_idle_timeout: Option<Duration>,
+    pub(super) recommended_statuses: bool,
+    /// Whole seconds.
+    pub(super) retry_after: Option<u64>,
+    pub(super) proxy_status_details: bool,
+    pub(super) proxy_status_next_hop: bool,
+    pub(super) intercept_error_responses: bool,
+    pub(super) classify: C,
+    pub(super) respond: R,
 }
 
-impl<C, R> Clone for Shared<C, R> {
-    fn clone(&self) -> Self {
-        Self {
-            settings: self.settings.clone(),
-            classify: Arc::clone(&self.classify),
-            respond: Arc::clone(&self.respond),
+/// The gateway's settings that are not flags.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Custom {
+    /// The proxy's name, already serialized as an sf-token or sf-string.
+    proxy_name: Option<Box<str>>,
+    statuses: Vec<(Kind, StatusCode)>,
+}
+
+/// The proxy name unless one is set.
+pub(super) const DEFAULT_PROXY_NAME: &str = "tower-problem";
+
+impl<C, R> Settings<C, R> {
+    /// The status the layer answers a failure of `kind` with: the one set
+    /// for it, else RFC 9209's recommendation if asked for, else the kind's
+    /// default.
+    pub(super) fn status(&self, kind: Kind) -> StatusCode {
+        let set = self
+            .common
+            .layer()
+            .and_then(|custom| custom.statuses.iter().find(|(k, _)| *k == kind));
+        if let Some(&(_, status)) = set {
+            return status;
         }
+        if self.recommended_statuses {
+            if kind.is_timeout() {
+                return StatusCode::GATEWAY_TIMEOUT;
+            }
+            if kind == Kind::DestinationUnavailable {
+                return StatusCode::SERVICE_UNAVAILABLE;
+            }
+        }
+        kind.default_status()
+    }
+
+    /// The proxy's name, serialized for `Proxy-Status`.
+    pub(super) fn proxy_name(&self) -> &str {
+        self.common
+            .layer()
+            .and_then(|custom| custom.proxy_name.as_deref())
+            .unwrap_or(DEFAULT_PROXY_NAME)
     }
 }
 
-#[derive(Clone, Debug)]
-pub(super) struct Settings {
-    pub(super) head_timeout: Option<Duration>,
-    pub(super) body_idle_timeout: Option<Duration>,
-    pub(super) timeout_status: StatusCode,
-    pub(super) unavailable_status: StatusCode,
-    pub(super) retry_after: Option<HeaderValue>,
-    /// The proxy's name, already serialized as an sf-token or sf-string.
-    pub(super) proxy_name: Arc<str>,
-    pub(super) proxy_status_details: bool,
-    pub(super) proxy_status_next_hop: bool,
-    pub(super) expose_details: bool,
-    pub(super) intercept_upstream_errors: bool,
-    pub(super) type_base: Option<Arc<str>>,
-    pub(super) capture: Capture,
-}
-
-impl Settings {
-    /// The status the layer answers a failure of `kind` with.
-    pub(super) fn status(&self, kind: Kind) -> StatusCode {
-        if kind.is_timeout() {
-            self.timeout_status
-        } else if kind == Kind::DestinationUnavailable {
-            self.unavailable_status
-        } else {
-            kind.default_status()
-        }
+impl<C, R> fmt::Debug for Settings<C, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("common", &self.common)
+            .field("head_timeout", &self.head_timeout)
+            .field("body_idle_timeout", &self.body_idle_timeout)
+            .field("recommended_statuses", &self.recommended_statuses)
+            .field("retry_after", &self.retry_after)
+            .field("proxy_status_details", &self.proxy_status_details)
+            .field("proxy_status_next_hop", &self.proxy_status_next_hop)
+            .field("intercept_error_responses", &self.intercept_error_responses)
+            .field("classify", &std::any::type_name::<C>())
+            .field("respond", &std::any::type_name::<R>())
+            .finish()
     }
 }
 
 impl GatewayErrorLayer {
     /// The layer with the default classifier and problem+json body, a head
     /// timeout of 30 s and a body idle timeout of 60 s.
-    pub fn new() -> Self {
-        let settings = Settings {
-            head_timeout: Some(DEFAULT_HEAD_TIMEOUT),
-            body_idle_timeout: Some(DEFAULT_BODY_IDLE_TIMEOUT),
-            timeout_status: StatusCode::BAD_GATEWAY,
-            unavailable_status: StatusCode::BAD_GATEWAY,
-            retry_after: None,
-            proxy_name: Arc::from(default_proxy_name!()),
-            proxy_status_details: false,
-            proxy_status_next_hop: false,
-            expose_details: false,
-            intercept_upstream_errors: false,
-            type_base: None,
-            capture: Capture::default(),
-        };
+    pub const fn new() -> Self {
         Self {
-            shared: Arc::new(Shared {
-                settings,
-                classify: Arc::new(DefaultClassifier),
-                respond: Arc::new(DefaultResponse),
-            }),
+            settings: Settings {
+                common: Common::new(),
+                head_timeout: Some(DEFAULT_HEAD_TIMEOUT),
+                body_idle_timeout: Some(DEFAULT_BODY_IDLE_TIMEOUT),
+                recommended_statuses: false,
+                retry_after: None,
+                proxy_status_details: false,
+                proxy_status_next_hop: false,
+                intercept_error_responses: false,
+                classify: DefaultClassifier,
+                respond: DefaultResponse,
+            },
         }
     }
 }
@@ -115,8 +131,67 @@ impl Default for GatewayErrorLayer {
 }
 
 impl<C, R> GatewayErrorLayer<C, R> {
-    fn settings_mut(&mut self) -> &mut Settings {
-        &mut Arc::make_mut(&mut self.shared).settings
+    fn common_mut(&mut self) -> &mut Common<Custom> {
+        &mut self.settings.common
+    }
+
+    common_builder_methods!();
+
+    /// Builds the failure responses with `respond` instead of the default
+    /// problem+json: a [`ResponseForFailure`] or a closure
+    /// `|failure: &Failure, request: &RequestContext, problem: Problem| -> impl Into<Response<Bytes>>`.
+    ///
+    /// The layer then adds `Proxy-Status` (unless the response has one),
+    /// `Retry-After` where configured, and `Content-Length`. The responder
+    /// is cloned into every request's future; see [`ResponseForFailure`]
+    /// for what that costs.
+    ///
+    /// [`RequestContext`]: crate::RequestContext
+    /// [`Problem`]: crate::problem::Problem
+    pub fn respond_with<R2: ResponseForFailure<Failure>>(
+        self,
+        respond: R2,
+    ) -> GatewayErrorLayer<C, R2> {
+        let s = self.settings;
+        GatewayErrorLayer {
+            settings: Settings {
+                common: s.common,
+                head_timeout: s.head_timeout,
+                body_idle_timeout: s.body_idle_timeout,
+                recommended_statuses: s.recommended_statuses,
+                retry_after: s.retry_after,
+                proxy_status_details: s.proxy_status_details,
+                proxy_status_next_hop: s.proxy_status_next_hop,
+                intercept_error_responses: s.intercept_error_responses,
+                classify: s.classify,
+                respond,
+            },
+        }
+    }
+
+    /// Classifies upstream errors with `classify` first, falling back to the
+    /// [`DefaultClassifier`] where it returns `None`: a [`Classify`] or a
+    /// closure `|error: &(dyn Error + 'static)| -> Option<Kind>`.
+    ///
+    /// The classifier is cloned into every request's future, as the
+    /// responder is: the default and a closure that captures nothing are
+    /// zero-sized.
+    pub fn classify_with<C2: Classify>(self, classify: C2) -> GatewayErrorLayer<C2, R> {
+        let s = self.settings;
+        GatewayErrorLayer {
+            settings: Settings {
+                common: s.common,
+                head_timeout: s.head_timeout,
+                body_idle_timeout: s.body_idle_timeout,
+                recommended_statuses: s.recommended_statuses,
+                retry_after: s.retry_after,
+                proxy_status_details: s.proxy_status_details,
+                proxy_status_next_hop: s.proxy_status_next_hop,
+                intercept_error_responses: s.intercept_error_responses,
+                classify,
+                respond: s.respond,
+            },
+        }
     }
 
     /// How long the upstream may take to send its response head, from the
@@ -127,7 +202,7 @@ impl<C, R> GatewayErrorLayer<C, R> {
     /// The timer is armed only when the inner service's future is not ready
     /// at once, and needs tokio's time driver.
     pub fn head_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.settings_mut().head_timeout = timeout.filter(|t| !t.is_zero());
+        self.settings.head_timeout = timeout.filter(|t| !t.is_zero());
         self
     }
 
@@ -139,36 +214,60 @@ impl<C, R> GatewayErrorLayer<C, R> {
     /// The timer is armed the first time the body is not ready, and reset
     /// once per wait, not per frame.
     pub fn body_idle_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.settings_mut().body_idle_timeout = timeout.filter(|t| !t.is_zero());
+        self.settings.body_idle_timeout = timeout.filter(|t| !t.is_zero());
         self
     }
 
-    /// The status for [`Kind::ConnectionTimeout`] and
-    /// [`Kind::HttpResponseTimeout`] (502 by default):
-    /// `StatusCode::GATEWAY_TIMEOUT` answers them with 504, as nginx and
-    /// HAProxy do.
-    pub fn timeout_status(mut self, status: StatusCode) -> Self {
-        self.settings_mut().timeout_status = status;
+    /// Answers failures of `kind` with `status`, whatever the order of this
+    /// and [`recommended_statuses`](Self::recommended_statuses): a status
+    /// set here wins. `status_for(Kind::HttpResponseTimeout,
+    /// StatusCode::GATEWAY_TIMEOUT)` answers head timeouts with 504, as
+    /// nginx and HAProxy do.
+    ///
+    /// Every 503 the layer makes carries `Retry-After` when
+    /// [`retry_after`](Self::retry_after) is set. See
+    /// [`type_base`](Self::type_base) for the cost of a setting that is not
+    /// a flag.
+    ///
+    /// # Panics
+    ///
+    /// If `status` is not a 4xx or 5xx, or `kind` is answered with no status
+    /// of the layer's: the body-phase kinds ([`Kind::ConnectionReadTimeout`],
+    /// [`Kind::HttpResponseTransferCoding`]: the upstream's status was sent)
+    /// and [`Kind::UpstreamServerError`] (the upstream's status is kept).
+    /// Both are mistakes in the layer's set-up, told at start-up.
+    pub fn status_for(mut self, kind: Kind, status: StatusCode) -> Self {
+        assert!(
+            status.is_client_error() || status.is_server_error(),
+            "status_for({kind}, {status}): a failure is answered with a 4xx or 5xx status"
+        );
+        assert!(
+            kind.has_own_status(),
+            "status_for({kind}, {status}): {kind} keeps the status the upstream sent"
+        );
+        let statuses = &mut self.common_mut().custom_mut().layer.statuses;
+        statuses.retain(|(k, _)| *k != kind);
+        statuses.push((kind, status));
         self
     }
 
-    /// Applies RFC 9209's recommended statuses: 504 Gateway Timeout for
-    /// timeouts and 503 Service Unavailable for
+    /// Applies RFC 9209's recommended statuses to the kinds that have no
+    /// status set with [`status_for`](Self::status_for): 504 Gateway Timeout
+    /// for timeouts and 503 Service Unavailable for
     /// [`Kind::DestinationUnavailable`]. Unclassified failures stay 502 (RFC
     /// 9209 suggests 500 for `proxy_internal_error`, which clients would
     /// take for a failure of the origin).
     pub fn recommended_statuses(mut self) -> Self {
-        let settings = self.settings_mut();
-        settings.timeout_status = StatusCode::GATEWAY_TIMEOUT;
-        settings.unavailable_status = StatusCode::SERVICE_UNAVAILABLE;
+        self.settings.recommended_statuses = true;
         self
     }
 
-    /// Sends `Retry-After` (in whole seconds, rounded up) with the 503 of
-    /// [`Kind::ConnectionLimitReached`].
-    pub fn retry_after(mut self, after: Duration) -> Self {
-        let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);
-        self.settings_mut().retry_after = Some(HeaderValue::from(secs));
+    /// Sends `Retry-After` (in whole seconds, rounded up) with every 503 the
+    /// layer makes (`None`, the default, sends none; zero sends
+    /// `Retry-After: 0`, "retry at once").
+    pub fn retry_after(mut self, after: Option<Duration>) -> Self {
+        self.settings.retry_after =
+            after.map(|after| after.as_secs() + u64::from(after.subsec_nanos() > 0));
         self
     }
 
@@ -176,150 +275,125 @@ impl<C, R> GatewayErrorLayer<C, R> {
     ///
     /// Written as an sf-token when it is one (`proxy.example.com`), else as
     /// an sf-string with `"` and `\` escaped and characters outside
-    /// printable ASCII replaced by `?`: never an invalid header.
+    /// printable ASCII replaced by `?`: never an invalid header. See
+    /// [`type_base`](Self::type_base) for the cost of a setting that is not
+    /// a flag.
     pub fn proxy_name(mut self, name: impl Into<String>) -> Self {
-        self.settings_mut().proxy_name = Arc::from(serialize_name(&name.into()));
+        let name = serialize_name(&name.into()).into_boxed_str();
+        self.common_mut().custom_mut().layer.proxy_name = Some(name);
         self
     }
 
     /// Adds `details="..."` to `Proxy-Status`: the upstream client's error
     /// chain (off by default: it can name internal hosts). Escaped as an
-    /// sf-string, characters outside printable ASCII replaced, cut at 1 KiB.
+    /// sf-string, characters outside printable ASCII replaced, cut to 1,024
+    /// characters (the least every parser must accept, RFC 9651 §3.3.3).
     pub fn proxy_status_details(mut self, details: bool) -> Self {
-        self.settings_mut().proxy_status_details = details;
+        self.settings.proxy_status_details = details;
         self
     }
 
     /// Adds `next-hop="..."` to `Proxy-Status`: the upstream's authority
     /// from the request URI the inner service got (off by default).
     pub fn proxy_status_next_hop(mut self, next_hop: bool) -> Self {
-        self.settings_mut().proxy_status_next_hop = next_hop;
+        self.settings.proxy_status_next_hop = next_hop;
         self
     }
 
-    /// Puts the upstream client's error chain into the problem's `detail`.
-    ///
-    /// Off by default: it can hold internal addresses. Turn it on for
-    /// development only.
-    pub fn expose_details(mut self, expose: bool) -> Self {
-        self.settings_mut().expose_details = expose;
-        self
-    }
-
-    /// Replaces the body of every 5xx response of the upstream with the
+    /// Replaces the body of an error response the upstream sent with the
     /// gateway's problem of kind [`Kind::UpstreamServerError`], keeping the
     /// status, like nginx's `proxy_intercept_errors` (off by default: the
-    /// upstream's responses pass through untouched).
+    /// upstream's responses pass through untouched, where the app layer's
+    /// [`intercept_error_responses`] is on: an application's own errors
+    /// should all look alike, a gateway forwards what its upstream says).
     ///
-    /// The upstream's headers are kept, except those describing the dropped
-    /// body (`Content-Type`, `Content-Length`, `Content-Encoding`,
-    /// `Transfer-Encoding`, `ETag`, `Content-Range`, `Last-Modified`); the
+    /// Here that is every 5xx, a problem+json one too: the upstream's
+    /// problem is the upstream's, and can name its internals. The upstream's
+    /// headers are kept, except those describing the dropped body
+    /// (`Content-Type`, `Content-Length`, `Content-Encoding`,
+    /// `Content-Language`, `Content-Location`, `Content-Range`,
+    /// `Transfer-Encoding`, `ETag`, `Last-Modified`, the digests); the
     /// gateway's `Proxy-Status` member, with `received-status`, is appended
     /// after the upstream's own members.
-    pub fn intercept_upstream_errors(mut self, intercept: bool) -> Self {
-        self.settings_mut().intercept_upstream_errors = intercept;
-        self
-    }
-
-    /// The start of every `type` URI: the kind's token is appended to it.
     ///
-    /// Defaults to [`DEFAULT_TYPE_BASE`](crate::DEFAULT_TYPE_BASE), where each
-    /// kind is documented.
-    pub fn type_base(mut self, base: impl Into<Arc<str>>) -> Self {
-        self.settings_mut().type_base = Some(base.into());
+    /// [`intercept_error_responses`]: crate::app::AppErrorLayer::intercept_error_responses
+    pub fn intercept_error_responses(mut self, intercept: bool) -> Self {
+        self.settings.intercept_error_responses = intercept;
         self
     }
 
-    /// The request header that holds the request id (default
-    /// `x-request-id`): logged and copied into the problem's `request_id`.
-    pub fn request_id_header(mut self, name: HeaderName) -> Self {
-        self.settings_mut().capture.request_id_header = name;
-        self
-    }
-
-    /// Keeps the request header `name` for customisations, in
-    /// [`RequestContext::headers`](crate::RequestContext::headers).
-    ///
-    /// Costs one allocation per request while any header is captured.
-    pub fn capture_header(mut self, name: HeaderName) -> Self {
-        self.settings_mut().capture.headers.push(name);
-        self
-    }
-
-    /// Keeps the request's path, query, request id and captured headers for
-    /// logs and customisations (on by default). Off, only the method (and
-    /// the upstream authority, for the logs) is kept.
-    pub fn capture_request(mut self, capture: bool) -> Self {
-        self.settings_mut().capture.enabled = capture;
-        self
-    }
-
-    /// Classifies upstream errors with `classify` first, falling back to the
-    /// [`DefaultClassifier`] where it returns `None`: a [`Classify`] or a
-    /// closure `|error: &(dyn Error + 'static)| -> Option<Kind>`.
-    pub fn classify_with<C2: Classify>(self, classify: C2) -> GatewayErrorLayer<C2, R> {
-        GatewayErrorLayer {
-            shared: Arc::new(Shared {
-                settings: self.shared.settings.clone(),
-                classify: Arc::new(classify),
-                respond: Arc::clone(&self.shared.respond),
-            }),
-        }
-    }
-
-    /// Builds the failure responses with `respond` instead of the default
-    /// problem+json: a [`ResponseForFailure`] or a closure
-    /// `|failure: &Failure, request: &RequestContext, problem: Problem| -> impl Into<Response<Bytes>>`.
-    ///
-    /// The layer then adds `Proxy-Status` (unless the response has one),
-    /// `Retry-After` where configured, and `Content-Length`.
-    ///
-    /// [`Failure`]: super::Failure
-    /// [`RequestContext`]: crate::RequestContext
-    /// [`Problem`]: crate::problem::Problem
-    pub fn respond_with<R2: ResponseForFailure<super::Failure>>(
-        self,
-        respond: R2,
-    ) -> GatewayErrorLayer<C, R2> {
-        GatewayErrorLayer {
-            shared: Arc::new(Shared {
-                settings: self.shared.settings.clone(),
-                classify: Arc::clone(&self.shared.classify),
-                respond: Arc::new(respond),
-            }),
-        }
-    }
-}
-
-#[cfg(test)]
-impl<C, R> GatewayErrorLayer<C, R> {
-    pub(super) fn settings_for_tests(&self) -> Settings {
-        self.shared.settings.clone()
-    }
-}
-
-impl<C, R> Clone for GatewayErrorLayer<C, R> {
-    fn clone(&self) -> Self {
-        Self {
-            shared: Arc::clone(&self.shared),
-        }
+    #[cfg(test)]
+    pub(super) fn settings(&self) -> &Settings<C, R> {
+        &self.settings
     }
 }
 
 impl<C, R> fmt::Debug for GatewayErrorLayer<C, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GatewayErrorLayer")
-            .field("settings", &self.shared.settings)
-            .field("classify", &std::any::type_name::<C>())
-            .field("respond", &std::any::type_name::<R>())
+            .field("settings", &self.settings)
             .finish()
     }
 }
 
-impl<S, C, R> Layer<S> for GatewayErrorLayer<C, R> {
-    type Service = GatewayError<S, C, R>;
+impl<S, C: Clone, R: Clone> Layer<S> for GatewayErrorLayer<C, R> {
+    type Service = GatewayErrorService<S, C, R>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        GatewayError::new(inner, Arc::clone(&self.shared))
+        GatewayErrorService::new(inner, self.settings.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_status_set_for_a_kind_wins_whatever_the_order() {
+        let kind = Kind::HttpResponseTimeout;
+        let teapot = StatusCode::from_u16(599).unwrap();
+        let before = GatewayErrorLayer::new()
+            .status_for(kind, teapot)
+            .recommended_statuses();
+        let after = GatewayErrorLayer::new()
+            .recommended_statuses()
+            .status_for(kind, teapot);
+        for layer in [before, after] {
+            assert_eq!(layer.settings().status(kind), teapot);
+            let other = Kind::ConnectionTimeout;
+            assert_eq!(layer.settings().status(other), StatusCode::GATEWAY_TIMEOUT);
+        }
+        let twice = GatewayErrorLayer::new()
+            .status_for(kind, teapot)
+            .status_for(kind, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            twice.settings().status(kind),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+    }
+
+    #[test]
+    fn the_default_configuration_shares_nothing() {
+        let layer = GatewayErrorLayer::new().retry_after(Some(Duration::from_millis(1500)));
+        assert!(layer.settings().common.layer().is_none());
+        assert_eq!(layer.settings().retry_after, Some(2));
+        let layer = layer.retry_after(None);
+        assert_eq!(layer.settings().retry_after, None);
+        assert_eq!(layer.settings().proxy_name(), DEFAULT_PROXY_NAME);
+        let named = layer.proxy_name("edge 1");
+        assert_eq!(named.settings().proxy_name(), "\"edge 1\"");
+    }
+
+    #[test]
+    #[should_panic(expected = "keeps the status the upstream sent")]
+    fn a_body_phase_kind_has_no_status_to_set() {
+        let _ = GatewayErrorLayer::new()
+            .status_for(Kind::ConnectionReadTimeout, StatusCode::BAD_GATEWAY);
+    }
+
+    #[test]
+    #[should_panic(expected = "4xx or 5xx")]
+    fn a_failure_is_never_answered_with_a_success() {
+        let _ = GatewayErrorLayer::new().status_for(Kind::DnsError, StatusCode::OK);
     }
 }

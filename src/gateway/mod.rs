@@ -4,7 +4,8 @@
 //!
 //! Wrap an upstream-calling service (hyper-util's legacy `Client`, a
 //! reverse-proxy handler, any `Service<Request<_>, Response = Response<_>>`
-//! whose error is `Into<BoxError>`) in [`GatewayErrorLayer`]. Its service
+//! whose error is `Into<BoxError>`) in [`GatewayErrorLayer`] (cargo
+//! feature `gateway`, on by default). Its service, [`GatewayErrorService`],
 //! never fails; what the upstream client reports is classified by its
 //! `source()` chain ([`DefaultClassifier`], or your own [`Classify`]) into a
 //! [`Kind`], whose token is the RFC 9209 error type:
@@ -13,24 +14,27 @@
 //! |---|---|---|
 //! | DNS resolution failed (by text, best effort) | `dns_error` | 502 |
 //! | connection refused | `connection_refused` | 502 |
-//! | host or network unreachable | `destination_unavailable` | 502 (503 with [`recommended_statuses`]) |
-//! | connect timed out | `connection_timeout` | 502 (504 with [`timeout_status`] or [`recommended_statuses`]) |
+//! | host or network unreachable | `destination_ip_unroutable` | 502 |
+//! | the upstream is considered down (your own [`Classify`]: a circuit breaker) | `destination_unavailable` | 502 (503 with [`recommended_statuses`]) |
+//! | connect timed out | `connection_timeout` | 502 (504 with [`status_for`] or [`recommended_statuses`]) |
 //! | no response head within the [head timeout] (30 s) | `http_response_timeout` | 502 (504 likewise) |
 //! | reset, aborted or broken pipe before a complete head | `connection_terminated` | 502 |
 //! | closed before a complete head | `http_response_incomplete` | 502 |
 //! | head not valid HTTP (status line, header, version, conflicting `Content-Length`), or a `101 Switching Protocols` to a request without `Upgrade` | `http_protocol_error` | 502 |
 //! | head too large | `http_response_header_section_size` | 502 |
-//! | tower's `load_shed` `Overloaded` (a local limit) | `connection_limit_reached` | 503, with [`retry_after`] |
+//! | tower's `load_shed` `Overloaded` (a local limit) | `connection_limit_reached` | 503 |
 //! | anything else from the upstream client | `proxy_internal_error` | 502 |
 //! | the *client's* request body failed (aborted upload) | `request_body_error` | 400, no `Proxy-Status`, logged at debug |
 //!
-//! Every response the layer makes has a `Proxy-Status` member such as
+//! Any status can be changed per kind with [`status_for`]; every 503 the
+//! layer makes carries `Retry-After` once [`retry_after`] is set. Every
+//! response the layer makes has a `Proxy-Status` member such as
 //! `tower-problem; error=connection_refused` (the name is set with
 //! [`proxy_name`]; `details=` and `next-hop=` are opt-in), and a [`Failure`]
 //! marker in its extensions that tells, among others, whether the request
 //! was never sent upstream, so a retry is safe. Upstream responses of any
 //! status pass through untouched, their own `Proxy-Status` included, unless
-//! [`intercept_upstream_errors`] is on.
+//! [`intercept_error_responses`] is on.
 //!
 //! # After the head: the body
 //!
@@ -65,9 +69,11 @@
 //!
 //! # Logs and privacy
 //!
-//! Each failure is logged once through `tracing`: upstream failures at error
-//! level with the kind, the upstream authority, method, path, request id and
-//! elapsed time, and the error chain; a local limit at warn; a cancelled
+//! Each failure is logged once through `tracing`, under the target
+//! `tower_problem::gateway`: upstream failures at error level with the kind,
+//! the upstream authority, method, path, request id (each left out when not
+//! known) and elapsed time, and the error chain, its control characters
+//! replaced so that it cannot forge a log line; a local limit at warn; a cancelled
 //! request (the client went away) and a failed request body at debug. The
 //! client never sees the upstream's address or error text unless you opt in
 //! ([`expose_details`], [`proxy_status_details`], [`proxy_status_next_hop`]).
@@ -126,12 +132,12 @@
 //! ```
 //!
 //! [`recommended_statuses`]: GatewayErrorLayer::recommended_statuses
-//! [`timeout_status`]: GatewayErrorLayer::timeout_status
+//! [`status_for`]: GatewayErrorLayer::status_for
 //! [head timeout]: GatewayErrorLayer::head_timeout
 //! [body idle timeout]: GatewayErrorLayer::body_idle_timeout
 //! [`retry_after`]: GatewayErrorLayer::retry_after
 //! [`proxy_name`]: GatewayErrorLayer::proxy_name
-//! [`intercept_upstream_errors`]: GatewayErrorLayer::intercept_upstream_errors
+//! [`intercept_error_responses`]: GatewayErrorLayer::intercept_error_responses
 //! [`expose_details`]: GatewayErrorLayer::expose_details
 //! [`proxy_status_details`]: GatewayErrorLayer::proxy_status_details
 //! [`proxy_status_next_hop`]: GatewayErrorLayer::proxy_status_next_hop
@@ -141,6 +147,7 @@ mod classify;
 mod failure;
 mod future;
 mod layer;
+mod log;
 mod proxy_status;
 mod request_body;
 mod respond;
@@ -152,6 +159,4 @@ pub use self::failure::{Failure, Kind};
 pub use self::future::ResponseFuture;
 pub use self::layer::{GatewayErrorLayer, DEFAULT_BODY_IDLE_TIMEOUT, DEFAULT_HEAD_TIMEOUT};
 pub use self::request_body::RequestBody;
-pub use self::service::GatewayError;
-pub use crate::context::RequestContext;
-pub use crate::respond::{DefaultResponse, ResponseForFailure};
+pub use self::service::GatewayErrorService;

@@ -10,8 +10,9 @@ use http::{HeaderName, HeaderValue, StatusCode};
 /// `proxy-status`.
 pub(super) const PROXY_STATUS: HeaderName = HeaderName::from_static("proxy-status");
 
-/// The longest sf-string written for `details` or `next-hop`, in bytes of
-/// the unescaped text; longer text is cut and ends with `...`.
+/// The longest sf-string written for `details` or `next-hop`, in characters
+/// after decoding: the least every parser must accept (RFC 9651 §3.3.3).
+/// Longer text is cut to leave room for a closing `...`.
 const MAX_STRING: usize = 1024;
 
 /// The member's parameters.
@@ -59,7 +60,7 @@ pub(super) fn member(name: &str, params: &Params<'_>) -> HeaderValue {
     }
     // Only printable ASCII was written, so this cannot fail; a fixed value
     // stands in should it ever.
-    HeaderValue::try_from(out).unwrap_or(HeaderValue::from_static("tower-problem"))
+    HeaderValue::try_from(out).unwrap_or(HeaderValue::from_static(super::layer::DEFAULT_PROXY_NAME))
 }
 
 /// Whether `s` is an RFC 9651 sf-token: `( ALPHA / "*" ) *( tchar / ":" / "/" )`.
@@ -76,13 +77,14 @@ fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
-/// Appends `s` as an sf-string: `"` and `\` escaped, every character
-/// outside printable ASCII replaced by `?`, at most `max` characters of `s`
-/// (then `...`).
+/// Appends `s` as an sf-string of at most `max` characters once decoded:
+/// `"` and `\` escaped, every character outside printable ASCII replaced
+/// by `?`; a longer `s` is cut to `max - 3` characters and `...`.
 pub(super) fn write_string(out: &mut String, s: &str, max: usize) {
     out.push('"');
+    let cut = s.chars().nth(max).is_some();
     for (i, c) in s.chars().enumerate() {
-        if i == max {
+        if cut && i == max - 3 {
             out.push_str("...");
             break;
         }
@@ -157,6 +159,12 @@ mod tests {
         let (parsed, rest) = parse_string(&out).unwrap();
         assert_eq!(rest, "");
         assert!(parsed.ends_with("..."));
+        assert_eq!(parsed.chars().count(), MAX_STRING);
+        // Exactly the limit is not cut.
+        let exact = "a".repeat(MAX_STRING);
+        let mut out = String::new();
+        write_string(&mut out, &exact, MAX_STRING);
+        assert_eq!(parse_string(&out).unwrap().0, exact);
         HeaderValue::try_from(out).unwrap();
     }
 

@@ -6,6 +6,8 @@ use std::task::{Context, Poll};
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
+use crate::chain::find_source;
+use crate::settings::inner_accessors;
 use crate::BoxError;
 
 pin_project! {
@@ -34,20 +36,7 @@ impl<B> RequestBody<B> {
         Self { inner }
     }
 
-    /// The client's body.
-    pub fn get_ref(&self) -> &B {
-        &self.inner
-    }
-
-    /// The client's body, mutably.
-    pub fn get_mut(&mut self) -> &mut B {
-        &mut self.inner
-    }
-
-    /// Unwraps the client's body.
-    pub fn into_inner(self) -> B {
-        self.inner
-    }
+    inner_accessors!(B, "client's body");
 }
 
 impl<B> Body for RequestBody<B>
@@ -110,12 +99,5 @@ impl Error for ClientBodyError {
 
 /// Whether the chain of `error` holds a failure of the client's body.
 pub(super) fn is_request_body_error(error: &(dyn Error + 'static)) -> bool {
-    let mut level = Some(error);
-    while let Some(error) = level {
-        if error.is::<ClientBodyError>() {
-            return true;
-        }
-        level = error.source();
-    }
-    false
+    find_source::<ClientBodyError>(error).is_some()
 }

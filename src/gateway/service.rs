@@ -1,5 +1,4 @@
 use std::fmt;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -10,10 +9,11 @@ use super::body::GatewayBody;
 use super::classify::Classify;
 use super::failure::Failure;
 use super::future::{Call, ResponseFuture};
-use super::layer::Shared;
+use super::layer::Settings;
 use super::request_body::RequestBody;
 use crate::context::RequestContext;
 use crate::respond::ResponseForFailure;
+use crate::settings::inner_accessors;
 use crate::BoxError;
 
 /// The service of [`GatewayErrorLayer`](super::GatewayErrorLayer): it never
@@ -33,38 +33,25 @@ use crate::BoxError;
 ///
 /// Panics of `S` are not caught: wrap the gateway in the
 /// [app layer](crate::app) or tower-http's `CatchPanic` for that.
-pub struct GatewayError<S, C, R> {
+pub struct GatewayErrorService<S, C, R> {
     inner: S,
-    shared: Arc<Shared<C, R>>,
+    settings: Settings<C, R>,
     not_ready: Option<BoxError>,
 }
 
-impl<S, C, R> GatewayError<S, C, R> {
-    pub(super) fn new(inner: S, shared: Arc<Shared<C, R>>) -> Self {
+impl<S, C, R> GatewayErrorService<S, C, R> {
+    pub(super) fn new(inner: S, settings: Settings<C, R>) -> Self {
         Self {
             inner,
-            shared,
+            settings,
             not_ready: None,
         }
     }
 
-    /// The wrapped service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The wrapped service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Unwraps the service.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
+    inner_accessors!(S, "wrapped service");
 }
 
-impl<S, C, R, ReqBody, ResBody> Service<Request<ReqBody>> for GatewayError<S, C, R>
+impl<S, C, R, ReqBody, ResBody> Service<Request<ReqBody>> for GatewayErrorService<S, C, R>
 where
     S: Service<Request<RequestBody<ReqBody>>, Response = Response<ResBody>>,
     S::Error: Into<BoxError>,
@@ -95,7 +82,7 @@ where
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         let (request, upgrade) = RequestContext::capture_and_find(
             &req,
-            &self.shared.settings.capture,
+            &self.settings.common,
             Some(&http::header::UPGRADE),
         );
         let call = Call {
@@ -103,28 +90,26 @@ where
             upstream: req.uri().authority().cloned(),
             upgrade,
         };
-        let shared = Arc::clone(&self.shared);
+        let settings = self.settings.clone();
         if let Some(error) = self.not_ready.take() {
-            return ResponseFuture::failed(error, call, shared);
+            return ResponseFuture::failed(error, call, settings);
         }
         let future = self.inner.call(req.map(RequestBody::new));
-        ResponseFuture::running(future, call, shared)
+        ResponseFuture::running(future, call, settings)
     }
 }
 
-impl<S: Clone, C, R> Clone for GatewayError<S, C, R> {
+impl<S: Clone, C: Clone, R: Clone> Clone for GatewayErrorService<S, C, R> {
     fn clone(&self) -> Self {
-        Self::new(self.inner.clone(), Arc::clone(&self.shared))
+        Self::new(self.inner.clone(), self.settings.clone())
     }
 }
 
-impl<S: fmt::Debug, C, R> fmt::Debug for GatewayError<S, C, R> {
+impl<S: fmt::Debug, C, R> fmt::Debug for GatewayErrorService<S, C, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("GatewayError")
+        f.debug_struct("GatewayErrorService")
             .field("inner", &self.inner)
-            .field("settings", &self.shared.settings)
-            .field("classify", &std::any::type_name::<C>())
-            .field("respond", &std::any::type_name::<R>())
+            .field("settings", &self.settings)
             .field("not_ready", &self.not_ready)
             .finish()
     }

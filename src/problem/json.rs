@@ -152,19 +152,6 @@ pub(crate) fn write_string(buf: &mut Vec<u8>, value: &str) {
     buf.push(b'"');
 }
 
-/// The length of `value` written as a JSON string, quotes included.
-pub(crate) fn string_len(value: &str) -> usize {
-    let escapes: usize = value
-        .bytes()
-        .map(|byte| match ESCAPE[byte as usize] {
-            0 => 0,
-            b'u' => WORST_ESCAPE,
-            _ => 1,
-        })
-        .sum();
-    value.len() + escapes + 2
-}
-
 /// Whether any of the eight bytes of `word` is a control character, `"` or
 /// `\`. Never false when one is (a true can be a false alarm: the bytes are
 /// then looked at one by one).
@@ -212,13 +199,6 @@ mod tests {
             let json = string_json(&text);
             let back: String = serde_json::from_str(&json).unwrap();
             assert_eq!(back, text, "byte {byte:#x} as {json}");
-        }
-    }
-
-    #[test]
-    fn string_len_is_the_written_length() {
-        for text in ["", "plain", "\"\\\n\x00\x1f", "é漢字🦀", "a\"b\\c\td"] {
-            assert_eq!(string_len(text), string_json(text).len(), "{text:?}");
         }
     }
 

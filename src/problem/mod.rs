@@ -38,23 +38,12 @@ use bytes::Bytes;
 use http::StatusCode;
 
 pub use self::extension::ExtensionValue;
+#[cfg(feature = "serde")]
+pub use self::extension::SerializedJson;
 use self::json::ObjectWriter;
 pub(crate) use self::response::{
-    fixed_problem_response, keep_replaced, problem_response, set_content_length, PROBLEM_JSON,
+    keep_replaced, problem_response, set_content_length, PROBLEM_JSON,
 };
-
-/// The `type` URI of a layer's kind `token`: the user's `base` followed by
-/// the token, or the kind's documented `default`.
-pub(crate) fn type_uri(
-    base: Option<&str>,
-    token: &str,
-    default: &'static str,
-) -> Cow<'static, str> {
-    match base {
-        None => Cow::Borrowed(default),
-        Some(base) => Cow::Owned(format!("{base}{token}")),
-    }
-}
 
 /// Members that RFC 9457 defines; an extension member may not take their names.
 const STANDARD_MEMBERS: [&str; 5] = ["type", "title", "status", "detail", "instance"];

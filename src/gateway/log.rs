@@ -1,0 +1,206 @@
+//! The gateway layer's log lines, all under the target
+//! `tower_problem::gateway`.
+
+use std::error::Error;
+use std::fmt;
+use std::time::Duration;
+
+use http::uri::Authority;
+use tokio::time::Instant;
+
+use super::body::BodyError;
+use super::failure::{Failure, Kind};
+use super::future::Call;
+use crate::chain::ErrorChain;
+use crate::log::request_event;
+use crate::panic::Panic;
+
+/// The target of every line: users' filters need not know file names.
+const TARGET: &str = "tower_problem::gateway";
+
+/// Milliseconds since the first poll of the response future; 0 when the
+/// failure came before it waited at all.
+fn elapsed_ms(started: Option<Instant>) -> u64 {
+    started.map_or(0, |started| {
+        u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    })
+}
+
+/// The one line of a failure the layer answered: at debug level for the
+/// client's own body, warn for a local limit and a replaced upstream 5xx,
+/// error for the rest.
+pub(super) fn failure(
+    failure: &Failure,
+    call: &Call,
+    started: Option<Instant>,
+    details: Option<&str>,
+) {
+    let level = match failure.kind() {
+        Kind::RequestBodyError => tracing::Level::DEBUG,
+        Kind::ConnectionLimitReached | Kind::UpstreamServerError => tracing::Level::WARN,
+        _ => tracing::Level::ERROR,
+    };
+    // Nothing records this level: skip gathering the fields.
+    if !tracing::level_enabled!(level) {
+        return;
+    }
+    let request = &call.request;
+    let kind = failure.kind().as_str();
+    let status = failure.status().as_u16();
+    let upstream = call.upstream();
+    let elapsed_ms = elapsed_ms(started);
+    // Formatted only if the event is recorded: tracing evaluates the fields
+    // of an enabled event only.
+    let error = LogError {
+        error: failure.error(),
+        details,
+    };
+    let error = &error;
+    match failure.kind() {
+        Kind::RequestBodyError => request_event!(
+            debug,
+            TARGET,
+            request,
+            kind,
+            status,
+            upstream,
+            elapsed_ms,
+            error = error.to_string().as_str(),
+            "the client's request body failed while it was forwarded"
+        ),
+        Kind::ConnectionLimitReached => request_event!(
+            warn,
+            TARGET,
+            request,
+            kind,
+            status,
+            upstream,
+            elapsed_ms,
+            error = error.to_string().as_str(),
+            "upstream request refused by a local limit"
+        ),
+        Kind::UpstreamServerError => request_event!(
+            warn,
+            TARGET,
+            request,
+            kind,
+            status,
+            upstream,
+            elapsed_ms,
+            "upstream answered with a server error; body replaced"
+        ),
+        Kind::HttpResponseTimeout if failure.error().is_none() => request_event!(
+            error,
+            TARGET,
+            request,
+            kind,
+            status,
+            upstream,
+            elapsed_ms,
+            error = error.to_string().as_str(),
+            "upstream sent no response head within the head timeout"
+        ),
+        _ => request_event!(
+            error,
+            TARGET,
+            request,
+            kind,
+            status,
+            upstream,
+            elapsed_ms,
+            error = error.to_string().as_str(),
+            "upstream request failed"
+        ),
+    }
+}
+
+/// The `error` field of [`failure`]: the details if computed, else the
+/// error chain, else `-`.
+struct LogError<'a> {
+    error: Option<&'a (dyn Error + Send + Sync + 'static)>,
+    details: Option<&'a str>,
+}
+
+impl fmt::Display for LogError<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.error, self.details) {
+            (_, Some(details)) => f.write_str(details),
+            (Some(error), None) => fmt::Display::fmt(&ErrorChain(error), f),
+            (None, None) => f.write_str("-"),
+        }
+    }
+}
+
+/// The user's classifier panicked: the default classification was used.
+pub(super) fn classify_panicked(panic: &Panic, call: &Call, classify: &str) {
+    request_event!(
+        error,
+        TARGET,
+        &call.request,
+        upstream = call.upstream(),
+        panic.message = &*panic.message,
+        panic.location = panic.location.as_deref(),
+        classify,
+        "the Classify panicked; used the default classification"
+    );
+}
+
+/// The customisation panicked: the default response was sent instead.
+pub(super) fn respond_panicked(panic: &Panic, kind: Kind, call: &Call, respond: &str) {
+    request_event!(
+        error,
+        TARGET,
+        &call.request,
+        kind = kind.as_str(),
+        upstream = call.upstream(),
+        panic.message = &*panic.message,
+        panic.location = panic.location.as_deref(),
+        respond,
+        "the ResponseForFailure panicked; answered with the default response"
+    );
+}
+
+/// The server dropped the request, usually because the client went away:
+/// not a failure of the upstream.
+pub(super) fn cancelled(call: &Call, started: Option<Instant>) {
+    request_event!(
+        debug,
+        TARGET,
+        &call.request,
+        upstream = call.upstream(),
+        elapsed_ms = elapsed_ms(started),
+        "request cancelled before the upstream answered"
+    );
+}
+
+/// The upstream body failed after the head was sent; the request's context
+/// comes from the span the body is polled in.
+#[cold]
+#[inline(never)]
+pub(super) fn body_failed(
+    error: &BodyError,
+    upstream: Option<&Authority>,
+    bytes: u64,
+    started: Option<Instant>,
+    idle_timeout: Option<Duration>,
+) {
+    struct Cause<'a>(Option<&'a (dyn Error + 'static)>, Option<Duration>);
+    impl fmt::Display for Cause<'_> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            match self {
+                Cause(Some(source), _) => ErrorChain(*source).fmt(f),
+                Cause(None, Some(timeout)) => write!(f, "no body data within {timeout:?}"),
+                Cause(None, None) => f.write_str("-"),
+            }
+        }
+    }
+    tracing::error!(
+        target: TARGET,
+        kind = error.kind().as_str(),
+        upstream = upstream.map_or("-", Authority::as_str),
+        bytes,
+        elapsed_ms = elapsed_ms(started),
+        error = Cause(error.source(), idle_timeout).to_string().as_str(),
+        "upstream response body failed after the head was sent; aborting the response"
+    );
+}

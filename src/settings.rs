@@ -1,0 +1,202 @@
+//! The settings both layers have, and their builder methods, kept once.
+
+use std::fmt;
+use std::sync::Arc;
+
+use http::HeaderName;
+
+/// The request id header unless one is set: tower-http's `SetRequestIdLayer`'s.
+static DEFAULT_REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The settings both layers have. Flags are kept by value; everything else
+/// (the common settings that are not flags, and the layer's own, `X`) sits
+/// behind one `Arc` that exists only once such a setting is made. In the
+/// default configuration, cloning this (into every service clone and every
+/// response future) touches nothing shared between requests; in a custom
+/// one it costs one reference-count increment.
+pub(crate) struct Common<X> {
+    pub(crate) expose_details: bool,
+    pub(crate) capture_request: bool,
+    custom: Option<Arc<Custom<X>>>,
+}
+
+/// The settings of [`Common`] that are not flags.
+#[derive(Clone, Debug)]
+pub(crate) struct Custom<X> {
+    type_base: Option<Box<str>>,
+    request_id_header: HeaderName,
+    capture_headers: Vec<HeaderName>,
+    #[cfg_attr(not(feature = "gateway"), allow(dead_code))]
+    pub(crate) layer: X,
+}
+
+impl<X> Common<X> {
+    pub(crate) const fn new() -> Self {
+        Self {
+            expose_details: false,
+            capture_request: true,
+            custom: None,
+        }
+    }
+
+    /// The user's start of the `type` URIs, if set.
+    pub(crate) fn type_base(&self) -> Option<&str> {
+        self.custom.as_deref()?.type_base.as_deref()
+    }
+
+    pub(crate) fn request_id_header(&self) -> &HeaderName {
+        self.custom
+            .as_deref()
+            .map_or(&DEFAULT_REQUEST_ID_HEADER, |custom| {
+                &custom.request_id_header
+            })
+    }
+
+    pub(crate) fn capture_headers(&self) -> &[HeaderName] {
+        self.custom
+            .as_deref()
+            .map_or(&[], |custom| &custom.capture_headers)
+    }
+
+    /// The layer's own settings that are not flags, if any was made.
+    #[cfg_attr(not(feature = "gateway"), allow(dead_code))]
+    pub(crate) fn layer(&self) -> Option<&X> {
+        self.custom.as_deref().map(|custom| &custom.layer)
+    }
+}
+
+impl<X: Clone + Default> Common<X> {
+    /// The settings that are not flags, for a builder method to change.
+    pub(crate) fn custom_mut(&mut self) -> &mut Custom<X> {
+        let custom = self.custom.get_or_insert_with(|| {
+            Arc::new(Custom {
+                type_base: None,
+                request_id_header: DEFAULT_REQUEST_ID_HEADER.clone(),
+                capture_headers: Vec::new(),
+                layer: X::default(),
+            })
+        });
+        Arc::make_mut(custom)
+    }
+
+    pub(crate) fn set_type_base(&mut self, base: String) {
+        self.custom_mut().type_base = Some(base.into_boxed_str());
+    }
+
+    pub(crate) fn set_request_id_header(&mut self, name: HeaderName) {
+        self.custom_mut().request_id_header = name;
+    }
+
+    pub(crate) fn add_capture_header(&mut self, name: HeaderName) {
+        self.custom_mut().capture_headers.push(name);
+    }
+}
+
+impl<X> Clone for Common<X> {
+    #[inline]
+    fn clone(&self) -> Self {
+        Self {
+            expose_details: self.expose_details,
+            capture_request: self.capture_request,
+            custom: self.custom.clone(),
+        }
+    }
+}
+
+impl<X: fmt::Debug> fmt::Debug for Common<X> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Common")
+            .field("expose_details", &self.expose_details)
+            .field("capture_request", &self.capture_request)
+            .field("custom", &self.custom)
+            .finish()
+    }
+}
+
+/// The builder methods of the [`Common`] settings, one text for both
+/// layers: expands inside a layer's `impl` that has
+/// `fn common_mut(&mut self) -> &mut Common<_>`.
+macro_rules! common_builder_methods {
+    () => {
+        /// The start of every `type` URI: the kind's token is appended to it.
+        ///
+        /// Defaults to [`DEFAULT_TYPE_BASE`](crate::DEFAULT_TYPE_BASE), the
+        /// [kinds page](crate::kinds), where each kind is documented with
+        /// its title and status. Point it at your own documentation, keeping
+        /// one page or anchor per kind, as RFC 9457 asks.
+        ///
+        /// Like every setting that is not a flag, this puts the layer's
+        /// settings behind one shared `Arc`, which every request then clones
+        /// once (a reference-count increment); the default configuration has
+        /// none.
+        pub fn type_base(mut self, base: impl Into<String>) -> Self {
+            self.common_mut().set_type_base(base.into());
+            self
+        }
+
+        /// Puts what failed (a panic's message, an error chain) into the
+        /// problem's `detail`.
+        ///
+        /// Off by default: it can hold internal details, such as addresses.
+        /// Turn it on for development only. It is always in the log.
+        pub fn expose_details(mut self, expose: bool) -> Self {
+            self.common_mut().expose_details = expose;
+            self
+        }
+
+        /// Keeps the request's path, query, request id and captured headers
+        /// for logs and customisations (on by default). Off, only the method
+        /// is kept.
+        pub fn capture_request(mut self, capture: bool) -> Self {
+            self.common_mut().capture_request = capture;
+            self
+        }
+
+        /// The request header that holds the request id (default
+        /// `x-request-id`, the one tower-http's `SetRequestIdLayer` sets).
+        ///
+        /// The id is logged and copied into the problem's `request_id`
+        /// member, at most its first 128 bytes; an id that is not visible
+        /// ASCII is left out. See [`type_base`](Self::type_base) for the
+        /// cost of a setting that is not a flag.
+        pub fn request_id_header(mut self, name: http::HeaderName) -> Self {
+            self.common_mut().set_request_id_header(name);
+            self
+        }
+
+        /// Keeps the request header `name` for customisations, in
+        /// [`RequestContext::headers`](crate::RequestContext::headers):
+        /// `Accept` to choose between HTML and JSON, say.
+        ///
+        /// Costs one allocation per request while any header is captured,
+        /// and see [`type_base`](Self::type_base) for the cost of a setting
+        /// that is not a flag.
+        pub fn capture_header(mut self, name: http::HeaderName) -> Self {
+            self.common_mut().add_capture_header(name);
+            self
+        }
+    };
+}
+pub(crate) use common_builder_methods;
+
+/// `get_ref`, `get_mut` and `into_inner` of a wrapper's `inner` field of
+/// type `$ty`, described as `$what`.
+macro_rules! inner_accessors {
+    ($ty:ident, $what:literal) => {
+        #[doc = concat!("The ", $what, ".")]
+        pub fn get_ref(&self) -> &$ty {
+            &self.inner
+        }
+
+        #[doc = concat!("The ", $what, ", mutably.")]
+        pub fn get_mut(&mut self) -> &mut $ty {
+            &mut self.inner
+        }
+
+        #[doc = concat!("Unwraps the ", $what, ".")]
+        pub fn into_inner(self) -> $ty {
+            self.inner
+        }
+    };
+}
+pub(crate) use inner_accessors;
