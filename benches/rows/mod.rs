@@ -1,6 +1,7 @@
 //! The services and the request loop that `instructions.rs` (callgrind
-//! instruction counts, allocations) and `wall.rs` (criterion wall-clock
-//! time) both measure, so the two benches time the same rows.
+//! instruction counts, allocations), `wall.rs` (criterion wall-clock time)
+//! and `scaling.rs` (throughput per thread across cores) measure, so the
+//! benches time the same rows.
 //!
 //! Each bench binary uses a different subset of these.
 #![allow(dead_code)]
@@ -14,6 +15,7 @@ use std::io;
 use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -158,6 +160,66 @@ where
         let mut res = Response::new(B::default());
         *res.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
         Poll::Ready(Ok(res))
+    }
+}
+
+// ---------------------------------------------------------------------------
+// State shared between requests: the defect `scaling.rs` exists to catch
+
+/// Clones one `Arc`, held by the service and so shared by all its clones,
+/// into its future on every request, and drops it when the future is
+/// dropped; nothing else. Two atomic read-modify-writes per request on one
+/// cache line that every thread calling a clone of the service writes:
+/// free on one core, a line bouncing between cores on several.
+#[derive(Clone)]
+pub(crate) struct ArcPerRequest<S> {
+    inner: S,
+    shared: Arc<()>,
+}
+
+impl<S> ArcPerRequest<S> {
+    pub(crate) fn new(inner: S) -> Self {
+        Self {
+            inner,
+            shared: Arc::new(()),
+        }
+    }
+}
+
+impl<S, ReqBody> Service<Request<ReqBody>> for ArcPerRequest<S>
+where
+    S: Service<Request<ReqBody>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = ArcFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        ArcFuture {
+            future: self.inner.call(req),
+            _shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+pin_project! {
+    /// The future of [`ArcPerRequest`]: the inner one, and the clone.
+    pub(crate) struct ArcFuture<F> {
+        #[pin]
+        future: F,
+        _shared: Arc<()>,
+    }
+}
+
+impl<F: Future> Future for ArcFuture<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        self.project().future.poll(cx)
     }
 }
 
@@ -495,6 +557,38 @@ where
         .call(req)
         .await
         .expect("a response");
+    let (parts, body) = res.into_parts();
+    let body = body.collect().await.map(|body| body.to_bytes());
+    let outcome = Outcome {
+        status: parts.status,
+        complete: body.is_ok(),
+    };
+    let _ = black_box((parts, body));
+    outcome
+}
+
+/// [`one`] as hyper-util's `TowerToHyperService` makes every request under
+/// `axum::serve`: clone the service, then `oneshot` the clone (readiness,
+/// call; the clone is dropped as soon as it is called).
+pub(crate) async fn one_cloned<S, B>(svc: &S) -> Outcome
+where
+    S: Service<Req, Response = Response<B>> + Clone,
+    S::Error: Debug,
+    B: Body<Data = Bytes>,
+    B::Error: Debug,
+{
+    let res = svc.clone().oneshot(request()).await.expect("a response");
+    outcome(res).await
+}
+
+/// Collects a response's body (until its end, or its error), as [`one`]
+/// does. [`one`] keeps these lines inline: calling this from it adds 131
+/// instructions per request to `bare` in callgrind.
+async fn outcome<B>(res: Response<B>) -> Outcome
+where
+    B: Body<Data = Bytes>,
+    B::Error: Debug,
+{
     let (parts, body) = res.into_parts();
     let body = body.collect().await.map(|body| body.to_bytes());
     let outcome = Outcome {
