@@ -13,10 +13,11 @@ use crate::problem::{set_content_length, Problem};
 /// [`gateway::Failure`]): the problem+json body by default, or any other
 /// envelope (an HTML page for browsers, a company's own JSON).
 ///
-/// `problem` is the consistent body the layer would send; change it and
-/// return it, or ignore it. The layer sets `Content-Length` and, for `HEAD`,
-/// drops the body. If this panics, the layer logs the panic and answers
-/// with the default response for the same failure.
+/// `problem` is the consistent body the layer would send; add to it with
+/// [`Problem::into_builder`] and return it, or ignore it. The layer sets
+/// `Content-Length` and, for `HEAD`, drops the body. If this panics, the
+/// layer logs the panic and answers with the default response for the same
+/// failure.
 ///
 /// The layer keeps its responder by value and clones it into every
 /// request's future, as tower-http's `ResponseForPanic` is: the default and
@@ -32,11 +33,22 @@ use crate::problem::{set_content_length, Problem};
 /// use tower_problem::RequestContext;
 ///
 /// let layer = AppErrorLayer::new().respond_with(
-///     |_failure: &Failure, request: &RequestContext, problem: Problem| {
-///         problem.with_extension("support", "https://example.com/support")
+///     |_failure: &Failure, _request: &RequestContext, problem: Problem| {
+///         problem
+///             .into_builder()
+///             .extension("support", "https://example.com/support")
+///             .build()
+///             .expect("a valid extension name")
 ///     },
 /// );
 /// ```
+///
+/// [`ProblemBuilder::build`] checks only what is added to the problem, so
+/// here it fails only for a refused extension name (a standard member's, or
+/// one RFC 9457 §3.2 advises against): a bug that a fixed name shows on the
+/// first failure, which is why `expect` suits it.
+///
+/// [`ProblemBuilder::build`]: crate::problem::ProblemBuilder::build
 ///
 /// [`app::Failure`]: crate::app::Failure
 /// [`gateway::Failure`]: crate::gateway::Failure

@@ -44,9 +44,12 @@ async fn a_closure_can_add_an_extension_member() {
     let layer = AppErrorLayer::new().respond_with(
         |failure: &Failure, request: &RequestContext, problem: Problem| {
             problem
-                .with_extension("support", "https://example.com/support")
-                .with_extension("seen_kind", failure.kind().as_str())
-                .with_extension("seen_path", request.path().unwrap_or("-").to_owned())
+                .into_builder()
+                .extension("support", "https://example.com/support")
+                .extension("seen_kind", failure.kind().as_str())
+                .extension("seen_path", request.path().unwrap_or("-").to_owned())
+                .build()
+                .expect("valid extension names")
         },
     );
     let addr = serve_router(app(layer)).await;

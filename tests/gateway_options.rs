@@ -389,7 +389,11 @@ async fn a_customisation_sees_the_failure_and_the_request() {
                 assert!(failure.is_request_never_sent());
                 assert_eq!(request.path(), Some("/some/path"));
                 flag.store(true, Ordering::SeqCst);
-                problem.with_extension("support", "https://example.com/support")
+                problem
+                    .into_builder()
+                    .extension("support", "https://example.com/support")
+                    .build()
+                    .expect("a valid extension name")
             },
         );
     let (got, _upstream) = fails(layer, Behavior::NotListening).await;

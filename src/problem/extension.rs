@@ -2,11 +2,51 @@ use std::borrow::Cow;
 
 use super::json::ObjectWriter;
 
+/// Members that RFC 9457 defines; an extension member may not take their names.
+pub(super) const STANDARD_MEMBERS: [&str; 5] = ["type", "title", "status", "detail", "instance"];
+
+/// Why a name is refused as an extension member's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum NameError {
+    /// A standard member's name.
+    Reserved,
+    /// RFC 9457 §3.2: names SHOULD start with a letter...
+    NotLetterFirst,
+    /// ...and SHOULD comprise ALPHA, DIGIT and `_`: the byte where another is...
+    Character { at: usize },
+    /// ...and SHOULD be three characters or longer.
+    TooShort,
+}
+
+/// Checks `name` for an extension member: not a standard member's name, and
+/// as RFC 9457 §3.2 advises, so that it can be carried in formats other than
+/// JSON: an ASCII letter, then ASCII letters, digits and `_`, three or more
+/// characters in all.
+pub(super) fn check_name(name: &str) -> Result<(), NameError> {
+    if STANDARD_MEMBERS.contains(&name) {
+        return Err(NameError::Reserved);
+    }
+    let bytes = name.as_bytes();
+    if bytes.first().is_some_and(|c| !c.is_ascii_alphabetic()) {
+        return Err(NameError::NotLetterFirst);
+    }
+    if let Some(at) = bytes
+        .iter()
+        .position(|&c| !(c.is_ascii_alphanumeric() || c == b'_'))
+    {
+        return Err(NameError::Character { at });
+    }
+    if bytes.len() < 3 {
+        return Err(NameError::TooShort);
+    }
+    Ok(())
+}
+
 /// The value of a [`Problem`](super::Problem) extension member.
 ///
 /// Made with `From`: strings, integers and booleans; with the `serde`
 /// feature, any `Serialize` value through
-/// [`Problem::with_serialized_extension`](super::Problem::with_serialized_extension).
+/// [`ProblemBuilder::serialized_extension`](super::ProblemBuilder::serialized_extension).
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum ExtensionValue {
@@ -112,3 +152,47 @@ macro_rules! from_integer {
 
 from_integer!(Integer as i64: i8, i16, i32, i64);
 from_integer!(Unsigned as u64: u8, u16, u32, u64);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_as_rfc_9457_advises() {
+        for name in [
+            "abc",
+            "kind",
+            "request_id",
+            "retry_in_minutes",
+            "A1_",
+            "x__",
+            "Type",
+            "TITLE",
+            "statuses",
+        ] {
+            assert_eq!(check_name(name), Ok(()), "{name:?}");
+        }
+        for name in STANDARD_MEMBERS {
+            assert_eq!(check_name(name), Err(NameError::Reserved));
+        }
+        for (name, err) in [
+            ("", NameError::TooShort),
+            ("a", NameError::TooShort),
+            ("ab", NameError::TooShort),
+            ("_ab", NameError::NotLetterFirst),
+            ("1ab", NameError::NotLetterFirst),
+            (" status", NameError::NotLetterFirst),
+            ("\u{e9}tat", NameError::NotLetterFirst),
+            ("a", NameError::TooShort),
+            ("a-b", NameError::Character { at: 1 }),
+            ("ab ", NameError::Character { at: 2 }),
+            ("detail ", NameError::Character { at: 6 }),
+            ("instance\0", NameError::Character { at: 8 }),
+            ("caf\u{e9}", NameError::Character { at: 3 }),
+            ("a.b.c", NameError::Character { at: 1 }),
+            ("a\u{e9}", NameError::Character { at: 1 }),
+        ] {
+            assert_eq!(check_name(name), Err(err), "{name:?}");
+        }
+    }
+}

@@ -5,16 +5,23 @@
 //! `type`, `title`, `status`, `detail`, `instance`, then the extension members
 //! in the order they were first inserted.
 //!
+//! Build one with [`Problem::builder`]: it refuses what RFC 9457's JSON
+//! schema refuses (a `status` outside 100..=599, a `type` or `instance` that
+//! is not an RFC 3986 URI reference) and the extension member names that
+//! RFC 9457 §3.2 advises against, with an [`InvalidProblem`] that says which
+//! and why.
+//!
 //! # Example
 //!
 //! ```
 //! use http::StatusCode;
 //! use tower_problem::problem::Problem;
 //!
-//! let problem = Problem::new(StatusCode::SERVICE_UNAVAILABLE)
-//!     .with_type("https://example.com/problems/maintenance")
-//!     .with_title("Down for maintenance")
-//!     .with_extension("retry_in_minutes", 15);
+//! let problem = Problem::builder(StatusCode::SERVICE_UNAVAILABLE)
+//!     .type_uri("https://example.com/problems/maintenance")
+//!     .title("Down for maintenance")
+//!     .extension("retry_in_minutes", 15)
+//!     .build()?;
 //!
 //! let res = http::Response::from(problem);
 //! assert_eq!(res.status(), 503);
@@ -23,36 +30,57 @@
 //!     res.body().as_ref(),
 //!     br#"{"type":"https://example.com/problems/maintenance","title":"Down for maintenance","status":503,"retry_in_minutes":15}"#
 //! );
+//!
+//! // A member RFC 9457 refuses: the first one is the error of `build`.
+//! let err = Problem::builder(StatusCode::SERVICE_UNAVAILABLE)
+//!     .type_uri("https://example.com/problems/down for maintenance")
+//!     .extension("retry-in", 15)
+//!     .build()
+//!     .unwrap_err();
+//! assert!(err.is_type_uri());
+//! assert_eq!(
+//!     err.to_string(),
+//!     r#"problem type "https://example.com/problems/down for maintenance" is not a URI reference: ' ' at byte 33 is not allowed in a URI"#
+//! );
+//! # Ok::<(), tower_problem::problem::InvalidProblem>(())
 //! ```
 
+mod builder;
+mod error;
 mod extension;
 #[cfg(feature = "axum")]
 mod into_response;
 pub(crate) mod json;
 mod response;
+mod uri;
 
 use std::borrow::Cow;
-use std::fmt;
 
 use bytes::Bytes;
 use http::StatusCode;
 
+pub use self::builder::ProblemBuilder;
+pub use self::error::InvalidProblem;
 pub use self::extension::ExtensionValue;
 #[cfg(feature = "serde")]
 pub use self::extension::SerializedJson;
+use self::extension::STANDARD_MEMBERS;
 use self::json::ObjectWriter;
 pub(crate) use self::response::{
     keep_replaced, problem_response, set_content_length, PROBLEM_JSON,
 };
 
-/// Members that RFC 9457 defines; an extension member may not take their names.
-const STANDARD_MEMBERS: [&str; 5] = ["type", "title", "status", "detail", "instance"];
 
 /// An RFC 9457 problem details object.
 ///
-/// Build one with [`Problem::new`] and the `with_*` methods, then turn it into
-/// a response with `http::Response::from(problem)` (or, with the `axum`
-/// feature, return it from a handler). See the [module docs](self).
+/// Build one with [`Problem::builder`], or add to one with
+/// [`Problem::into_builder`], then turn it into a response with
+/// `http::Response::from(problem)` (or, with the `axum` feature, return it
+/// from a handler). See the [module docs](self).
+///
+/// The checks are the builder's: a `Problem` itself holds any members (as
+/// one read from another server may), and renders valid JSON whatever they
+/// hold.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Problem {
     type_uri: Option<Cow<'static, str>>,
@@ -63,9 +91,11 @@ pub struct Problem {
     extensions: Vec<(Cow<'static, str>, ExtensionValue)>,
 }
 
+/// Constructors for the layers' own problems, which are valid by
+/// construction: they check nothing. Users go through [`ProblemBuilder`].
 impl Problem {
-    /// A problem with only its `status`; the response's status line is the same.
-    pub const fn new(status: StatusCode) -> Self {
+    /// A problem with only its `status`, unchecked.
+    pub(crate) const fn new(status: StatusCode) -> Self {
         Self {
             type_uri: None,
             title: None,
@@ -76,89 +106,94 @@ impl Problem {
         }
     }
 
-    /// Sets `type`, a URI reference naming the problem type.
-    pub fn with_type(mut self, type_uri: impl Into<Cow<'static, str>>) -> Self {
+    /// Sets `type`, unchecked.
+    pub(crate) fn with_type(mut self, type_uri: impl Into<Cow<'static, str>>) -> Self {
         self.type_uri = Some(type_uri.into());
         self
     }
 
-    /// Sets `title`, a short summary of the problem type.
-    pub fn with_title(mut self, title: impl Into<Cow<'static, str>>) -> Self {
+    /// Sets `title`.
+    pub(crate) fn with_title(mut self, title: impl Into<Cow<'static, str>>) -> Self {
         self.title = Some(title.into());
         self
     }
 
-    /// Sets `status`, and so the status line of the rendered response.
-    pub fn with_status(mut self, status: StatusCode) -> Self {
-        self.status = status;
-        self
-    }
-
-    /// Sets `detail`, an explanation of this occurrence.
-    pub fn with_detail(mut self, detail: impl Into<Cow<'static, str>>) -> Self {
+    /// Sets `detail`.
+    pub(crate) fn with_detail(mut self, detail: impl Into<Cow<'static, str>>) -> Self {
         self.detail = Some(detail.into());
         self
     }
 
-    /// Sets `instance`, a URI reference naming this occurrence.
-    pub fn with_instance(mut self, instance: impl Into<Cow<'static, str>>) -> Self {
-        self.instance = Some(instance.into());
-        self
-    }
-
-    /// Adds an extension member, or replaces the value of one with this key.
-    ///
-    /// A key equal to a standard member (`type`, `title`, `status`, `detail`,
-    /// `instance`) is ignored, so that an extension can never shadow one; use
-    /// [`Problem::insert_extension`] to learn that it was refused.
-    pub fn with_extension(
+    /// Adds an extension member, or replaces the value of one with this
+    /// key; the key unchecked but in debug builds.
+    pub(crate) fn with_extension(
         mut self,
         key: impl Into<Cow<'static, str>>,
         value: impl Into<ExtensionValue>,
     ) -> Self {
-        let _refused = self.insert_extension(key, value);
+        let key = key.into();
+        debug_assert_eq!(extension::check_name(&key), Ok(()), "{key:?}");
+        self.insert(key, value.into());
         self
     }
 
-    /// Adds an extension member, or replaces the value of one with this key,
-    /// keeping its place in the member order.
-    ///
-    /// # Errors
-    ///
-    /// [`ReservedMember`] when `key` is a standard member's name; the problem
-    /// is left as it was.
-    pub fn insert_extension(
-        &mut self,
-        key: impl Into<Cow<'static, str>>,
-        value: impl Into<ExtensionValue>,
-    ) -> Result<(), ReservedMember> {
-        let key = key.into();
-        if STANDARD_MEMBERS.contains(&&*key) {
-            return Err(ReservedMember { key });
-        }
-        let value = value.into();
+    /// Inserts or replaces in place.
+    fn insert(&mut self, key: Cow<'static, str>, value: ExtensionValue) {
         match self.extensions.iter_mut().find(|(k, _)| *k == key) {
             Some((_, slot)) => *slot = value,
             None => self.extensions.push((key, value)),
         }
-        Ok(())
+    }
+}
+
+impl Problem {
+    /// Starts a problem with `status`, which is also the status of the
+    /// rendered response; [`ProblemBuilder::build`] refuses one outside
+    /// 100..=599 (`StatusCode` takes up to 999).
+    ///
+    /// ```
+    /// use http::StatusCode;
+    /// use tower_problem::problem::Problem;
+    ///
+    /// let problem = Problem::builder(StatusCode::CONFLICT).build()?;
+    /// assert_eq!(problem.to_json(), r#"{"status":409}"#);
+    ///
+    /// let nonstandard = StatusCode::from_u16(600).unwrap();
+    /// assert!(Problem::builder(nonstandard).build().unwrap_err().is_status());
+    /// # Ok::<(), tower_problem::problem::InvalidProblem>(())
+    /// ```
+    pub fn builder(status: StatusCode) -> ProblemBuilder {
+        ProblemBuilder::start(if status.as_u16() <= 599 {
+            Ok(Self::new(status))
+        } else {
+            Err(InvalidProblem::status(status))
+        })
     }
 
-    /// Adds an extension member holding any [`serde::Serialize`] value, as
-    /// [`Problem::with_extension`] does.
+    /// A builder that starts from this problem, to add to it: to set
+    /// members, or add extensions (a repeated name replaces the value in
+    /// place). What the problem holds already is not checked again.
     ///
-    /// # Errors
+    /// A customisation of the layers gets their problem this way; the names
+    /// it adds are the only thing that can be refused:
     ///
-    /// The serializer's error when `value` cannot be written as JSON (a map
-    /// with non-string keys, say); the problem is dropped with it.
-    #[cfg(feature = "serde")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
-    pub fn with_serialized_extension<T: serde::Serialize + ?Sized>(
-        self,
-        key: impl Into<Cow<'static, str>>,
-        value: &T,
-    ) -> Result<Self, serde_json::Error> {
-        Ok(self.with_extension(key, ExtensionValue::serialize(value)?))
+    /// ```
+    /// use http::StatusCode;
+    /// use tower_problem::problem::Problem;
+    ///
+    /// let problem = Problem::builder(StatusCode::BAD_GATEWAY).title("Bad Gateway").build()?;
+    /// let problem = problem
+    ///     .into_builder()
+    ///     .extension("support", "https://example.com/support")
+    ///     .build()?;
+    /// assert_eq!(
+    ///     problem.to_json(),
+    ///     r#"{"title":"Bad Gateway","status":502,"support":"https://example.com/support"}"#
+    /// );
+    /// # Ok::<(), tower_problem::problem::InvalidProblem>(())
+    /// ```
+    pub fn into_builder(self) -> ProblemBuilder {
+        ProblemBuilder::start(Ok(self))
     }
 
     /// The `type` member.
@@ -240,33 +275,10 @@ impl From<Problem> for http::Response<Bytes> {
     }
 }
 
-/// The error of [`Problem::insert_extension`]: the key is a standard member's name.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ReservedMember {
-    key: Cow<'static, str>,
-}
-
-impl ReservedMember {
-    /// The refused key.
-    pub fn key(&self) -> &str {
-        &self.key
-    }
-}
-
-impl fmt::Display for ReservedMember {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "`{}` is a standard problem member, not an extension",
-            self.key
-        )
-    }
-}
-
-impl std::error::Error for ReservedMember {}
-
 #[cfg(test)]
 mod tests {
+    use std::error::Error as _;
+
     use super::*;
     use serde_json::{json, Value};
 
@@ -274,15 +286,37 @@ mod tests {
         serde_json::from_slice(&problem.to_json()).unwrap()
     }
 
+    fn refused(builder: ProblemBuilder) -> InvalidProblem {
+        builder.build().unwrap_err()
+    }
+
+    /// The kinds an error answers to, in the order of the predicates.
+    fn kinds(err: &InvalidProblem) -> [bool; 6] {
+        #[cfg(feature = "serde")]
+        let serialize = err.is_serialize();
+        #[cfg(not(feature = "serde"))]
+        let serialize = false;
+        [
+            err.is_status(),
+            err.is_type_uri(),
+            err.is_instance(),
+            err.is_extension_name(),
+            err.is_reserved_member(),
+            serialize,
+        ]
+    }
+
     #[test]
     fn members_come_in_rfc_order_then_insertion_order() {
-        let problem = Problem::new(StatusCode::INTERNAL_SERVER_ERROR)
-            .with_extension("zeta", 1)
-            .with_instance("/i")
-            .with_detail("d")
-            .with_extension("alpha", true)
-            .with_title("t")
-            .with_type("about:blank");
+        let problem = Problem::builder(StatusCode::INTERNAL_SERVER_ERROR)
+            .extension("zeta", 1)
+            .instance("/i")
+            .detail("d")
+            .extension("alpha", true)
+            .title("t")
+            .type_uri("about:blank")
+            .build()
+            .unwrap();
         assert_eq!(
             std::str::from_utf8(&problem.to_json()).unwrap(),
             r#"{"type":"about:blank","title":"t","status":500,"detail":"d","instance":"/i","zeta":1,"alpha":true}"#
@@ -291,42 +325,190 @@ mod tests {
 
     #[test]
     fn standard_member_names_are_refused_as_extensions() {
-        let mut problem = Problem::new(StatusCode::BAD_GATEWAY);
         for key in STANDARD_MEMBERS {
-            let err = problem.insert_extension(key, "x").unwrap_err();
-            assert_eq!(err.key(), key);
+            let err = refused(Problem::builder(StatusCode::BAD_GATEWAY).extension(key, "x"));
+            assert_eq!(kinds(&err), [false, false, false, true, true, false]);
+            assert_eq!(
+                err.to_string(),
+                format!("extension member name {key:?} is taken by a standard problem member")
+            );
         }
-        let problem = problem.with_extension("status", 200);
-        assert_eq!(parsed(&problem), json!({"status": 502}));
+    }
+
+    #[test]
+    fn names_rfc_9457_advises_against_are_refused() {
+        for (key, why) in [
+            ("id", "it has fewer than three characters"),
+            ("", "it has fewer than three characters"),
+            ("_id", "it does not start with an ASCII letter"),
+            ("1st", "it does not start with an ASCII letter"),
+            (
+                "retry-in",
+                "'-' at byte 5 is not an ASCII letter, digit or '_'",
+            ),
+            (
+                "caf\u{e9}s",
+                "'é' at byte 3 is not an ASCII letter, digit or '_'",
+            ),
+            (
+                "new\nline",
+                "'\\n' at byte 3 is not an ASCII letter, digit or '_'",
+            ),
+        ] {
+            let err = refused(Problem::builder(StatusCode::BAD_GATEWAY).extension(key, 1));
+            assert_eq!(kinds(&err), [false, false, false, true, false, false]);
+            assert_eq!(
+                err.to_string(),
+                format!("extension member name {key:?} is advised against by RFC 9457 §3.2: {why}")
+            );
+        }
     }
 
     #[test]
     fn a_repeated_key_replaces_the_value_in_place() {
-        let problem = Problem::new(StatusCode::BAD_GATEWAY)
-            .with_extension("a", "first")
-            .with_extension("b", 2)
-            .with_extension("a", "second");
+        let problem = Problem::builder(StatusCode::BAD_GATEWAY)
+            .extension("abc", "first")
+            .extension("bcd", 2)
+            .extension("abc", "second")
+            .build()
+            .unwrap();
         assert_eq!(
-            problem.extension("a"),
+            problem.extension("abc"),
             Some(&ExtensionValue::from("second"))
         );
         assert_eq!(
             std::str::from_utf8(&problem.to_json()).unwrap(),
-            r#"{"status":502,"a":"second","b":2}"#
+            r#"{"status":502,"abc":"second","bcd":2}"#
         );
     }
 
     #[test]
-    fn any_string_in_any_member_parses_back() {
+    fn statuses_outside_100_to_599_are_refused() {
+        for code in [100, 101, 200, 404, 599] {
+            let status = StatusCode::from_u16(code).unwrap();
+            let problem = Problem::builder(status).build().unwrap();
+            assert_eq!(problem.status(), status);
+        }
+        for code in [600, 700, 999] {
+            let err = refused(Problem::builder(StatusCode::from_u16(code).unwrap()));
+            assert_eq!(kinds(&err), [true, false, false, false, false, false]);
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "problem status {code} is outside 100..=599, the range of HTTP status codes"
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn type_and_instance_must_be_uri_references() {
+        for uri in [
+            "https://example.com/p#x",
+            "about:blank",
+            "urn:x",
+            "/problems/x",
+            "#frag",
+            "x?y",
+            "",
+        ] {
+            let problem = Problem::builder(StatusCode::BAD_REQUEST)
+                .type_uri(uri)
+                .instance(uri)
+                .build()
+                .unwrap();
+            assert_eq!(
+                (problem.type_uri(), problem.instance()),
+                (Some(uri), Some(uri))
+            );
+        }
+        let err = refused(Problem::builder(StatusCode::BAD_REQUEST).type_uri("a b"));
+        assert_eq!(kinds(&err), [false, true, false, false, false, false]);
+        assert_eq!(
+            err.to_string(),
+            r#"problem type "a b" is not a URI reference: ' ' at byte 1 is not allowed in a URI"#
+        );
+        let err = refused(Problem::builder(StatusCode::BAD_REQUEST).instance("1a:b"));
+        assert_eq!(kinds(&err), [false, false, true, false, false, false]);
+        assert_eq!(
+            err.to_string(),
+            r#"problem instance "1a:b" is not a URI reference: ':' at byte 2 ends no valid scheme, and a relative reference may not have one in its first segment"#
+        );
+    }
+
+    #[test]
+    fn the_first_refused_member_is_the_error() {
+        let err = refused(
+            Problem::builder(StatusCode::BAD_REQUEST)
+                .title("fine")
+                .extension("no", 1)
+                .type_uri("a b")
+                .instance("c d")
+                .extension("type", 1),
+        );
+        assert!(err.is_extension_name() && !err.is_reserved_member());
+        assert!(err.to_string().contains(r#""no""#), "{err}");
+
+        let err = refused(
+            Problem::builder(StatusCode::from_u16(600).unwrap())
+                .type_uri("a b")
+                .extension("no", 1),
+        );
+        assert!(err.is_status());
+    }
+
+    #[test]
+    fn a_refused_value_is_quoted_escaped_and_cut() {
+        let long = format!("\u{1b}[31m\"{}", "x ".repeat(100));
+        let err = refused(Problem::builder(StatusCode::BAD_REQUEST).instance(long.clone()));
+        let shown: String = long.chars().take(64).collect();
+        assert_eq!(
+            err.to_string(),
+            format!("problem instance {shown:?}… is not a URI reference: '\\u{{1b}}' at byte 0 is not allowed in a URI")
+        );
+        assert!(!err.to_string().chars().any(char::is_control));
+        assert!(!format!("{err:?}").chars().any(char::is_control));
+        assert!(format!("{err:?}").len() < 200, "{err:?}");
+    }
+
+    #[test]
+    fn into_builder_adds_without_checking_again() {
+        // The layers' own problems, as they make them: unchecked.
+        let problem = Problem::new(StatusCode::from_u16(600).unwrap())
+            .with_type("not a URI")
+            .with_extension("kind", "panic");
+        let added = problem
+            .clone()
+            .into_builder()
+            .extension("support", "https://example.com/support")
+            .extension("kind", "replaced")
+            .build()
+            .unwrap();
+        assert_eq!(
+            std::str::from_utf8(&added.to_json()).unwrap(),
+            r#"{"type":"not a URI","status":600,"kind":"replaced","support":"https://example.com/support"}"#
+        );
+        let err = refused(problem.into_builder().extension("x", 1));
+        assert!(err.is_extension_name());
+    }
+
+    #[test]
+    fn any_string_in_any_member_renders_json_that_parses_back() {
+        // Not through the builder: a problem may hold anything, and the
+        // JSON must stay valid whatever it holds.
         let nasty = "\"quoted\" \\ back\\slash \u{0}\u{1f}\u{7f} é 🦀 \u{2028} </script>";
         let long = "x\"".repeat(100_000);
-        let problem = Problem::new(StatusCode::INTERNAL_SERVER_ERROR)
-            .with_type(nasty)
-            .with_title(long.clone())
-            .with_detail(nasty)
-            .with_instance(nasty)
-            .with_extension(nasty, nasty)
-            .with_extension("neg", -42i64);
+        let problem = Problem {
+            type_uri: Some(nasty.into()),
+            title: Some(long.clone().into()),
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            detail: Some(nasty.into()),
+            instance: Some(nasty.into()),
+            extensions: vec![
+                (nasty.into(), nasty.into()),
+                ("neg".into(), (-42i64).into()),
+            ],
+        };
         let value = parsed(&problem);
         assert_eq!(value["type"], nasty);
         assert_eq!(value["title"], long.as_str());
@@ -338,7 +520,11 @@ mod tests {
 
     #[test]
     fn the_response_carries_status_type_length_and_no_store() {
-        let res = http::Response::from(Problem::new(StatusCode::IM_A_TEAPOT).with_title("t"));
+        let problem = Problem::builder(StatusCode::IM_A_TEAPOT)
+            .title("t")
+            .build()
+            .unwrap();
+        let res = http::Response::from(problem);
         assert_eq!(res.status(), StatusCode::IM_A_TEAPOT);
         assert_eq!(res.headers()["content-type"], "application/problem+json");
         assert_eq!(res.headers()["cache-control"], "no-store");
@@ -351,12 +537,43 @@ mod tests {
     #[cfg(feature = "serde")]
     #[test]
     fn serialized_extensions_are_embedded_as_json() {
-        let problem = Problem::new(StatusCode::BAD_REQUEST)
-            .with_serialized_extension("errors", &json!([{"field": "name"}]))
+        let problem = Problem::builder(StatusCode::BAD_REQUEST)
+            .serialized_extension("errors", &json!([{"field": "name"}]))
+            .build()
             .unwrap();
         assert_eq!(
             parsed(&problem),
             json!({"status": 400, "errors": [{"field": "name"}]})
         );
+    }
+
+    #[cfg(feature = "serde")]
+    #[test]
+    fn a_value_that_cannot_be_serialized_is_refused_with_its_cause() {
+        let map = std::collections::BTreeMap::from([((1, 2), 3)]);
+        let err =
+            refused(Problem::builder(StatusCode::BAD_REQUEST).serialized_extension("map", &map));
+        assert_eq!(kinds(&err), [false, false, false, false, false, true]);
+        assert_eq!(
+            err.to_string(),
+            r#"extension member "map" could not be serialized as JSON"#
+        );
+        let source = err.source().expect("serde_json's error");
+        assert!(source.is::<serde_json::Error>());
+
+        // The name is checked before the value is serialized.
+        let err =
+            refused(Problem::builder(StatusCode::BAD_REQUEST).serialized_extension("m", &map));
+        assert!(err.is_extension_name());
+        assert!(err.source().is_none());
+    }
+
+    #[test]
+    fn public_types_are_send_sync_and_static() {
+        fn assert_send_sync<T: Send + Sync + 'static>() {}
+        assert_send_sync::<Problem>();
+        assert_send_sync::<ProblemBuilder>();
+        assert_send_sync::<InvalidProblem>();
+        assert_send_sync::<ExtensionValue>();
     }
 }
