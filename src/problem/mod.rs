@@ -70,7 +70,6 @@ pub(crate) use self::response::{
     keep_replaced, problem_response, set_content_length, PROBLEM_JSON,
 };
 
-
 /// An RFC 9457 problem details object.
 ///
 /// Build one with [`Problem::builder`], or add to one with
