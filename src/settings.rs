@@ -3,7 +3,9 @@
 use std::fmt;
 use std::sync::Arc;
 
-use http::HeaderName;
+use http::{HeaderName, StatusCode};
+
+use crate::problem::Problem;
 
 /// The request id header unless one is set: tower-http's `SetRequestIdLayer`'s.
 static DEFAULT_REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
@@ -79,7 +81,17 @@ impl<X: Clone + Default> Common<X> {
         Arc::make_mut(custom)
     }
 
+    /// # Panics
+    ///
+    /// If `base` followed by a kind's token is not a URI reference, as a
+    /// problem's `type` must be (RFC 9457 §3.1.1).
     pub(crate) fn set_type_base(&mut self, base: String) {
+        let probe = Problem::builder(StatusCode::INTERNAL_SERVER_ERROR)
+            .type_uri(format!("{base}kind"))
+            .build();
+        if let Err(error) = probe {
+            panic!("type_base({base:?}): {error}");
+        }
         self.custom_mut().type_base = Some(base.into_boxed_str());
     }
 
@@ -129,6 +141,12 @@ macro_rules! common_builder_methods {
         /// settings behind one shared `Arc`, which every request then clones
         /// once (a reference-count increment); the default configuration has
         /// none.
+        ///
+        /// # Panics
+        ///
+        /// If `base` followed by a kind's token is not a URI reference (RFC
+        /// 3986), as a problem's `type` must be: a space, say. It is a
+        /// mistake in the layer's set-up, told at start-up.
         pub fn type_base(mut self, base: impl Into<String>) -> Self {
             self.common_mut().set_type_base(base.into());
             self
@@ -200,3 +218,24 @@ macro_rules! inner_accessors {
     };
 }
 pub(crate) use inner_accessors;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[should_panic(expected = "is not a URI reference")]
+    fn a_type_base_that_is_no_uri_is_refused() {
+        Common::<()>::new().set_type_base("https://example.com/my problems#".into());
+    }
+
+    #[test]
+    fn the_default_configuration_allocates_nothing_shared() {
+        let mut common = Common::<()>::new();
+        assert!(common.custom.is_none());
+        assert_eq!(common.request_id_header(), "x-request-id");
+        common.set_type_base("/problems/".into());
+        assert_eq!(common.type_base(), Some("/problems/"));
+        assert!(common.custom.is_some());
+    }
+}
