@@ -28,7 +28,7 @@
 //! | `app_ok_nocapture` | `bare` in `AppErrorLayer::new().capture_request(false)` |
 //! | `app_ok_lean` | `bare` in `AppErrorLayer::new()` with every option off: `capture_request(false)`, `catch_body_panics(false)`, `intercept_error_responses(false)` |
 //! | `app_ok` | `bare` in `AppErrorLayer::new()`: every check on |
-//! | `app_error` | a `service_fn` failing with an `io::Error`, in `AppErrorLayer::new()` |
+//! | `app_error` | a `service_fn` failing with a zero-sized error (`DatabaseUnavailable`: making it costs nothing, as `axum_json_problem` makes no error), in `AppErrorLayer::new()` |
 //! | `app_panic` | a `service_fn` that panics, in `AppErrorLayer::new()` |
 //! | `app_body_panic` | a `service_fn` answering 200 with a body that panics on its first `poll_frame`, in `AppErrorLayer::new()`: counted until the body's error |
 //! | `towerhttp_ok`, `towerhttp_panic` | `bare` / the panicking one in tower-http's `CatchPanicLayer::new()` |
@@ -36,6 +36,7 @@
 //! | `minimal_catch_unwind_ok`, `minimal_catch_unwind_panic` | `bare` / the panicking one in [`MinimalCatch`], the least a catching wrapper can do: the floor |
 //! | `minimal_catch_unwind_method_ok` | `minimal_catch_unwind_ok` keeping the request's method in its future: the floor of a wrapper with any per-request state, as its future is no longer built in place |
 //! | `axum_ok` | axum's `Router::new().route("/some/path", get(..)).with_state(())` answering "ok", called as a tower service |
+//! | `axum_json_problem` | `axum_ok` whose handler fails with what users write by hand today: `Err((StatusCode::INTERNAL_SERVER_ERROR, Json(problem)))`, a `serde::Serialize` struct with the default problem's members (`type`, `title`, `status`, `kind`) |
 //! | `axum_timeout` | `axum_ok` with `.layer(ServiceBuilder::new().layer(HandleErrorLayer::new(..)).timeout(30 s))` |
 //! | `floor_timeout_map_result` | the gateway floor: tower's `timeout` (30 s) + `map_result` (error → static 502) around an upstream ready at once (`upstream_ok`) |
 //! | `floor_pending` | the floor around [`PendingOnceUpstream`], whose future returns `Pending` once, waking itself |
@@ -84,13 +85,14 @@ mod counting_alloc;
 mod rows;
 
 use rows::{
-    axum_router, axum_router_timeout, body_panics, catches, classifier, fails, floor,
-    is_invalid_data, is_overloaded, ok, one, panics, request, upstream_ok, ConnectError,
-    FailingUpstream, MinimalCatch, Outcome, PendingOnceUpstream, Req, Shed, SilentUpstream,
+    axum_router, axum_router_json_problem, axum_router_timeout, body_panics, catches, classifier,
+    fails, floor, is_invalid_data, is_overloaded, ok, one, panics, request, upstream_ok,
+    ConnectError, FailingUpstream, MinimalCatch, Outcome, PendingOnceUpstream, Req, Shed,
+    SilentUpstream,
 };
 
 /// The rows, in the order `callgrind.sh` prints them.
-const ROWS: [&str; 33] = [
+const ROWS: [&str; 34] = [
     "bare",
     "app_ok_nocapture",
     "app_ok_lean",
@@ -105,6 +107,7 @@ const ROWS: [&str; 33] = [
     "minimal_catch_unwind_method_ok",
     "minimal_catch_unwind_panic",
     "axum_ok",
+    "axum_json_problem",
     "axum_timeout",
     "floor_timeout_map_result",
     "floor_pending",
@@ -295,6 +298,7 @@ fn run(rt: &Runtime, row: &str, mode: Mode) -> Option<f64> {
             rt.block_on(drive(MinimalCatch::new(service_fn(panics)), FAILED, mode))
         }
         "axum_ok" => rt.block_on(drive(axum_router(), OK, mode)),
+        "axum_json_problem" => rt.block_on(drive(axum_router_json_problem(), FAILED, mode)),
         "axum_timeout" => rt.block_on(drive(axum_router_timeout(), OK, mode)),
         "floor_timeout_map_result" => rt.block_on(drive(
             floor(service_fn(upstream_ok), LONG_TIMEOUT),

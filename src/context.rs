@@ -24,32 +24,42 @@ pub struct RequestContext {
 }
 
 impl RequestContext {
-    #[inline]
-    pub(crate) fn capture<B, X>(req: &Request<B>, settings: &Common<X>) -> Self {
-        Self::capture_and_find(req, settings, None).0
+    /// Out of line, where [`capture_and_find`](Self::capture_and_find) is
+    /// inlined: the app layer's `call` is cheaper calling this, the
+    /// gateway's with `capture_and_find` inlined (measured, see
+    /// BENCHMARKS.md).
+    #[inline(never)]
+    pub(crate) fn capture<B, X, F>(req: &Request<B>, settings: &Common<X, F>) -> Self {
+        Self::capture_and_find(req, settings, None, &mut false)
+    }
+
+    fn method_only(method: Method) -> Self {
+        Self {
+            method,
+            path: None,
+            request_id: None,
+            headers: None,
+        }
     }
 
     /// [`capture`](Self::capture), and whether the request has an `also`
-    /// header, from one pass over its headers.
-    #[inline]
-    pub(crate) fn capture_and_find<B, X>(
+    /// header (into `found`: a tuple would be built and moved once more),
+    /// from one pass over its headers.
+    #[inline(always)]
+    pub(crate) fn capture_and_find<B, X, F>(
         req: &Request<B>,
-        settings: &Common<X>,
+        settings: &Common<X, F>,
         also: Option<&HeaderName>,
-    ) -> (Self, bool) {
+        found: &mut bool,
+    ) -> Self {
         let method = req.method().clone();
         let headers = req.headers();
         if !settings.capture_request {
-            let found = also.is_some_and(|name| find_header(headers, name).is_some());
-            let context = Self {
-                method,
-                path: None,
-                request_id: None,
-                headers: None,
-            };
-            return (context, found);
+            *found = also.is_some_and(|name| find_header(headers, name).is_some());
+            return Self::method_only(method);
         }
-        let (request_id, found) = find_headers(headers, settings.request_id_header(), also);
+        let request_id;
+        (request_id, *found) = find_headers(headers, settings.request_id_header(), also);
         let names = settings.capture_headers();
         let captured = (!names.is_empty()).then(|| {
             let mut captured = HeaderMap::new();
@@ -60,13 +70,12 @@ impl RequestContext {
             }
             Box::new(captured)
         });
-        let context = Self {
+        Self {
             method,
             path: full_path(req).cloned(),
             request_id: request_id.cloned(),
             headers: captured,
-        };
-        (context, found)
+        }
     }
 
     /// The request method.
@@ -160,6 +169,7 @@ fn find_headers<'a>(
 }
 
 #[cfg(feature = "axum")]
+#[inline]
 fn full_path<B>(req: &Request<B>) -> Option<&PathAndQuery> {
     match req.extensions().get::<axum::extract::OriginalUri>() {
         Some(original) => original.path_and_query(),
@@ -168,6 +178,7 @@ fn full_path<B>(req: &Request<B>) -> Option<&PathAndQuery> {
 }
 
 #[cfg(not(feature = "axum"))]
+#[inline]
 fn full_path<B>(req: &Request<B>) -> Option<&PathAndQuery> {
     req.uri().path_and_query()
 }

@@ -19,12 +19,12 @@ pub(crate) trait FailureKind: Copy {
 /// The consistent body of a failure of `kind` answered with `status`:
 /// `type`, `title`, `status`, `detail` when the layer exposes details, and
 /// the `kind` and `request_id` members.
-pub(crate) fn default_problem<K: FailureKind, X>(
+pub(crate) fn default_problem<K: FailureKind, X, F>(
     kind: K,
     status: StatusCode,
     details: Option<&str>,
     request_id: Option<&str>,
-    common: &Common<X>,
+    common: &Common<X, F>,
 ) -> Problem {
     let type_uri = match common.type_base() {
         None => Cow::Borrowed(kind.default_type()),

@@ -10,15 +10,19 @@ use crate::problem::Problem;
 /// The request id header unless one is set: tower-http's `SetRequestIdLayer`'s.
 static DEFAULT_REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
-/// The settings both layers have. Flags are kept by value; everything else
+/// The settings both layers have, with the layer's own small `Copy` ones
+/// (`F`) beside them, all kept by value in one small value; everything else
 /// (the common settings that are not flags, and the layer's own, `X`) sits
 /// behind one `Arc` that exists only once such a setting is made. In the
 /// default configuration, cloning this (into every service clone and every
 /// response future) touches nothing shared between requests; in a custom
 /// one it costs one reference-count increment.
-pub(crate) struct Common<X> {
+pub(crate) struct Common<X, F> {
     pub(crate) expose_details: bool,
     pub(crate) capture_request: bool,
+    /// The layer's own flags and small settings, here so that they share
+    /// this value's padding: every request's future carries them.
+    pub(crate) flags: F,
     custom: Option<Arc<Custom<X>>>,
 }
 
@@ -32,11 +36,12 @@ pub(crate) struct Custom<X> {
     pub(crate) layer: X,
 }
 
-impl<X> Common<X> {
-    pub(crate) const fn new() -> Self {
+impl<X, F> Common<X, F> {
+    pub(crate) const fn new(flags: F) -> Self {
         Self {
             expose_details: false,
             capture_request: true,
+            flags,
             custom: None,
         }
     }
@@ -67,7 +72,7 @@ impl<X> Common<X> {
     }
 }
 
-impl<X: Clone + Default> Common<X> {
+impl<X: Clone + Default, F> Common<X, F> {
     /// The settings that are not flags, for a builder method to change.
     pub(crate) fn custom_mut(&mut self) -> &mut Custom<X> {
         let custom = self.custom.get_or_insert_with(|| {
@@ -104,22 +109,24 @@ impl<X: Clone + Default> Common<X> {
     }
 }
 
-impl<X> Clone for Common<X> {
+impl<X, F: Copy> Clone for Common<X, F> {
     #[inline]
     fn clone(&self) -> Self {
         Self {
             expose_details: self.expose_details,
             capture_request: self.capture_request,
+            flags: self.flags,
             custom: self.custom.clone(),
         }
     }
 }
 
-impl<X: fmt::Debug> fmt::Debug for Common<X> {
+impl<X: fmt::Debug, F: fmt::Debug> fmt::Debug for Common<X, F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Common")
             .field("expose_details", &self.expose_details)
             .field("capture_request", &self.capture_request)
+            .field("flags", &self.flags)
             .field("custom", &self.custom)
             .finish()
     }
@@ -127,7 +134,7 @@ impl<X: fmt::Debug> fmt::Debug for Common<X> {
 
 /// The builder methods of the [`Common`] settings, one text for both
 /// layers: expands inside a layer's `impl` that has
-/// `fn common_mut(&mut self) -> &mut Common<_>`.
+/// `fn common_mut(&mut self) -> &mut Common<_, _>`.
 macro_rules! common_builder_methods {
     () => {
         /// The start of every `type` URI: the kind's token is appended to it.
@@ -226,12 +233,12 @@ mod tests {
     #[test]
     #[should_panic(expected = "is not a URI reference")]
     fn a_type_base_that_is_no_uri_is_refused() {
-        Common::<()>::new().set_type_base("https://example.com/my problems#".into());
+        Common::<(), ()>::new(()).set_type_base("https://example.com/my problems#".into());
     }
 
     #[test]
     fn the_default_configuration_allocates_nothing_shared() {
-        let mut common = Common::<()>::new();
+        let mut common = Common::<(), ()>::new(());
         assert!(common.custom.is_none());
         assert_eq!(common.request_id_header(), "x-request-id");
         common.set_type_base("/problems/".into());

@@ -47,8 +47,22 @@ pub(crate) async fn ok(_req: Req) -> Result<Response<Full<Bytes>>, Infallible> {
     Ok(ok_response())
 }
 
-pub(crate) async fn fails(_req: Req) -> Result<Response<Full<Bytes>>, io::Error> {
-    Err(io::Error::other("database unavailable"))
+/// The handler's error of `app_error`: zero-sized, so that making it
+/// costs nothing, as `axum_json_problem`'s handler makes no error either,
+/// and the two rows compare what turns a failure into its answer.
+#[derive(Debug)]
+pub(crate) struct DatabaseUnavailable;
+
+impl fmt::Display for DatabaseUnavailable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("database unavailable")
+    }
+}
+
+impl Error for DatabaseUnavailable {}
+
+pub(crate) async fn fails(_req: Req) -> Result<Response<Full<Bytes>>, DatabaseUnavailable> {
+    Err(DatabaseUnavailable)
 }
 
 pub(crate) async fn panics(_req: Req) -> Result<Response<Full<Bytes>>, Infallible> {
@@ -252,6 +266,36 @@ pub(crate) async fn body_panics(_req: Req) -> Result<Response<PanicBody>, Infall
 /// The handler of the axum rows: 200 "ok".
 pub(crate) async fn axum_ok() -> &'static str {
     "ok"
+}
+
+/// The problem an axum handler writes by hand today, with the members the
+/// layers' default problem has.
+#[derive(serde::Serialize)]
+pub(crate) struct HandWrittenProblem {
+    r#type: &'static str,
+    title: &'static str,
+    status: u16,
+    kind: &'static str,
+}
+
+/// The handler of `axum_json_problem`: the error answer users write by
+/// hand, `(StatusCode, Json(problem))`.
+pub(crate) async fn axum_json_problem(
+) -> Result<&'static str, (StatusCode, axum::Json<HandWrittenProblem>)> {
+    let problem = HandWrittenProblem {
+        r#type: "https://example.com/problems/database_unavailable",
+        title: "The database is unavailable",
+        status: 500,
+        kind: "database_unavailable",
+    };
+    Err((StatusCode::INTERNAL_SERVER_ERROR, axum::Json(problem)))
+}
+
+/// [`axum_router`] whose handler answers [`axum_json_problem`].
+pub(crate) fn axum_router_json_problem() -> axum::Router {
+    axum::Router::new()
+        .route("/some/path", axum::routing::get(axum_json_problem))
+        .with_state(())
 }
 
 /// `HandleErrorLayer`'s handler for the axum timeout row.

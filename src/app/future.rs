@@ -110,7 +110,7 @@ where
                                 this.settings,
                             )));
                         }
-                        let guard = this.settings.catch_body_panics;
+                        let guard = this.settings.common.flags.catch_body_panics;
                         return Poll::Ready(Ok(res.map(|body| AppBody::new(body, guard))));
                     }
                     (Ok(()), Poll::Ready(Err(error))) => Failure::logged_error(error.into()),
@@ -185,14 +185,16 @@ where
         Some(failure) if failure.claim_unlogged() => Some(failure.clone()),
         // Made by an inner layer, already logged: pass it on.
         Some(_) => None,
-        None if settings.intercept_error_responses && !is_problem_json(res.headers()) => {
+        None if settings.common.flags.intercept_error_responses
+            && !is_problem_json(res.headers()) =>
+        {
             Some(Failure::internal_error())
         }
         None => None,
     };
     match failure {
         Some(failure) => replace_body(res, failure, request, settings),
-        None => res.map(|body| AppBody::new(body, settings.catch_body_panics)),
+        None => res.map(|body| AppBody::new(body, settings.common.flags.catch_body_panics)),
     }
 }
 

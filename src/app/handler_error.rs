@@ -73,7 +73,7 @@ impl IntoResponse for HandlerError {
             kind.default_status(),
             None,
             None,
-            &Common::<()>::new(),
+            &Common::<(), ()>::new(()),
         );
         let mut res = problem.into_response();
         res.extensions_mut()

@@ -18,18 +18,21 @@ pub struct AppErrorLayer<R = DefaultResponse> {
 /// responder by value, the rest behind [`Common`]'s one `Arc`.
 #[derive(Clone)]
 pub(super) struct Settings<R> {
-    pub(super) common: Common<()>,
+    pub(super) common: Common<(), Flags>,
+    pub(super) respond: R,
+}
+
+/// The app layer's own flags.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Flags {
     pub(super) catch_body_panics: bool,
     pub(super) intercept_error_responses: bool,
-    pub(super) respond: R,
 }
 
 impl<R> fmt::Debug for Settings<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Settings")
             .field("common", &self.common)
-            .field("catch_body_panics", &self.catch_body_panics)
-            .field("intercept_error_responses", &self.intercept_error_responses)
             .field("respond", &std::any::type_name::<R>())
             .finish()
     }
@@ -40,9 +43,10 @@ impl AppErrorLayer {
     pub const fn new() -> Self {
         Self {
             settings: Settings {
-                common: Common::new(),
-                catch_body_panics: true,
-                intercept_error_responses: true,
+                common: Common::new(Flags {
+                    catch_body_panics: true,
+                    intercept_error_responses: true,
+                }),
                 respond: DefaultResponse,
             },
         }
@@ -56,7 +60,7 @@ impl Default for AppErrorLayer {
 }
 
 impl<R> AppErrorLayer<R> {
-    fn common_mut(&mut self) -> &mut Common<()> {
+    fn common_mut(&mut self) -> &mut Common<(), Flags> {
         &mut self.settings.common
     }
 
@@ -72,17 +76,9 @@ impl<R> AppErrorLayer<R> {
     /// [`RequestContext`]: crate::RequestContext
     /// [`Problem`]: crate::problem::Problem
     pub fn respond_with<T: ResponseForFailure<Failure>>(self, respond: T) -> AppErrorLayer<T> {
-        let Settings {
-            common,
-            catch_body_panics,
-            intercept_error_responses,
-            respond: _,
-        } = self.settings;
         AppErrorLayer {
             settings: Settings {
-                common,
-                catch_body_panics,
-                intercept_error_responses,
+                common: self.settings.common,
                 respond,
             },
         }
@@ -95,7 +91,7 @@ impl<R> AppErrorLayer<R> {
     /// the client never sees a body that looks complete. Off, such a panic
     /// unwinds into the server, which does the same without the layer's log.
     pub fn catch_body_panics(mut self, catch: bool) -> Self {
-        self.settings.catch_body_panics = catch;
+        self.settings.common.flags.catch_body_panics = catch;
         self
     }
 
@@ -115,7 +111,7 @@ impl<R> AppErrorLayer<R> {
     ///
     /// [`intercept_error_responses`]: crate::gateway::GatewayErrorLayer::intercept_error_responses
     pub fn intercept_error_responses(mut self, intercept: bool) -> Self {
-        self.settings.intercept_error_responses = intercept;
+        self.settings.common.flags.intercept_error_responses = intercept;
         self
     }
 }

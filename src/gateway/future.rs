@@ -119,12 +119,14 @@ where
                 Poll::Ready(Ok(res)) => {
                     this.state.set(State::Done);
                     let settings = &*this.settings;
-                    if settings.intercept_error_responses && res.status().is_server_error() {
+                    if settings.common.flags.intercept_error_responses
+                        && res.status().is_server_error()
+                    {
                         let res = intercepted(res, this.call, *this.started, settings);
                         return Poll::Ready(Ok(res.map(GatewayBody::full)));
                     }
                     let upstream = this.call.upstream.take();
-                    let idle = settings.body_idle_timeout;
+                    let idle = settings.common.flags.body_idle_timeout();
                     let started = *this.started;
                     return Poll::Ready(Ok(
                         res.map(|body| GatewayBody::upstream(body, upstream, started, idle))
@@ -135,7 +137,7 @@ where
                     if this.started.is_none() {
                         let now = Instant::now();
                         *this.started = Some(now);
-                        if let Some(timeout) = this.settings.head_timeout {
+                        if let Some(timeout) = this.settings.common.flags.head_timeout() {
                             this.timer
                                 .set(Some(tokio::time::sleep_until(now + timeout)));
                         }

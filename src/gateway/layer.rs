@@ -30,17 +30,48 @@ pub struct GatewayErrorLayer<C = DefaultClassifier, R = DefaultResponse> {
 /// one `Arc`.
 #[derive(Clone)]
 pub(super) struct Settings<C, R> {
-    pub(super) common: Common<Custom>,
-    pub(super) head_timeout: Option<Duration>,
-    pub(super) body_idle_timeout: Option<Duration>,
+    pub(super) common: Common<Custom, Flags>,
+    pub(super) classify: C,
+    pub(super) respond: R,
+}
+
+/// The gateway layer's own flags and timeouts, small enough to be copied
+/// into every request's future.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Flags {
+    /// Whole milliseconds (tokio's timer resolution), rounded up; 0: off.
+    head_timeout_ms: u32,
+    body_idle_timeout_ms: u32,
     pub(super) recommended_statuses: bool,
-    /// Whole seconds.
-    pub(super) retry_after: Option<u64>,
     pub(super) proxy_status_details: bool,
     pub(super) proxy_status_next_hop: bool,
     pub(super) intercept_error_responses: bool,
-    pub(super) classify: C,
-    pub(super) respond: R,
+}
+
+impl Flags {
+    pub(super) fn head_timeout(&self) -> Option<Duration> {
+        from_ms(self.head_timeout_ms)
+    }
+
+    pub(super) fn body_idle_timeout(&self) -> Option<Duration> {
+        from_ms(self.body_idle_timeout_ms)
+    }
+}
+
+/// A timeout in whole milliseconds, rounded up, at most `u32::MAX` (49
+/// days); 0 for none.
+const fn to_ms(timeout: Option<Duration>) -> u32 {
+    let Some(timeout) = timeout else { return 0 };
+    let ms = timeout.as_millis() + (timeout.subsec_nanos() % 1_000_000 != 0) as u128;
+    if ms > u32::MAX as u128 {
+        u32::MAX
+    } else {
+        ms as u32
+    }
+}
+
+fn from_ms(ms: u32) -> Option<Duration> {
+    (ms != 0).then(|| Duration::from_millis(u64::from(ms)))
 }
 
 /// The gateway's settings that are not flags.
@@ -49,6 +80,8 @@ pub(super) struct Custom {
     /// The proxy's name, already serialized as an sf-token or sf-string.
     proxy_name: Option<Box<str>>,
     statuses: Vec<(Kind, StatusCode)>,
+    /// Whole seconds.
+    pub(super) retry_after: Option<u64>,
 }
 
 /// The proxy name unless one is set.
@@ -66,7 +99,7 @@ impl<C, R> Settings<C, R> {
         if let Some(&(_, status)) = set {
             return status;
         }
-        if self.recommended_statuses {
+        if self.common.flags.recommended_statuses {
             if kind.is_timeout() {
                 return StatusCode::GATEWAY_TIMEOUT;
             }
@@ -75,6 +108,11 @@ impl<C, R> Settings<C, R> {
             }
         }
         kind.default_status()
+    }
+
+    /// `Retry-After` in whole seconds, if set.
+    pub(super) fn retry_after(&self) -> Option<u64> {
+        self.common.layer().and_then(|custom| custom.retry_after)
     }
 
     /// The proxy's name, serialized for `Proxy-Status`.
@@ -90,13 +128,6 @@ impl<C, R> fmt::Debug for Settings<C, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Settings")
             .field("common", &self.common)
-            .field("head_timeout", &self.head_timeout)
-            .field("body_idle_timeout", &self.body_idle_timeout)
-            .field("recommended_statuses", &self.recommended_statuses)
-            .field("retry_after", &self.retry_after)
-            .field("proxy_status_details", &self.proxy_status_details)
-            .field("proxy_status_next_hop", &self.proxy_status_next_hop)
-            .field("intercept_error_responses", &self.intercept_error_responses)
             .field("classify", &std::any::type_name::<C>())
             .field("respond", &std::any::type_name::<R>())
             .finish()
@@ -109,14 +140,14 @@ impl GatewayErrorLayer {
     pub const fn new() -> Self {
         Self {
             settings: Settings {
-                common: Common::new(),
-                head_timeout: Some(DEFAULT_HEAD_TIMEOUT),
-                body_idle_timeout: Some(DEFAULT_BODY_IDLE_TIMEOUT),
-                recommended_statuses: false,
-                retry_after: None,
-                proxy_status_details: false,
-                proxy_status_next_hop: false,
-                intercept_error_responses: false,
+                common: Common::new(Flags {
+                    head_timeout_ms: to_ms(Some(DEFAULT_HEAD_TIMEOUT)),
+                    body_idle_timeout_ms: to_ms(Some(DEFAULT_BODY_IDLE_TIMEOUT)),
+                    recommended_statuses: false,
+                    proxy_status_details: false,
+                    proxy_status_next_hop: false,
+                    intercept_error_responses: false,
+                }),
                 classify: DefaultClassifier,
                 respond: DefaultResponse,
             },
@@ -131,7 +162,7 @@ impl Default for GatewayErrorLayer {
 }
 
 impl<C, R> GatewayErrorLayer<C, R> {
-    fn common_mut(&mut self) -> &mut Common<Custom> {
+    fn common_mut(&mut self) -> &mut Common<Custom, Flags> {
         &mut self.settings.common
     }
 
@@ -156,13 +187,6 @@ impl<C, R> GatewayErrorLayer<C, R> {
         GatewayErrorLayer {
             settings: Settings {
                 common: s.common,
-                head_timeout: s.head_timeout,
-                body_idle_timeout: s.body_idle_timeout,
-                recommended_statuses: s.recommended_statuses,
-                retry_after: s.retry_after,
-                proxy_status_details: s.proxy_status_details,
-                proxy_status_next_hop: s.proxy_status_next_hop,
-                intercept_error_responses: s.intercept_error_responses,
                 classify: s.classify,
                 respond,
             },
@@ -181,13 +205,6 @@ impl<C, R> GatewayErrorLayer<C, R> {
         GatewayErrorLayer {
             settings: Settings {
                 common: s.common,
-                head_timeout: s.head_timeout,
-                body_idle_timeout: s.body_idle_timeout,
-                recommended_statuses: s.recommended_statuses,
-                retry_after: s.retry_after,
-                proxy_status_details: s.proxy_status_details,
-                proxy_status_next_hop: s.proxy_status_next_hop,
-                intercept_error_responses: s.intercept_error_responses,
                 classify,
                 respond: s.respond,
             },
@@ -196,25 +213,27 @@ impl<C, R> GatewayErrorLayer<C, R> {
 
     /// How long the upstream may take to send its response head, from the
     /// first poll of the response future (30 s by default; `None` or zero
-    /// turns it off). When it runs out, the upstream request is dropped and
+    /// turns it off), in whole milliseconds, rounded up (tokio's timer
+    /// counts no finer), at most 49 days. When it runs out, the upstream request is dropped and
     /// the client gets [`Kind::HttpResponseTimeout`].
     ///
     /// The timer is armed only when the inner service's future is not ready
     /// at once, and needs tokio's time driver.
     pub fn head_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.settings.head_timeout = timeout.filter(|t| !t.is_zero());
+        self.settings.common.flags.head_timeout_ms = to_ms(timeout);
         self
     }
 
     /// How long the upstream's response body may send nothing (60 s by
-    /// default; `None` or zero turns it off). When it runs out, the response
+    /// default; `None` or zero turns it off), in whole milliseconds as the
+    /// [head timeout](Self::head_timeout) is. When it runs out, the response
     /// body ends with a [`BodyError`](super::BodyError) and the server
     /// aborts the response: the status was sent, so this cannot be a 502.
     ///
     /// The timer is armed the first time the body is not ready, and reset
     /// once per wait, not per frame.
     pub fn body_idle_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.settings.body_idle_timeout = timeout.filter(|t| !t.is_zero());
+        self.settings.common.flags.body_idle_timeout_ms = to_ms(timeout);
         self
     }
 
@@ -258,16 +277,20 @@ impl<C, R> GatewayErrorLayer<C, R> {
     /// 9209 suggests 500 for `proxy_internal_error`, which clients would
     /// take for a failure of the origin).
     pub fn recommended_statuses(mut self) -> Self {
-        self.settings.recommended_statuses = true;
+        self.settings.common.flags.recommended_statuses = true;
         self
     }
 
     /// Sends `Retry-After` (in whole seconds, rounded up) with every 503 the
     /// layer makes (`None`, the default, sends none; zero sends
-    /// `Retry-After: 0`, "retry at once").
+    /// `Retry-After: 0`, "retry at once"). See
+    /// [`type_base`](Self::type_base) for the cost of a setting that is not
+    /// a flag.
     pub fn retry_after(mut self, after: Option<Duration>) -> Self {
-        self.settings.retry_after =
-            after.map(|after| after.as_secs() + u64::from(after.subsec_nanos() > 0));
+        let secs = after.map(|after| after.as_secs() + u64::from(after.subsec_nanos() > 0));
+        if secs.is_some() || self.settings.common.layer().is_some() {
+            self.common_mut().custom_mut().layer.retry_after = secs;
+        }
         self
     }
 
@@ -289,14 +312,14 @@ impl<C, R> GatewayErrorLayer<C, R> {
     /// sf-string, characters outside printable ASCII replaced, cut to 1,024
     /// characters (the least every parser must accept, RFC 9651 §3.3.3).
     pub fn proxy_status_details(mut self, details: bool) -> Self {
-        self.settings.proxy_status_details = details;
+        self.settings.common.flags.proxy_status_details = details;
         self
     }
 
     /// Adds `next-hop="..."` to `Proxy-Status`: the upstream's authority
     /// from the request URI the inner service got (off by default).
     pub fn proxy_status_next_hop(mut self, next_hop: bool) -> Self {
-        self.settings.proxy_status_next_hop = next_hop;
+        self.settings.common.flags.proxy_status_next_hop = next_hop;
         self
     }
 
@@ -318,7 +341,7 @@ impl<C, R> GatewayErrorLayer<C, R> {
     ///
     /// [`intercept_error_responses`]: crate::app::AppErrorLayer::intercept_error_responses
     pub fn intercept_error_responses(mut self, intercept: bool) -> Self {
-        self.settings.intercept_error_responses = intercept;
+        self.settings.common.flags.intercept_error_responses = intercept;
         self
     }
 
@@ -374,11 +397,20 @@ mod tests {
 
     #[test]
     fn the_default_configuration_shares_nothing() {
-        let layer = GatewayErrorLayer::new().retry_after(Some(Duration::from_millis(1500)));
+        let layer = GatewayErrorLayer::new().retry_after(None);
         assert!(layer.settings().common.layer().is_none());
-        assert_eq!(layer.settings().retry_after, Some(2));
+        let layer = layer.retry_after(Some(Duration::from_millis(1500)));
+        assert_eq!(layer.settings().retry_after(), Some(2));
         let layer = layer.retry_after(None);
-        assert_eq!(layer.settings().retry_after, None);
+        assert_eq!(layer.settings().retry_after(), None);
+        let flags = GatewayErrorLayer::new()
+            .head_timeout(Some(Duration::from_micros(1500)))
+            .body_idle_timeout(Some(Duration::ZERO))
+            .settings()
+            .common
+            .flags;
+        assert_eq!(flags.head_timeout(), Some(Duration::from_millis(2)));
+        assert_eq!(flags.body_idle_timeout(), None);
         assert_eq!(layer.settings().proxy_name(), DEFAULT_PROXY_NAME);
         let named = layer.proxy_name("edge 1");
         assert_eq!(named.settings().proxy_name(), "\"edge 1\"");

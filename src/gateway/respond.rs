@@ -132,7 +132,7 @@ where
 /// The error chain, or what the layer knows, for `detail` and `details=`;
 /// only when one of them is on.
 fn details<C, R>(failure: &Failure, settings: &Settings<C, R>) -> Option<String> {
-    if !(settings.common.expose_details || settings.proxy_status_details) {
+    if !(settings.common.expose_details || settings.common.flags.proxy_status_details) {
         return None;
     }
     Some(match (failure.error(), failure.kind()) {
@@ -140,7 +140,7 @@ fn details<C, R>(failure: &Failure, settings: &Settings<C, R>) -> Option<String>
         (None, Kind::UpstreamServerError) => {
             format!("the upstream answered {}", failure.status().as_u16())
         }
-        (None, _) => match settings.head_timeout {
+        (None, _) => match settings.common.flags.head_timeout() {
             Some(timeout) => format!("no response head within {timeout:?}"),
             None => String::from("no response head in time"),
         },
@@ -199,18 +199,18 @@ fn gateway_headers<C, R>(
     {
         let params = Params {
             error: error.map(Kind::as_str),
-            details: details.filter(|_| settings.proxy_status_details),
+            details: details.filter(|_| settings.common.flags.proxy_status_details),
             next_hop: call
                 .upstream
                 .as_ref()
                 .map(|authority| authority.as_str())
-                .filter(|_| settings.proxy_status_next_hop),
+                .filter(|_| settings.common.flags.proxy_status_next_hop),
             received_status,
         };
         headers.append(PROXY_STATUS, member(settings.proxy_name(), &params));
     }
     if status == StatusCode::SERVICE_UNAVAILABLE {
-        if let Some(secs) = settings.retry_after {
+        if let Some(secs) = settings.retry_after() {
             if fallback || !headers.contains_key(RETRY_AFTER) {
                 headers.insert(RETRY_AFTER, HeaderValue::from(secs));
             }

@@ -80,10 +80,12 @@ where
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        let (request, upgrade) = RequestContext::capture_and_find(
+        let mut upgrade = false;
+        let request = RequestContext::capture_and_find(
             &req,
             &self.settings.common,
             Some(&http::header::UPGRADE),
+            &mut upgrade,
         );
         let call = Call {
             request,

@@ -1,6 +1,6 @@
 use std::borrow::Cow;
 
-use super::json::ObjectWriter;
+use super::json::{self, ObjectWriter};
 
 /// Members that RFC 9457 defines; an extension member may not take their names.
 pub(super) const STANDARD_MEMBERS: [&str; 5] = ["type", "title", "status", "detail", "instance"];
@@ -94,11 +94,13 @@ impl ExtensionValue {
         }
     }
 
-    pub(super) fn json_size_hint(&self) -> usize {
+    /// The length of the value written as JSON.
+    pub(super) fn json_len(&self) -> usize {
         match self {
-            Self::String(s) => s.len() + 2,
-            Self::Integer(_) | Self::Unsigned(_) => 20,
-            Self::Bool(_) => 5,
+            Self::String(s) => json::string_len(s),
+            Self::Integer(n) => json::i64_len(*n),
+            Self::Unsigned(n) => json::u64_len(*n),
+            Self::Bool(b) => 4 + usize::from(!*b),
             #[cfg(feature = "serde")]
             Self::Json(json) => json.0.len(),
         }

@@ -1,10 +1,13 @@
-//! The problem+json writer: one pre-sized buffer, no serializer.
+//! The problem+json writer: one buffer of the exact size, no serializer.
 //!
-//! serde_json would do, but a five-member body costs it about twice the
-//! instructions of this writer, and every generated error response pays.
+//! The length is counted before anything is written, so the buffer is
+//! allocated once and becomes a `Bytes` without a second allocation (one
+//! that is not full would need a shared header). Member names, `type` and
+//! `instance` are checked on the way in (extension names are letters,
+//! digits and `_`; URI references hold no `"`, `\\` or control character),
+//! so they are copied as they are; only free text is escaped.
 
-/// Bytes an escape adds at most beyond the escaped byte itself (`\u00XX`).
-const WORST_ESCAPE: usize = 5;
+use bytes::Bytes;
 
 /// What a byte becomes inside a JSON string: 0 = itself, `u` = `\u00XX`,
 /// anything else = a backslash followed by that byte.
@@ -27,42 +30,59 @@ static ESCAPE: [u8; 256] = {
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
-/// Writes one JSON object, member by member.
+/// The length of a JSON object's text, counted member by member.
+pub(crate) struct ObjectLen(usize);
+
+impl ObjectLen {
+    pub(crate) const fn new() -> Self {
+        // The braces; a comma per member after the first is counted with
+        // the member.
+        Self(1)
+    }
+
+    /// A member named `key` whose value takes `value_len` bytes.
+    pub(crate) fn member(&mut self, key: &str, value_len: usize) {
+        // Comma or opening brace, quoted key, colon.
+        self.0 += 1 + key.len() + 3 + value_len;
+    }
+
+    pub(crate) const fn get(&self) -> usize {
+        // The closing brace; an empty object has no comma to stand for its
+        // opening one.
+        if self.0 == 1 {
+            2
+        } else {
+            self.0
+        }
+    }
+}
+
+/// Writes one JSON object, member by member, into a buffer of the length an
+/// [`ObjectLen`] counted.
 pub(crate) struct ObjectWriter {
     buf: Vec<u8>,
 }
 
 impl ObjectWriter {
-    /// `capacity` is a guess of the final size; a good one means one allocation.
-    pub(crate) fn with_capacity(capacity: usize) -> Self {
-        let mut buf = Vec::with_capacity(capacity);
+    pub(crate) fn with_len(len: usize) -> Self {
+        let mut buf = Vec::with_capacity(len);
         buf.push(b'{');
         Self { buf }
     }
 
-    /// A string member's share of the capacity guess: key, value, quotes,
-    /// colon and comma, plus a little room for escapes.
-    pub(crate) const fn string_member_size(key: &str, value: &str) -> usize {
-        key.len() + value.len() + 6 + WORST_ESCAPE
-    }
-
+    /// A string member whose value is free text, escaped.
     pub(crate) fn string(&mut self, key: &str, value: &str) {
         self.key(key);
         write_string(&mut self.buf, value);
     }
 
-    /// A string member whose key is a standard member's: `key_colon` is the
-    /// key already quoted, with its colon, so only the value is escaped.
-    pub(crate) fn standard_string(&mut self, key_colon: &'static str, value: &str) {
-        self.standard_key(key_colon);
-        write_string(&mut self.buf, value);
-    }
-
-    /// A number member whose key is a standard member's, as
-    /// [`standard_string`](Self::standard_string).
-    pub(crate) fn standard_u64(&mut self, key_colon: &'static str, value: u64) {
-        self.standard_key(key_colon);
-        write_u64(&mut self.buf, value);
+    /// A string member whose value needs no escape (a checked URI
+    /// reference or name).
+    pub(crate) fn verbatim(&mut self, key: &str, value: &str) {
+        self.key(key);
+        self.buf.push(b'"');
+        self.buf.extend_from_slice(value.as_bytes());
+        self.buf.push(b'"');
     }
 
     pub(crate) fn raw(&mut self, key: &str, json: &str) {
@@ -87,25 +107,59 @@ impl ObjectWriter {
         self.raw(key, if value { "true" } else { "false" });
     }
 
-    pub(crate) fn finish(mut self) -> Vec<u8> {
+    pub(crate) fn finish(mut self) -> Bytes {
         self.buf.push(b'}');
-        self.buf
+        debug_assert_eq!(self.buf.len(), self.buf.capacity(), "the counted length");
+        Bytes::from(self.buf)
     }
 
-    fn standard_key(&mut self, key_colon: &'static str) {
-        if self.buf.len() > 1 {
-            self.buf.push(b',');
-        }
-        self.buf.extend_from_slice(key_colon.as_bytes());
-    }
-
+    /// A checked name: copied as it is.
     fn key(&mut self, key: &str) {
         if self.buf.len() > 1 {
             self.buf.push(b',');
         }
-        write_string(&mut self.buf, key);
-        self.buf.push(b':');
+        self.buf.push(b'"');
+        self.buf.extend_from_slice(key.as_bytes());
+        self.buf.extend_from_slice(b"\":");
     }
+}
+
+/// The length of `value` written as a JSON string, quotes included.
+pub(crate) fn string_len(value: &str) -> usize {
+    let bytes = value.as_bytes();
+    let mut len = bytes.len() + 2;
+    let mut i = 0;
+    while i < bytes.len() {
+        if let Some(chunk) = bytes.get(i..i + 8) {
+            let word = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+            if !may_need_escape(word) {
+                i += 8;
+                continue;
+            }
+        }
+        len += match ESCAPE[bytes[i] as usize] {
+            0 => 0,
+            b'u' => 5,
+            _ => 1,
+        };
+        i += 1;
+    }
+    len
+}
+
+/// The number of digits of `value`.
+pub(crate) const fn u64_len(mut value: u64) -> usize {
+    let mut len = 1;
+    while value >= 10 {
+        value /= 10;
+        len += 1;
+    }
+    len
+}
+
+/// The length of `value` written as a JSON number.
+pub(crate) const fn i64_len(value: i64) -> usize {
+    u64_len(value.unsigned_abs()) + (value < 0) as usize
 }
 
 /// Writes `value` as a JSON string. Runs of bytes that need no escape are
@@ -203,6 +257,20 @@ mod tests {
     }
 
     #[test]
+    fn string_len_is_the_written_length() {
+        for text in [
+            "",
+            "plain",
+            "\"\\\n\x00\x1f",
+            "é漢字🦀",
+            "a\"b\\c\td",
+            "0123456789abcdef\"x",
+        ] {
+            assert_eq!(string_len(text), string_json(text).len(), "{text:?}");
+        }
+    }
+
+    #[test]
     fn short_escapes_are_used_where_json_has_them() {
         assert_eq!(string_json("\"\\\n\r\t\x08\x0c"), r#""\"\\\n\r\t\b\f""#);
         assert_eq!(string_json("\x00\x1f"), r#""\u0000\u001f""#);
@@ -234,12 +302,17 @@ mod tests {
 
     #[test]
     fn integers_cover_their_whole_range() {
-        let mut w = ObjectWriter::with_capacity(0);
+        let mut len = ObjectLen::new();
+        len.member("max", u64_len(u64::MAX));
+        len.member("min", i64_len(i64::MIN));
+        len.member("zero", i64_len(0));
+        len.member("t", 4);
+        let mut w = ObjectWriter::with_len(len.get());
         w.u64("max", u64::MAX);
         w.i64("min", i64::MIN);
         w.i64("zero", 0);
         w.bool("t", true);
-        let json = String::from_utf8(w.finish()).unwrap();
+        let json = String::from_utf8(w.finish().to_vec()).unwrap();
         assert_eq!(
             json,
             r#"{"max":18446744073709551615,"min":-9223372036854775808,"zero":0,"t":true}"#

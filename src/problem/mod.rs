@@ -64,8 +64,9 @@ pub use self::error::InvalidProblem;
 pub use self::extension::ExtensionValue;
 #[cfg(feature = "serde")]
 pub use self::extension::SerializedJson;
+#[cfg(test)]
 use self::extension::STANDARD_MEMBERS;
-use self::json::ObjectWriter;
+use self::json::{ObjectLen, ObjectWriter};
 pub(crate) use self::response::{
     keep_replaced, problem_response, set_content_length, PROBLEM_JSON,
 };
@@ -77,9 +78,10 @@ pub(crate) use self::response::{
 /// `http::Response::from(problem)` (or, with the `axum` feature, return it
 /// from a handler). See the [module docs](self).
 ///
-/// The checks are the builder's: a `Problem` itself holds any members (as
-/// one read from another server may), and renders valid JSON whatever they
-/// hold.
+/// Every `Problem` went through the builder's checks, so its `type`,
+/// `instance` and member names need no escaping in JSON, and it renders as
+/// valid JSON whatever its free text (`title`, `detail`, string values)
+/// holds.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Problem {
     type_uri: Option<Cow<'static, str>>,
@@ -236,35 +238,45 @@ impl Problem {
     ///
     /// Valid JSON for any content: strings are escaped as RFC 8259 requires.
     pub fn to_json(&self) -> Bytes {
-        let optional = [&self.type_uri, &self.title, &self.detail, &self.instance];
-        let mut capacity = 2 + "\"status\":000,".len();
-        for (key, value) in STANDARD_MEMBERS.iter().zip(optional) {
-            if let Some(value) = value {
-                capacity += ObjectWriter::string_member_size(key, value);
-            }
-        }
-        for (key, value) in &self.extensions {
-            capacity += key.len() + value.json_size_hint() + 4;
-        }
-
-        let mut json = ObjectWriter::with_capacity(capacity);
+        let status = u64::from(self.status.as_u16());
+        let mut len = ObjectLen::new();
         if let Some(type_uri) = &self.type_uri {
-            json.standard_string(r#""type":"#, type_uri);
+            len.member("type", type_uri.len() + 2);
         }
         if let Some(title) = &self.title {
-            json.standard_string(r#""title":"#, title);
+            len.member("title", json::string_len(title));
         }
-        json.standard_u64(r#""status":"#, self.status.as_u16().into());
+        len.member("status", json::u64_len(status));
         if let Some(detail) = &self.detail {
-            json.standard_string(r#""detail":"#, detail);
+            len.member("detail", json::string_len(detail));
         }
         if let Some(instance) = &self.instance {
-            json.standard_string(r#""instance":"#, instance);
+            len.member("instance", instance.len() + 2);
+        }
+        for (key, value) in &self.extensions {
+            len.member(key, value.json_len());
+        }
+
+        // `type`, `instance` and the names were checked on the way in:
+        // they hold nothing to escape.
+        let mut json = ObjectWriter::with_len(len.get());
+        if let Some(type_uri) = &self.type_uri {
+            json.verbatim("type", type_uri);
+        }
+        if let Some(title) = &self.title {
+            json.string("title", title);
+        }
+        json.u64("status", status);
+        if let Some(detail) = &self.detail {
+            json.string("detail", detail);
+        }
+        if let Some(instance) = &self.instance {
+            json.verbatim("instance", instance);
         }
         for (key, value) in &self.extensions {
             value.write(key, &mut json);
         }
-        Bytes::from(json.finish())
+        json.finish()
     }
 }
 
@@ -493,27 +505,28 @@ mod tests {
 
     #[test]
     fn any_string_in_any_member_renders_json_that_parses_back() {
-        // Not through the builder: a problem may hold anything, and the
-        // JSON must stay valid whatever it holds.
+        // Free text holds anything; `type`, `instance` and the names hold
+        // what the builder lets in, which needs no escape.
         let nasty = "\"quoted\" \\ back\\slash \u{0}\u{1f}\u{7f} é 🦀 \u{2028} </script>";
         let long = "x\"".repeat(100_000);
-        let problem = Problem {
-            type_uri: Some(nasty.into()),
-            title: Some(long.clone().into()),
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            detail: Some(nasty.into()),
-            instance: Some(nasty.into()),
-            extensions: vec![
-                (nasty.into(), nasty.into()),
-                ("neg".into(), (-42i64).into()),
-            ],
-        };
+        let problem = Problem::builder(StatusCode::INTERNAL_SERVER_ERROR)
+            .type_uri("https://example.com/p?q=1&r=%22#f:@!$'()*+,;=")
+            .title(long.clone())
+            .detail(nasty)
+            .instance("/errors/1")
+            .extension("note", nasty)
+            .extension("neg", -42i64)
+            .build()
+            .unwrap();
         let value = parsed(&problem);
-        assert_eq!(value["type"], nasty);
+        assert_eq!(
+            value["type"],
+            "https://example.com/p?q=1&r=%22#f:@!$'()*+,;="
+        );
         assert_eq!(value["title"], long.as_str());
         assert_eq!(value["detail"], nasty);
-        assert_eq!(value["instance"], nasty);
-        assert_eq!(value[nasty], nasty);
+        assert_eq!(value["instance"], "/errors/1");
+        assert_eq!(value["note"], nasty);
         assert_eq!(value["neg"], -42);
     }
 
