@@ -1,7 +1,9 @@
 //! Property tests of every user string that can reach a header or a `type`
 //! URI: the gateway's proxy name, the opt-in `Proxy-Status` `details` (an
 //! upstream error's `Display` chain) and `next-hop` (the request URI's
-//! authority), the request id, and the `type_base` of both layers.
+//! authority), the request id, and the `type_base` of both layers (any URI
+//! reference; one that is not is refused at set-up, which a test here
+//! shows too).
 //!
 //! Whatever the strings, the layers never panic, every header is a valid
 //! field value of printable ASCII, `Proxy-Status` parses as an RFC 9651
@@ -161,13 +163,19 @@ struct GatewayCase {
     request_id: String,
 }
 
+/// A start of `type` URIs that the layers take: a URI reference (a base
+/// that is not one is refused when the layer is set up).
+fn type_base() -> impl Strategy<Value = String> {
+    "(https?://[a-z0-9.-]{1,20}(:[0-9]{1,5})?/)?(/[A-Za-z0-9._~!$&'()*+,;=:@-]{0,10}|/%[0-9A-F]{2}){0,3}[/#?]?"
+}
+
 fn gateway_case() -> impl Strategy<Value = GatewayCase> {
     (
         proxy_name(),
         user_string(),
         proptest::option::of(user_string()),
         authority(),
-        user_string(),
+        type_base(),
         user_string(),
     )
         .prop_map(
@@ -300,11 +308,22 @@ proptest! {
 
     #[test]
     fn app_type_base_and_details_never_break_the_response(
-        type_base in user_string(),
+        type_base in type_base(),
         message in user_string(),
         panics in any::<bool>(),
     ) {
         tower_problem::app::panic_hook::install();
         runtime().block_on(check_app(type_base, message, panics));
+    }
+}
+
+#[test]
+fn a_type_base_that_makes_no_uri_is_refused_at_set_up() {
+    for base in ["https://example.com/my problems/", "/p\"q/", "/%zz/", "é/"] {
+        let app =
+            std::panic::catch_unwind(|| tower_problem::app::AppErrorLayer::new().type_base(base));
+        assert!(app.is_err(), "{base:?}");
+        let gateway = std::panic::catch_unwind(|| GatewayErrorLayer::new().type_base(base));
+        assert!(gateway.is_err(), "{base:?}");
     }
 }
