@@ -1,7 +1,7 @@
 //! What both layers' `Kind` enums have: one macro writes each enum and its
 //! tokens, titles and default statuses from one table.
 
-use crate::problem::Problem;
+use crate::problem::{ExtensionValue, Problem};
 use crate::settings::Common;
 use http::StatusCode;
 use std::borrow::Cow;
@@ -30,19 +30,16 @@ pub(crate) fn default_problem<K: FailureKind, X, F>(
         None => Cow::Borrowed(kind.default_type()),
         Some(base) => Cow::Owned(format!("{base}{}", kind.token())),
     };
-    let mut problem = Problem::new(status)
-        .with_type(type_uri)
-        .with_title(kind.title());
-    if common.expose_details {
-        if let Some(details) = details {
-            problem = problem.with_detail(details.to_owned());
-        }
-    }
-    problem = problem.with_extension("kind", kind.token());
+    let detail = details.filter(|_| common.expose_details).map(str::to_owned);
+    let mut extensions = Vec::with_capacity(1 + usize::from(request_id.is_some()));
+    extensions.push((Cow::Borrowed("kind"), ExtensionValue::from(kind.token())));
     if let Some(id) = request_id {
-        problem = problem.with_extension("request_id", id.to_owned());
+        extensions.push((
+            Cow::Borrowed("request_id"),
+            ExtensionValue::from(id.to_owned()),
+        ));
     }
-    problem
+    Problem::layer_problem(status, type_uri, kind.title(), detail, extensions)
 }
 
 /// A layer's `Kind` enum from a table of `Variant => "token", STATUS,

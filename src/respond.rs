@@ -7,7 +7,7 @@ use http::{HeaderMap, HeaderValue, Response};
 
 use crate::context::RequestContext;
 use crate::panic::{catch, Panic};
-use crate::problem::{set_content_length, Problem};
+use crate::problem::{fix_content_length, Problem};
 
 /// Builds the response for a failure `F` (an [`app::Failure`] or a
 /// [`gateway::Failure`]): the problem+json body by default, or any other
@@ -136,8 +136,9 @@ where
         };
     own_headers(response.headers_mut(), &failure, respond_panicked.is_some());
     let len = response.body().len();
-    set_content_length(response.headers_mut(), len);
-    if request.is_head() {
+    let head = request.is_head();
+    fix_content_length(response.headers_mut(), len, head);
+    if head {
         *response.body_mut() = Bytes::new();
     }
     response.extensions_mut().insert(failure);

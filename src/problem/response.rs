@@ -27,12 +27,12 @@ const REPRESENTATION_HEADERS: [HeaderName; 12] = [
     HeaderName::from_static("digest"),
 ];
 
-/// A problem+json response: status, `Content-Type`, exact `Content-Length`
-/// and `Cache-Control: no-store`, so no cache keeps an error for later.
+/// A problem+json response: status, `Content-Type` and `Cache-Control:
+/// no-store`, so no cache keeps an error for later. Its length is the
+/// body's, which a server writes as `Content-Length`.
 pub(crate) fn problem_response(status: StatusCode, json: Bytes) -> Response<Bytes> {
     let mut headers = HeaderMap::with_capacity(6);
     headers.insert(CONTENT_TYPE, PROBLEM_JSON);
-    headers.insert(CONTENT_LENGTH, HeaderValue::from(json.len()));
     headers.insert(CACHE_CONTROL, NO_STORE);
     let mut res = Response::new(json);
     *res.status_mut() = status;
@@ -57,12 +57,19 @@ pub(crate) fn keep_replaced(generated: &mut Parts, replaced: Parts) {
     generated.extensions = extensions;
 }
 
-/// Sets `Content-Length` to `len` unless it already says so: a customisation
-/// may have changed the body, or not set the length.
-pub(crate) fn set_content_length(headers: &mut HeaderMap, len: usize) {
-    let stated = headers
-        .get(CONTENT_LENGTH)
-        .and_then(|value| std::str::from_utf8(value.as_bytes()).ok()?.parse().ok());
+/// Makes `Content-Length` say `len` where it is stated (a customisation may
+/// have changed the body but not its length) or where the body will be
+/// dropped (`head`: the response to a `HEAD` states what a `GET` would
+/// get). Elsewhere it stays unstated: the body's exact size gives it, as
+/// hyper writes it.
+pub(crate) fn fix_content_length(headers: &mut HeaderMap, len: usize, head: bool) {
+    let stated = match headers.get(CONTENT_LENGTH) {
+        None if !head => return,
+        None => None,
+        Some(value) => std::str::from_utf8(value.as_bytes())
+            .ok()
+            .and_then(|text| text.parse().ok()),
+    };
     if stated != Some(len) {
         headers.insert(CONTENT_LENGTH, HeaderValue::from(len));
     }
