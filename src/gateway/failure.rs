@@ -4,6 +4,8 @@ use std::sync::Arc;
 
 use http::StatusCode;
 
+use crate::BoxError;
+
 use crate::kind::kinds;
 
 kinds! {
@@ -134,7 +136,9 @@ pub struct Failure {
     kind: Kind,
     status: StatusCode,
     never_sent: bool,
-    error: Option<Arc<dyn Error + Send + Sync>>,
+    /// Shared as it came, boxed: making an `Arc<dyn Error>` of a box would
+    /// allocate and copy once more.
+    error: Option<Arc<BoxError>>,
 }
 
 impl Failure {
@@ -142,7 +146,7 @@ impl Failure {
         kind: Kind,
         status: StatusCode,
         never_sent: bool,
-        error: Option<Arc<dyn Error + Send + Sync>>,
+        error: Option<Arc<BoxError>>,
     ) -> Self {
         Self {
             kind,
@@ -174,7 +178,7 @@ impl Failure {
     /// body's for [`Kind::RequestBodyError`]. `None` for a timeout of the
     /// layer itself and for [`Kind::UpstreamServerError`].
     pub fn error(&self) -> Option<&(dyn Error + Send + Sync + 'static)> {
-        self.error.as_deref()
+        self.error.as_deref().map(|error| &**error)
     }
 }
 

@@ -39,7 +39,19 @@ pub(super) fn serialize_name(name: &str) -> String {
 /// One list member: the serialized name (from [`serialize_name`]) and
 /// `params`.
 pub(super) fn member(name: &str, params: &Params<'_>) -> HeaderValue {
-    let mut out = String::with_capacity(name.len() + 64);
+    // The exact length when no string is written (the usual member), so the
+    // text becomes the header value without a second allocation.
+    let mut len = name.len();
+    if let Some(error) = params.error {
+        len += "; error=".len() + error.len();
+    }
+    if params.received_status.is_some() {
+        len += "; received-status=000".len();
+    }
+    if params.next_hop.is_some() || params.details.is_some() {
+        len += 64;
+    }
+    let mut out = String::with_capacity(len);
     out.push_str(name);
     if let Some(error) = params.error {
         // The error types are sf-tokens.

@@ -57,7 +57,7 @@ where
     let failure = match cause {
         Cause::Error(error) => {
             let (kind, never_sent) = classify(&*error, &settings.classify, call);
-            let error: Arc<dyn Error + Send + Sync> = Arc::from(error);
+            let error = Arc::new(error);
             Failure::new(kind, settings.status(kind), never_sent, Some(error))
         }
         Cause::HeadTimeout => {
@@ -66,7 +66,7 @@ where
         }
         Cause::UnaskedUpgrade => {
             let kind = Kind::HttpProtocolError;
-            let error: Arc<dyn Error + Send + Sync> = Arc::new(UnaskedUpgrade);
+            let error: Arc<BoxError> = Arc::new(Box::new(UnaskedUpgrade));
             Failure::new(kind, settings.status(kind), false, Some(error))
         }
     };

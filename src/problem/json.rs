@@ -71,6 +71,7 @@ impl ObjectWriter {
     }
 
     /// A string member whose value is free text, escaped.
+    #[inline]
     pub(crate) fn string(&mut self, key: &str, value: &str) {
         self.key(key);
         write_string(&mut self.buf, value);
@@ -78,6 +79,7 @@ impl ObjectWriter {
 
     /// A string member whose value needs no escape (a checked URI
     /// reference or name).
+    #[inline]
     pub(crate) fn verbatim(&mut self, key: &str, value: &str) {
         self.key(key);
         self.buf.push(b'"');
@@ -114,6 +116,7 @@ impl ObjectWriter {
     }
 
     /// A checked name: copied as it is.
+    #[inline]
     fn key(&mut self, key: &str) {
         if self.buf.len() > 1 {
             self.buf.push(b',');
@@ -127,24 +130,49 @@ impl ObjectWriter {
 /// The length of `value` written as a JSON string, quotes included.
 pub(crate) fn string_len(value: &str) -> usize {
     let bytes = value.as_bytes();
-    let mut len = bytes.len() + 2;
-    let mut i = 0;
-    while i < bytes.len() {
-        if let Some(chunk) = bytes.get(i..i + 8) {
-            let word = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
-            if !may_need_escape(word) {
-                i += 8;
-                continue;
-            }
-        }
-        len += match ESCAPE[bytes[i] as usize] {
+    let clean = clean_prefix(bytes);
+    let escapes: usize = bytes[clean..]
+        .iter()
+        .map(|&byte| match ESCAPE[byte as usize] {
             0 => 0,
             b'u' => 5,
             _ => 1,
-        };
-        i += 1;
+        })
+        .sum();
+    bytes.len() + escapes + 2
+}
+
+/// How many bytes at the start of `bytes` need no escape: found eight at a
+/// time, the last few through one padded word, so that text with nothing
+/// to escape (nearly all of it) is never looked at byte by byte.
+fn clean_prefix(bytes: &[u8]) -> usize {
+    let mut i = 0;
+    while let Some(chunk) = bytes.get(i..i + 8) {
+        if may_need_escape(u64::from_le_bytes(chunk.try_into().expect("eight bytes"))) {
+            let at = first_to_escape(chunk);
+            if at < chunk.len() {
+                return i + at;
+            }
+        }
+        i += 8;
     }
-    len
+    let tail = &bytes[i..];
+    let mut padded = [b'a'; 8];
+    padded[..tail.len()].copy_from_slice(tail);
+    if may_need_escape(u64::from_le_bytes(padded)) {
+        i + first_to_escape(tail)
+    } else {
+        bytes.len()
+    }
+}
+
+/// The index of the first byte of `bytes` that needs an escape, or its
+/// length (a word's alarm can be false).
+fn first_to_escape(bytes: &[u8]) -> usize {
+    bytes
+        .iter()
+        .position(|&byte| ESCAPE[byte as usize] != 0)
+        .unwrap_or(bytes.len())
 }
 
 /// The number of digits of `value`.
@@ -162,47 +190,29 @@ pub(crate) const fn i64_len(value: i64) -> usize {
     u64_len(value.unsigned_abs()) + (value < 0) as usize
 }
 
-/// Writes `value` as a JSON string. Runs of bytes that need no escape are
-/// copied at once, found eight bytes at a time; multi-byte UTF-8 never needs
+/// Writes `value` as a JSON string: the runs that need no escape (found
+/// by [`clean_prefix`]) are copied at once; multi-byte UTF-8 never needs
 /// one, so non-ASCII text is copied as it is.
-///
-/// The eight-byte scan makes a typical problem body about four times cheaper
-/// to write than a byte-by-byte table lookup (measured with callgrind).
 pub(crate) fn write_string(buf: &mut Vec<u8>, value: &str) {
-    let bytes = value.as_bytes();
+    let mut bytes = value.as_bytes();
     buf.push(b'"');
-    let mut start = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        while let Some(chunk) = bytes.get(i..i + 8) {
-            let word = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
-            if may_need_escape(word) {
-                break;
-            }
-            i += 8;
-        }
-        let Some(&byte) = bytes.get(i) else { break };
-        i += 1;
-        let escape = ESCAPE[byte as usize];
-        if escape == 0 {
-            continue;
-        }
-        buf.extend_from_slice(&bytes[start..i - 1]);
-        if escape == b'u' {
-            buf.extend_from_slice(&[
+    loop {
+        let clean = clean_prefix(bytes);
+        buf.extend_from_slice(&bytes[..clean]);
+        let Some(&byte) = bytes.get(clean) else { break };
+        match ESCAPE[byte as usize] {
+            b'u' => buf.extend_from_slice(&[
                 b'\\',
                 b'u',
                 b'0',
                 b'0',
                 HEX[(byte >> 4) as usize],
                 HEX[(byte & 0xf) as usize],
-            ]);
-        } else {
-            buf.extend_from_slice(&[b'\\', escape]);
+            ]),
+            escape => buf.extend_from_slice(&[b'\\', escape]),
         }
-        start = i;
+        bytes = &bytes[clean + 1..];
     }
-    buf.extend_from_slice(&bytes[start..]);
     buf.push(b'"');
 }
 
