@@ -10,6 +10,7 @@
 )]
 
 pub mod app;
+mod call_state;
 mod chain;
 mod context;
 mod full_body;

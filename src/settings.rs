@@ -204,6 +204,35 @@ macro_rules! common_builder_methods {
 }
 pub(crate) use common_builder_methods;
 
+/// A builder method that turns one of the layer's own flags on or off:
+/// `$name` is both the method and the field of the flags.
+macro_rules! flag_setter {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        pub fn $name(mut self, on: bool) -> Self {
+            self.common_mut().flags.$name = on;
+            self
+        }
+    };
+}
+pub(crate) use flag_setter;
+
+/// `fmt::Debug` of a layer's service: its inner service, settings, and
+/// the readiness failure it holds for the next call.
+pub(crate) fn debug_service(
+    f: &mut fmt::Formatter<'_>,
+    name: &str,
+    inner: &dyn fmt::Debug,
+    settings: &dyn fmt::Debug,
+    not_ready: &dyn fmt::Debug,
+) -> fmt::Result {
+    f.debug_struct(name)
+        .field("inner", inner)
+        .field("settings", settings)
+        .field("not_ready", not_ready)
+        .finish()
+}
+
 /// `get_ref`, `get_mut` and `into_inner` of a wrapper's `inner` field of
 /// type `$ty`, described as `$what`.
 macro_rules! inner_accessors {

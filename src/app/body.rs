@@ -37,6 +37,14 @@ pin_project! {
 }
 
 impl<B> AppBody<B> {
+    pub(super) fn full(data: Bytes) -> Self {
+        Self {
+            state: State::Full {
+                body: FullBody::new(data),
+            },
+        }
+    }
+
     /// The inner body, its panics caught when `guard` is set.
     #[inline]
     pub(super) fn new(body: B, guard: bool) -> Self {
@@ -47,23 +55,30 @@ impl<B> AppBody<B> {
         };
         Self { state }
     }
-
-    pub(super) fn full(data: Bytes) -> Self {
-        Self {
-            state: State::Full {
-                body: FullBody::new(data),
-            },
-        }
-    }
 }
 
-impl<B> Body for AppBody<B>
+impl<B: Body<Data = Bytes>> Body for AppBody<B>
 where
-    B: Body<Data = Bytes>,
     B::Error: Into<BoxError>,
 {
     type Data = Bytes;
     type Error = BoxError;
+
+    fn is_end_stream(&self) -> bool {
+        match &self.state {
+            State::Guarded { body, .. } | State::Unguarded { body } => body.is_end_stream(),
+            State::Full { body } => body.is_end_stream(),
+            State::Panicked => true,
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.state {
+            State::Guarded { body, .. } | State::Unguarded { body } => body.size_hint(),
+            State::Full { body } => body.size_hint(),
+            State::Panicked => SizeHint::with_exact(0),
+        }
+    }
 
     fn poll_frame(
         self: Pin<&mut Self>,
@@ -85,22 +100,6 @@ where
                 .map(|frame| frame.map(|result| result.map_err(Into::into))),
             StateProj::Full { body } => body.poll_frame(),
             StateProj::Panicked => Poll::Ready(None),
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        match &self.state {
-            State::Guarded { body, .. } | State::Unguarded { body } => body.is_end_stream(),
-            State::Full { body } => body.is_end_stream(),
-            State::Panicked => true,
-        }
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        match &self.state {
-            State::Guarded { body, .. } | State::Unguarded { body } => body.size_hint(),
-            State::Full { body } => body.size_hint(),
-            State::Panicked => SizeHint::with_exact(0),
         }
     }
 }

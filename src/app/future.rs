@@ -13,6 +13,7 @@ use super::body::AppBody;
 use super::failure::Failure;
 use super::layer::Settings;
 use super::log;
+use crate::call_state::{CallState, CallStateProj};
 use crate::context::RequestContext;
 use crate::kind::default_problem;
 use crate::panic::catch;
@@ -25,7 +26,7 @@ pin_project! {
     /// See the [module docs](super).
     pub struct ResponseFuture<F, R> {
         #[pin]
-        state: State<F>,
+        state: CallState<F, Failure>,
         request: RequestContext,
         settings: Settings<R>,
     }
@@ -33,20 +34,11 @@ pin_project! {
     impl<F, R> PinnedDrop for ResponseFuture<F, R> {
         fn drop(this: Pin<&mut Self>) {
             let mut this = this.project();
-            if let StateProj::Running { .. } = this.state.as_mut().project() {
+            if let CallStateProj::Running { .. } = this.state.as_mut().project() {
                 log::cancelled(this.request);
-                let _dropped = catch(|| this.state.set(State::Done));
+                let _dropped = catch(|| this.state.set(CallState::Done));
             }
         }
-    }
-}
-
-pin_project! {
-    #[project = StateProj]
-    enum State<F> {
-        Running { #[pin] future: F },
-        Failed { failure: Option<Failure> },
-        Done,
     }
 }
 
@@ -54,7 +46,7 @@ impl<F, R> ResponseFuture<F, R> {
     #[inline]
     pub(super) fn running(future: F, request: RequestContext, settings: Settings<R>) -> Self {
         Self {
-            state: State::Running { future },
+            state: CallState::Running { future },
             request,
             settings,
         }
@@ -62,9 +54,7 @@ impl<F, R> ResponseFuture<F, R> {
 
     pub(super) fn failed(failure: Failure, request: RequestContext, settings: Settings<R>) -> Self {
         Self {
-            state: State::Failed {
-                failure: Some(failure),
-            },
+            state: CallState::failed(failure),
             request,
             settings,
         }
@@ -85,7 +75,7 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         let failure = match this.state.as_mut().project() {
-            StateProj::Running { future } => {
+            CallStateProj::Running { future } => {
                 // The output goes out through `output`, not as the closure's
                 // value, which `catch_unwind` would copy once more; and the
                 // closure stays small enough to be inlined, as every frame
@@ -97,7 +87,7 @@ where
                 // panic in its `Drop` becomes this request's 500 instead of
                 // escaping from wherever this future is dropped.
                 let caught = match polled {
-                    Ok(()) if output.is_ready() => catch(|| this.state.set(State::Done)),
+                    Ok(()) if output.is_ready() => catch(|| this.state.set(CallState::Done)),
                     polled => polled,
                 };
                 match (caught, output) {
@@ -120,18 +110,18 @@ where
                         // and so may an output its `Drop` panicked after.
                         let _dropped = catch(|| {
                             drop(output);
-                            this.state.set(State::Done);
+                            this.state.set(CallState::Done);
                         });
                         failure
                     }
                 }
             }
-            StateProj::Failed { failure } => {
+            CallStateProj::Failed { failure } => {
                 let failure = failure.take().expect("polled after completion");
-                this.state.set(State::Done);
+                this.state.set(CallState::Done);
                 failure
             }
-            StateProj::Done => panic!("ResponseFuture polled after completion"),
+            CallStateProj::Done => panic!("ResponseFuture polled after completion"),
         };
         let res = respond(failure, this.request, this.settings);
         Poll::Ready(Ok(res.map(AppBody::full)))

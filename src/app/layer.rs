@@ -5,7 +5,7 @@ use tower_layer::Layer;
 use super::failure::Failure;
 use super::service::AppErrorService;
 use crate::respond::{DefaultResponse, ResponseForFailure};
-use crate::settings::{common_builder_methods, Common};
+use crate::settings::{common_builder_methods, flag_setter, Common};
 
 /// Turns every panic and error of the service it wraps into a 500 with a
 /// problem+json body. See the [module docs](super) for an example.
@@ -84,17 +84,17 @@ impl<R> AppErrorLayer<R> {
         }
     }
 
+    flag_setter! {
     /// Catches panics while the response body is polled (on by default).
     ///
     /// The head is sent by then, so the body ends with an error and the
     /// server aborts the connection (HTTP/1) or resets the stream (HTTP/2):
     /// the client never sees a body that looks complete. Off, such a panic
     /// unwinds into the server, which does the same without the layer's log.
-    pub fn catch_body_panics(mut self, catch: bool) -> Self {
-        self.settings.common.flags.catch_body_panics = catch;
-        self
+    catch_body_panics
     }
 
+    flag_setter! {
     /// Replaces the body of an error response the inner service made with
     /// the consistent problem (on by default, as the gateway layer's
     /// [`intercept_error_responses`] is off by default: an application's
@@ -110,9 +110,7 @@ impl<R> AppErrorLayer<R> {
     /// `Last-Modified`, the digests) are dropped, the others kept.
     ///
     /// [`intercept_error_responses`]: crate::gateway::GatewayErrorLayer::intercept_error_responses
-    pub fn intercept_error_responses(mut self, intercept: bool) -> Self {
-        self.settings.common.flags.intercept_error_responses = intercept;
-        self
+    intercept_error_responses
     }
 }
 

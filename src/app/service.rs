@@ -12,7 +12,7 @@ use super::layer::Settings;
 use crate::context::RequestContext;
 use crate::panic::catch;
 use crate::respond::ResponseForFailure;
-use crate::settings::inner_accessors;
+use crate::settings::{debug_service, inner_accessors};
 use crate::BoxError;
 
 /// The service of [`AppErrorLayer`](super::AppErrorLayer): it never fails,
@@ -92,10 +92,7 @@ impl<S: Clone, R: Clone> Clone for AppErrorService<S, R> {
 
 impl<S: fmt::Debug, R> fmt::Debug for AppErrorService<S, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AppErrorService")
-            .field("inner", &self.inner)
-            .field("settings", &self.settings)
-            .field("not_ready", &self.not_ready)
-            .finish()
+        let name = "AppErrorService";
+        debug_service(f, name, &self.inner, &self.settings, &self.not_ready)
     }
 }

@@ -16,6 +16,7 @@ use super::failure::Failure;
 use super::layer::Settings;
 use super::log;
 use super::respond::{failure_response, intercepted, Cause};
+use crate::call_state::{CallState, CallStateProj};
 use crate::context::RequestContext;
 use crate::respond::ResponseForFailure;
 use crate::BoxError;
@@ -47,7 +48,7 @@ pin_project! {
     /// needs tokio's time driver (`enable_time`, or `enable_all`).
     pub struct ResponseFuture<F, C, R> {
         #[pin]
-        state: State<F>,
+        state: CallState<F, BoxError>,
         #[pin]
         timer: Option<Sleep>,
         started: Option<Instant>,
@@ -58,26 +59,17 @@ pin_project! {
     impl<F, C, R> PinnedDrop for ResponseFuture<F, C, R> {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
-            if let StateProj::Running { .. } = this.state.project() {
+            if let CallStateProj::Running { .. } = this.state.project() {
                 log::cancelled(this.call, *this.started);
             }
         }
     }
 }
 
-pin_project! {
-    #[project = StateProj]
-    enum State<F> {
-        Running { #[pin] future: F },
-        Failed { error: Option<BoxError> },
-        Done,
-    }
-}
-
 impl<F, C, R> ResponseFuture<F, C, R> {
     pub(super) fn running(future: F, call: Call, settings: Settings<C, R>) -> Self {
         Self {
-            state: State::Running { future },
+            state: CallState::Running { future },
             timer: None,
             started: None,
             call,
@@ -87,7 +79,7 @@ impl<F, C, R> ResponseFuture<F, C, R> {
 
     pub(super) fn failed(error: BoxError, call: Call, settings: Settings<C, R>) -> Self {
         Self {
-            state: State::Failed { error: Some(error) },
+            state: CallState::failed(error),
             timer: None,
             started: None,
             call,
@@ -110,14 +102,14 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         let cause = match this.state.as_mut().project() {
-            StateProj::Running { future } => match future.poll(cx) {
+            CallStateProj::Running { future } => match future.poll(cx) {
                 Poll::Ready(Ok(res))
                     if res.status() == StatusCode::SWITCHING_PROTOCOLS && !this.call.upgrade =>
                 {
                     Cause::UnaskedUpgrade
                 }
                 Poll::Ready(Ok(res)) => {
-                    this.state.set(State::Done);
+                    this.state.set(CallState::Done);
                     let settings = &*this.settings;
                     if settings.common.flags.intercept_error_responses
                         && res.status().is_server_error()
@@ -153,13 +145,13 @@ where
                     Cause::HeadTimeout
                 }
             },
-            StateProj::Failed { error } => {
+            CallStateProj::Failed { failure: error } => {
                 Cause::Error(error.take().expect("polled after completion"))
             }
-            StateProj::Done => panic!("ResponseFuture polled after completion"),
+            CallStateProj::Done => panic!("ResponseFuture polled after completion"),
         };
         // Drops the upstream request: a timed-out one is cancelled.
-        this.state.set(State::Done);
+        this.state.set(CallState::Done);
         let res = failure_response(cause, this.call, *this.started, this.settings);
         Poll::Ready(Ok(res.map(GatewayBody::full)))
     }

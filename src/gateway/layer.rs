@@ -9,7 +9,7 @@ use super::failure::{Failure, Kind};
 use super::proxy_status::serialize_name;
 use super::service::GatewayErrorService;
 use crate::respond::{DefaultResponse, ResponseForFailure};
-use crate::settings::{common_builder_methods, Common};
+use crate::settings::{common_builder_methods, flag_setter, Common};
 
 /// The default head timeout: 30 seconds.
 pub const DEFAULT_HEAD_TIMEOUT: Duration = Duration::from_secs(30);
@@ -307,22 +307,21 @@ impl<C, R> GatewayErrorLayer<C, R> {
         self
     }
 
+    flag_setter! {
     /// Adds `details="..."` to `Proxy-Status`: the upstream client's error
     /// chain (off by default: it can name internal hosts). Escaped as an
     /// sf-string, characters outside printable ASCII replaced, cut to 1,024
     /// characters (the least every parser must accept, RFC 9651 §3.3.3).
-    pub fn proxy_status_details(mut self, details: bool) -> Self {
-        self.settings.common.flags.proxy_status_details = details;
-        self
+    proxy_status_details
     }
 
+    flag_setter! {
     /// Adds `next-hop="..."` to `Proxy-Status`: the upstream's authority
     /// from the request URI the inner service got (off by default).
-    pub fn proxy_status_next_hop(mut self, next_hop: bool) -> Self {
-        self.settings.common.flags.proxy_status_next_hop = next_hop;
-        self
+    proxy_status_next_hop
     }
 
+    flag_setter! {
     /// Replaces the body of an error response the upstream sent with the
     /// gateway's problem of kind [`Kind::UpstreamServerError`], keeping the
     /// status, like nginx's `proxy_intercept_errors` (off by default: the
@@ -340,9 +339,7 @@ impl<C, R> GatewayErrorLayer<C, R> {
     /// after the upstream's own members.
     ///
     /// [`intercept_error_responses`]: crate::app::AppErrorLayer::intercept_error_responses
-    pub fn intercept_error_responses(mut self, intercept: bool) -> Self {
-        self.settings.common.flags.intercept_error_responses = intercept;
-        self
+    intercept_error_responses
     }
 
     #[cfg(test)]

@@ -13,7 +13,7 @@ use super::layer::Settings;
 use super::request_body::RequestBody;
 use crate::context::RequestContext;
 use crate::respond::ResponseForFailure;
-use crate::settings::inner_accessors;
+use crate::settings::{debug_service, inner_accessors};
 use crate::BoxError;
 
 /// The service of [`GatewayErrorLayer`](super::GatewayErrorLayer): it never
@@ -109,10 +109,7 @@ impl<S: Clone, C: Clone, R: Clone> Clone for GatewayErrorService<S, C, R> {
 
 impl<S: fmt::Debug, C, R> fmt::Debug for GatewayErrorService<S, C, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("GatewayErrorService")
-            .field("inner", &self.inner)
-            .field("settings", &self.settings)
-            .field("not_ready", &self.not_ready)
-            .finish()
+        let name = "GatewayErrorService";
+        debug_service(f, name, &self.inner, &self.settings, &self.not_ready)
     }
 }
