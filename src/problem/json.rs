@@ -143,27 +143,27 @@ pub(crate) fn string_len(value: &str) -> usize {
 }
 
 /// How many bytes at the start of `bytes` need no escape: found eight at a
-/// time, the last few through one padded word, so that text with nothing
-/// to escape (nearly all of it) is never looked at byte by byte.
+/// time, the last few through one more word that overlaps the ones before
+/// (they are clean, so looking at them again changes nothing), so text with
+/// nothing to escape (nearly all of it) is never looked at byte by byte.
 fn clean_prefix(bytes: &[u8]) -> usize {
-    let mut i = 0;
-    while let Some(chunk) = bytes.get(i..i + 8) {
-        if may_need_escape(u64::from_le_bytes(chunk.try_into().expect("eight bytes"))) {
-            let at = first_to_escape(chunk);
-            if at < chunk.len() {
-                return i + at;
-            }
+    let len = bytes.len();
+    if len < 8 {
+        return first_to_escape(bytes);
+    }
+    let word_at =
+        |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("eight bytes"));
+    let mut at = 0;
+    while at + 8 <= len {
+        if may_need_escape(word_at(at)) {
+            return at + first_to_escape(&bytes[at..]);
         }
-        i += 8;
+        at += 8;
     }
-    let tail = &bytes[i..];
-    let mut padded = [b'a'; 8];
-    padded[..tail.len()].copy_from_slice(tail);
-    if may_need_escape(u64::from_le_bytes(padded)) {
-        i + first_to_escape(tail)
-    } else {
-        bytes.len()
+    if at < len && may_need_escape(word_at(len - 8)) {
+        return at + first_to_escape(&bytes[at..]);
     }
+    len
 }
 
 /// The index of the first byte of `bytes` that needs an escape, or its
