@@ -178,6 +178,10 @@ async fn raw_500() -> impl axum::response::IntoResponse {
             (ETAG.as_str(), "\"v1\""),
             (LAST_MODIFIED.as_str(), "Wed, 21 Oct 2015 07:28:00 GMT"),
             (CACHE_CONTROL.as_str(), "max-age=600"),
+            ("content-language", "de"),
+            ("content-location", "/raw-500.txt"),
+            ("content-digest", "sha-256=:AAAA:"),
+            ("repr-digest", "sha-256=:AAAA:"),
         ],
         RAW_500_TEXT,
     )
@@ -384,6 +388,13 @@ async fn a_plain_text_500_gets_the_problem_body_and_keeps_other_headers() {
         assert_eq!(reply.header("x-custom"), Some("kept"));
         assert_eq!(reply.header("etag"), None, "ETag described the old body");
         assert_eq!(reply.header("last-modified"), None);
+        // Every header about the dropped body goes; the problem's English
+        // titles are said to be English.
+        assert_eq!(reply.header("content-location"), None);
+        assert_eq!(reply.header("content-digest"), None);
+        assert_eq!(reply.header("repr-digest"), None);
+        assert_eq!(reply.headers.get_all("content-language").iter().count(), 1);
+        assert_eq!(reply.header("content-language"), Some("en"));
         // `assert_problem` checked there is exactly one: no-store.
         assert_eq!(reply.header("cache-control"), Some("no-store"));
     }

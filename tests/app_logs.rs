@@ -228,3 +228,80 @@ async fn a_body_panic_is_logged_once_with_its_message_in_the_request_span() {
     // count; the layer's panic report is the only ERROR line.
     assert_eq!(error_lines(&logs).len(), 1, "{}", logs.text());
 }
+
+/// An error whose text tries to start a log line of its own.
+#[derive(Debug)]
+struct Forging;
+
+impl fmt::Display for Forging {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("bad input\r\nERROR tower_problem::app: forged line kind=\"panic\"")
+    }
+}
+
+impl std::error::Error for Forging {}
+
+async fn forges() -> Result<String, HandlerError> {
+    Err(Forging)?
+}
+
+async fn forges_a_panic() -> &'static str {
+    panic!("boom\nERROR forged panic line")
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn error_texts_and_panic_messages_cannot_forge_a_log_line() {
+    let (logs, _guard) = Logs::capture();
+    let app = Router::new()
+        .route("/forge", routing::get(forges))
+        .route("/forge-panic", routing::get(forges_a_panic))
+        .layer(AppErrorLayer::new());
+    let addr = serve_router(app).await;
+
+    assert_problem(&h1(addr, get("/forge")).await, "handler_error", None);
+    assert_problem(&h1(addr, get("/forge-panic")).await, "panic", None);
+    let handler = logs.wait_for(&["request handler failed"]).await;
+    let panic = logs.wait_for(&["request handler panicked"]).await;
+    for line in [&handler[0], &panic[0]] {
+        // The whole text stays inside the one line, escaped, under the
+        // layer's fixed target.
+        assert!(line.contains("tower_problem::app"), "{line}");
+        assert!(line.contains(r"\r\n") || line.contains(r"\n"), "{line}");
+    }
+    // No line is the forged one: each that holds its text is the layer's.
+    let text = logs.text();
+    let holding: Vec<&str> = text
+        .lines()
+        .filter(|line| line.contains("forged"))
+        .collect();
+    assert_eq!(holding.len(), 2, "{text}");
+    assert!(
+        holding.iter().all(|line| line.contains("request handler")),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_huge_request_id_is_capped_and_one_that_is_not_ascii_is_left_out() {
+    let (logs, _guard) = Logs::capture();
+    let addr = serve_router(routes().layer(AppErrorLayer::new())).await;
+
+    let huge = "i".repeat(100_000);
+    let reply = h1(addr, get_with_id("/boom", &huge)).await;
+    let capped = &huge[..128];
+    assert_problem(&reply, "panic", Some(capped));
+    let line = &logs.wait_for(&["request handler panicked"]).await[0];
+    assert!(
+        line.contains(&format!(r#"request_id="{capped}""#)),
+        "{line}"
+    );
+    assert!(
+        !line.contains(&huge[..129]),
+        "the log line has the capped id only"
+    );
+
+    let reply = h1(addr, get_with_id("/boom", "caf\u{e9}")).await;
+    assert_problem(&reply, "panic", None);
+    let lines = logs.wait_for_count(&["request handler panicked"], 2).await;
+    assert!(!lines[1].contains("request_id"), "{}", lines[1]);
+}

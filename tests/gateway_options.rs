@@ -234,6 +234,7 @@ async fn inner_proxy_503() -> (std::net::SocketAddr, tokio::task::JoinHandle<()>
                         b"HTTP/1.1 503 Service Unavailable\r\n\
                           proxy-status: inner-proxy; error=connection_refused\r\n\
                           content-type: text/html\r\nx-upstream-header: kept\r\n\
+                          content-language: de\r\nrepr-digest: sha-256=:AAAA:\r\n\
                           content-length: 21\r\nconnection: close\r\n\r\n<h1>backend down</h1>",
                     )
                     .await;
@@ -247,11 +248,18 @@ async fn inner_proxy_503() -> (std::net::SocketAddr, tokio::task::JoinHandle<()>
 async fn intercepted_upstream_errors_get_the_gateways_problem() {
     for (client, protocol) in [(downstream(), "HTTP/1.1"), (downstream_h2(), "h2c")] {
         let (addr, task) = inner_proxy_503().await;
-        let gateway =
-            Gateway::start(GatewayErrorLayer::new().intercept_error_responses(true)).await;
+        let layer = GatewayErrorLayer::new()
+            .intercept_error_responses(true)
+            .retry_after(Some(Duration::from_secs(3)));
+        let gateway = Gateway::start(layer).await;
         let got = send(&client, request(&gateway, addr), BOUND).await;
         task.abort();
         assert_eq!(got.status, StatusCode::SERVICE_UNAVAILABLE, "{protocol}");
+        // Every 503 the gateway makes says when to retry; the replaced
+        // body's representation headers are gone, the problem's said.
+        assert_eq!(got.headers["retry-after"], "3", "{protocol}");
+        assert_eq!(got.headers["content-language"], "en", "{protocol}");
+        assert!(!got.headers.contains_key("repr-digest"), "{protocol}");
         let problem = got.problem();
         assert_eq!(problem["kind"], "upstream_server_error", "{protocol}");
         assert_eq!(problem["status"], 503, "{protocol}");
