@@ -145,9 +145,11 @@ macro_rules! common_builder_methods {
         /// one page or anchor per kind, as RFC 9457 asks.
         ///
         /// Like every setting that is not a flag, this puts the layer's
-        /// settings behind one shared `Arc`, which every request then clones
-        /// once (a reference-count increment); the default configuration has
-        /// none.
+        /// settings behind one shared `Arc`: every request's future clones
+        /// it (a reference-count increment on a count all cores share), and
+        /// so does every clone of the service, which hyper-util's
+        /// `TowerToHyperService` makes per request under `axum::serve`. The
+        /// default configuration has no such `Arc`.
         ///
         /// # Panics
         ///

@@ -79,8 +79,8 @@ where
                 // The output goes out through `output`, not as the closure's
                 // value, which `catch_unwind` would copy once more; and the
                 // closure stays small enough to be inlined, as every frame
-                // between a panic and its catch costs the unwinder about
-                // 1,500 instructions.
+                // between a panic and its catch costs the unwinder (see
+                // BENCHMARKS.md).
                 let mut output = Poll::Pending;
                 let polled = catch(|| output = future.poll(cx));
                 // Drop the inner future as soon as it is done, caught too: a

@@ -5,10 +5,9 @@
 //! prints it to stderr, and the layer logs it through `tracing`.
 //! `catch_unwind` does not tell the layer where the panic happened, so its log
 //! has no location. Under `RUST_BACKTRACE=1`, std's hook also captures and
-//! symbolises a backtrace for every panic: measured on this project's
-//! machines, 200 to 350 µs per panic (against under 2 µs with this hook) and
-//! 40 to 60 MB of resident memory for the symbol tables, depending on the
-//! size of the binary.
+//! symbolises a backtrace for every panic, which costs far more time per
+//! panic than this hook, and resident memory for the symbol tables
+//! (BENCHMARKS.md has the numbers).
 //!
 //! With [`install`], a panic on a thread that is inside the layer (its
 //! `call`, its response future, its response body) is not printed: the hook
