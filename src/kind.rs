@@ -1,7 +1,10 @@
 //! What both layers' `Kind` enums have: one macro writes each enum and its
 //! tokens, titles and default statuses from one table.
 
+use std::any::TypeId;
+
 use crate::problem::{ExtensionValue, Problem};
+use crate::respond::DefaultResponse;
 use crate::settings::Common;
 use http::StatusCode;
 use std::borrow::Cow;
@@ -14,6 +17,29 @@ pub(crate) trait FailureKind: Copy {
     fn title(self) -> &'static str;
     /// The `type` URI under [`DEFAULT_TYPE_BASE`](crate::DEFAULT_TYPE_BASE).
     fn default_type(self) -> &'static str;
+    /// The whole default problem of this kind at its default status, under
+    /// the default type base, without a detail or a request id: what
+    /// [`default_problem`] renders then, written at compile time.
+    fn fixed_json(self) -> &'static str;
+    /// The status of [`fixed_json`](Self::fixed_json).
+    fn default_status(self) -> StatusCode;
+}
+
+/// The kind's [fixed JSON](FailureKind::fixed_json) when it is the body
+/// the layer would render: the default responder, type base and status, no
+/// detail. Writing it costs a copy where rendering the [`Problem`] costs
+/// building it and writing it member by member, which the error path's
+/// bound cannot afford (BENCHMARKS.md).
+pub(crate) fn fixed_json<R: 'static, K: FailureKind, X, F>(
+    kind: K,
+    status: StatusCode,
+    common: &Common<X, F>,
+) -> Option<&'static str> {
+    let default = TypeId::of::<R>() == TypeId::of::<DefaultResponse>()
+        && common.type_base().is_none()
+        && !common.expose_details
+        && status == kind.default_status();
+    default.then(|| kind.fixed_json())
 }
 
 /// The consistent body of a failure of `kind` answered with `status`:
@@ -51,7 +77,7 @@ macro_rules! kinds {
         pub enum Kind {
             $(
                 $(#[$variant_meta:meta])*
-                $variant:ident => $token:literal, $status:ident, $title:literal;
+                $variant:ident => $token:literal, $status:literal, $title:literal;
             )*
         }
     ) => {
@@ -82,7 +108,11 @@ macro_rules! kinds {
             /// The status a failure of this kind is answered with unless the
             /// layer is told otherwise.
             pub const fn default_status(self) -> http::StatusCode {
-                match self { $(Self::$variant => http::StatusCode::$status,)* }
+                let status = match self { $(Self::$variant => $status,)* };
+                match http::StatusCode::from_u16(status) {
+                    Ok(status) => status,
+                    Err(_) => panic!("a kind's status is a status"),
+                }
             }
         }
 
@@ -101,9 +131,25 @@ macro_rules! kinds {
                 Kind::title(self)
             }
 
+
             fn default_type(self) -> &'static str {
                 match self {
                     $(Self::$variant => concat!(crate::default_type_base!(), $token),)*
+                }
+            }
+
+            fn default_status(self) -> http::StatusCode {
+                Kind::default_status(self)
+            }
+
+            fn fixed_json(self) -> &'static str {
+                match self {
+                    $(Self::$variant => concat!(
+                        r#"{"type":""#, crate::default_type_base!(), $token,
+                        r#"","title":""#, $title,
+                        r#"","status":"#, $status,
+                        r#","kind":""#, $token, r#""}"#
+                    ),)*
                 }
             }
         }
@@ -113,23 +159,49 @@ pub(crate) use kinds;
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    /// Every kind of both layers: token, title, status.
+    fn kinds() -> Vec<(&'static str, &'static str, StatusCode)> {
+        fn row<K: FailureKind>(kind: K) -> (&'static str, &'static str, StatusCode) {
+            (kind.token(), kind.title(), kind.default_status())
+        }
+        let mut kinds: Vec<_> = crate::app::Kind::ALL
+            .iter()
+            .map(|kind| row(*kind))
+            .collect();
+        #[cfg(feature = "gateway")]
+        kinds.extend(crate::gateway::Kind::ALL.iter().map(|kind| row(*kind)));
+        kinds
+    }
+
+    /// The fixed JSON is what rendering the default problem writes, with
+    /// and without a request id that needs escaping.
+    #[test]
+    fn every_kinds_fixed_json_is_its_default_problem() {
+        let common = Common::<(), ()>::new(());
+        fn check<K: FailureKind>(kind: K, common: &Common<(), ()>) {
+            for id in [None, Some("abc-123"), Some(r#"quote" back\slash"#)] {
+                let problem = default_problem(kind, kind.default_status(), None, id, common);
+                let fixed = crate::problem::json::with_request_id(kind.fixed_json(), id);
+                assert_eq!(fixed, problem.to_json(), "{} {id:?}", kind.token());
+            }
+        }
+        for kind in crate::app::Kind::ALL {
+            check(*kind, &common);
+        }
+        #[cfg(feature = "gateway")]
+        for kind in crate::gateway::Kind::ALL {
+            check(*kind, &common);
+        }
+    }
     /// RFC 9457 §4: the documentation a `type` URI points to gives the
     /// type's title and status; the kinds page has a section per kind that
     /// says both, as the code has them.
     #[test]
     fn the_kinds_page_gives_every_kind_its_title_and_status() {
         let page = include_str!("../docs/kinds.md");
-        let mut kinds: Vec<(&str, &str, http::StatusCode)> = crate::app::Kind::ALL
-            .iter()
-            .map(|kind| (kind.as_str(), kind.title(), kind.default_status()))
-            .collect();
-        #[cfg(feature = "gateway")]
-        kinds.extend(
-            crate::gateway::Kind::ALL
-                .iter()
-                .map(|kind| (kind.as_str(), kind.title(), kind.default_status())),
-        );
-        for (token, title, status) in kinds {
+        for (token, title, status) in kinds() {
             let line = format!(
                 "## {token}\n\n**Title:** {title}. **Status:** {} {}.\n",
                 status.as_str(),

@@ -3,11 +3,12 @@
 
 use bytes::Bytes;
 use http::header::CONTENT_LANGUAGE;
-use http::{HeaderMap, HeaderValue, Response};
+use http::{HeaderMap, HeaderValue, Response, StatusCode};
 
 use crate::context::RequestContext;
 use crate::panic::{catch, Panic};
-use crate::problem::{fix_content_length, Problem};
+use crate::problem::json::with_request_id;
+use crate::problem::{fix_content_length, problem_response, Problem};
 
 /// Builds the response for a failure `F` (an [`app::Failure`] or a
 /// [`gateway::Failure`]): the problem+json body by default, or any other
@@ -95,7 +96,11 @@ impl<F> ResponseForFailure<F> for DefaultResponse {
 }
 
 fn default_response(problem: Problem) -> Response<Bytes> {
-    let mut res = Response::from(problem);
+    english(Response::from(problem))
+}
+
+/// The default response's own header: its titles are English.
+fn english(mut res: Response<Bytes>) -> Response<Bytes> {
     res.headers_mut()
         .insert(CONTENT_LANGUAGE, HeaderValue::from_static("en"));
     res
@@ -108,15 +113,18 @@ pub(crate) struct Built {
     pub(crate) respond_panicked: Option<Panic>,
 }
 
-/// Builds the response for `failure`: the problem `problem()` makes, handed
-/// to `respond` (when that panics, the default response of the same
-/// problem, so the marker, the body and the headers tell one story), then
-/// `own_headers` (the layer's own, given whether the response is the
-/// layer's default, which has none of them yet), `Content-Length` made
+/// Builds the response for `failure`: the default response written from
+/// `fixed` (the kind's [fixed JSON](crate::kind::fixed_json) when it is
+/// what the default responder would render), or the problem `problem()`
+/// makes, handed to `respond` (when that panics, the default response of
+/// the same problem, so the marker, the body and the headers tell one
+/// story); then `own_headers` (the layer's own, given whether the response
+/// is the layer's default, which has none of them yet), `Content-Length` made
 /// right, no body for `HEAD` (its length stays: it is what a `GET` would
 /// get), and `failure` as the marker in the extensions.
 pub(crate) fn failure_response<F, R>(
     failure: F,
+    fixed: Option<(StatusCode, &'static str)>,
     problem: impl Fn() -> Problem,
     request: &RequestContext,
     respond: &R,
@@ -126,15 +134,20 @@ where
     F: Clone + Send + Sync + 'static,
     R: ResponseForFailure<F>,
 {
-    let (mut response, respond_panicked) =
-        match catch(|| respond.response_for_failure(&failure, request, problem())) {
-            Ok(response) => (response, None),
+    let (mut response, respond_panicked, layer_made) = match fixed {
+        Some((status, json)) => {
+            let body = with_request_id(json, request.request_id_str());
+            (english(problem_response(status, body)), None, true)
+        }
+        None => match catch(|| respond.response_for_failure(&failure, request, problem())) {
+            Ok(response) => (response, None, false),
             Err(payload) => {
                 let panic = payload.into_panic();
-                (default_response(problem()), Some(panic))
+                (default_response(problem()), Some(panic), true)
             }
-        };
-    own_headers(response.headers_mut(), &failure, respond_panicked.is_some());
+        },
+    };
+    own_headers(response.headers_mut(), &failure, layer_made);
     let len = response.body().len();
     let head = request.is_head();
     fix_content_length(response.headers_mut(), len, head);

@@ -16,13 +16,13 @@ kinds! {
     /// kind is documented on the [kinds page](crate::kinds).
     pub enum Kind {
         /// The handler or a service inside the layer panicked: `panic`.
-        Panic => "panic", INTERNAL_SERVER_ERROR, "The request handler panicked";
+        Panic => "panic", 500, "The request handler panicked";
         /// The handler or a service inside the layer returned an error:
         /// `handler_error`.
-        HandlerError => "handler_error", INTERNAL_SERVER_ERROR, "The request handler failed";
+        HandlerError => "handler_error", 500, "The request handler failed";
         /// The handler answered 500 with a body that is not problem+json, and
         /// the layer replaced the body: `internal_error`.
-        InternalError => "internal_error", INTERNAL_SERVER_ERROR, "Internal Server Error";
+        InternalError => "internal_error", 500, "Internal Server Error";
     }
 }
 

@@ -15,7 +15,7 @@ use super::layer::Settings;
 use super::log;
 use crate::call_state::{CallState, CallStateProj};
 use crate::context::RequestContext;
-use crate::kind::default_problem;
+use crate::kind::{default_problem, fixed_json};
 use crate::panic::catch;
 use crate::problem::{keep_replaced, PROBLEM_JSON};
 use crate::respond::{failure_response, ResponseForFailure};
@@ -141,8 +141,10 @@ fn respond<R: ResponseForFailure<Failure>>(
         .then(|| failure.details())
         .flatten();
     let (kind, status) = (failure.kind(), failure.status());
+    let fixed = fixed_json::<R, _, _, _>(kind, status, &settings.common);
     let built = failure_response(
         failure,
+        fixed.map(|json| (status, json)),
         || {
             let id = request.request_id_str();
             default_problem(kind, status, details.as_deref(), id, &settings.common)

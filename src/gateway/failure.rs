@@ -21,52 +21,52 @@ kinds! {
     /// status, on the [kinds page](crate::kinds).
     pub enum Kind {
         /// The upstream's host name could not be resolved: `dns_error`.
-        DnsError => "dns_error", BAD_GATEWAY, "The upstream's host name could not be resolved";
+        DnsError => "dns_error", 502, "The upstream's host name could not be resolved";
         /// The upstream refused the connection: `connection_refused`.
-        ConnectionRefused => "connection_refused", BAD_GATEWAY, "The upstream refused the connection";
+        ConnectionRefused => "connection_refused", 502, "The upstream refused the connection";
         /// No route leads to the upstream's address (host or network
         /// unreachable): `destination_ip_unroutable`.
-        DestinationIpUnroutable => "destination_ip_unroutable", BAD_GATEWAY, "The upstream's address is unreachable";
+        DestinationIpUnroutable => "destination_ip_unroutable", 502, "The upstream's address is unreachable";
         /// The gateway considers the upstream down (a circuit breaker, a
         /// health check; told by a [`Classify`](super::Classify) of your
         /// own): `destination_unavailable`.
-        DestinationUnavailable => "destination_unavailable", BAD_GATEWAY, "The upstream is unavailable";
+        DestinationUnavailable => "destination_unavailable", 502, "The upstream is unavailable";
         /// Connecting to the upstream timed out: `connection_timeout`.
-        ConnectionTimeout => "connection_timeout", BAD_GATEWAY, "Connecting to the upstream timed out";
+        ConnectionTimeout => "connection_timeout", 502, "Connecting to the upstream timed out";
         /// The upstream sent no complete response head within the head
         /// timeout: `http_response_timeout`.
-        HttpResponseTimeout => "http_response_timeout", BAD_GATEWAY, "The upstream did not answer in time";
+        HttpResponseTimeout => "http_response_timeout", 502, "The upstream did not answer in time";
         /// The connection was reset, aborted or broken: `connection_terminated`.
-        ConnectionTerminated => "connection_terminated", BAD_GATEWAY, "The upstream connection was terminated";
+        ConnectionTerminated => "connection_terminated", 502, "The upstream connection was terminated";
         /// The upstream closed the connection before its response was
         /// complete: `http_response_incomplete`.
-        HttpResponseIncomplete => "http_response_incomplete", BAD_GATEWAY, "The upstream's response was incomplete";
+        HttpResponseIncomplete => "http_response_incomplete", 502, "The upstream's response was incomplete";
         /// The upstream's response is not valid HTTP: `http_protocol_error`.
-        HttpProtocolError => "http_protocol_error", BAD_GATEWAY, "The upstream's response was not valid HTTP";
+        HttpProtocolError => "http_protocol_error", 502, "The upstream's response was not valid HTTP";
         /// The upstream's response head is too large:
         /// `http_response_header_section_size`.
-        HttpResponseHeaderSectionSize => "http_response_header_section_size", BAD_GATEWAY, "The upstream's response head was too large";
+        HttpResponseHeaderSectionSize => "http_response_header_section_size", 502, "The upstream's response head was too large";
         /// A local limit refused the request (tower's `load_shed`):
         /// `connection_limit_reached`, 503 Service Unavailable.
-        ConnectionLimitReached => "connection_limit_reached", SERVICE_UNAVAILABLE, "The gateway is over its limit of upstream requests";
+        ConnectionLimitReached => "connection_limit_reached", 503, "The gateway is over its limit of upstream requests";
         /// Any other failure of the upstream client: `proxy_internal_error`.
-        ProxyInternalError => "proxy_internal_error", BAD_GATEWAY, "The gateway failed to forward the request";
+        ProxyInternalError => "proxy_internal_error", 502, "The gateway failed to forward the request";
         /// The upstream's response body sent nothing for the body idle
         /// timeout (body phase only, never a status): `connection_read_timeout`.
-        ConnectionReadTimeout => "connection_read_timeout", BAD_GATEWAY, "The upstream's response body stalled";
+        ConnectionReadTimeout => "connection_read_timeout", 502, "The upstream's response body stalled";
         /// The upstream's response body has a broken transfer coding, such as
         /// an invalid chunk (body phase only): `http_response_transfer_coding`.
-        HttpResponseTransferCoding => "http_response_transfer_coding", BAD_GATEWAY, "The upstream's response body was badly framed";
+        HttpResponseTransferCoding => "http_response_transfer_coding", 502, "The upstream's response body was badly framed";
         /// The client's request body failed (it aborted its upload, or sent a
         /// broken body) while it was forwarded: `request_body_error`, 400 Bad
         /// Request. Not an upstream failure.
-        RequestBodyError => "request_body_error", BAD_REQUEST, "The request body could not be read";
+        RequestBodyError => "request_body_error", 400, "The request body could not be read";
         /// The upstream answered with a 5xx and the layer replaced its body
         /// ([`GatewayErrorLayer::intercept_error_responses`]), keeping its
         /// status: `upstream_server_error`.
         ///
         /// [`GatewayErrorLayer::intercept_error_responses`]: super::GatewayErrorLayer::intercept_error_responses
-        UpstreamServerError => "upstream_server_error", BAD_GATEWAY, "The upstream server failed";
+        UpstreamServerError => "upstream_server_error", 502, "The upstream server failed";
     }
 }
 

@@ -14,7 +14,7 @@ use super::log;
 use super::proxy_status::{member, Params, PROXY_STATUS};
 use super::request_body::is_request_body_error;
 use crate::chain::ErrorChain;
-use crate::kind::default_problem;
+use crate::kind::{default_problem, fixed_json};
 use crate::panic::catch;
 use crate::problem::keep_replaced;
 use crate::respond::{failure_response as build_response, ResponseForFailure};
@@ -157,8 +157,10 @@ fn build<C, R: ResponseForFailure<Failure>>(
 ) -> Response<Bytes> {
     let request = &call.request;
     let (kind, status) = (failure.kind(), failure.status());
+    let fixed = fixed_json::<R, _, _, _>(kind, status, &settings.common);
     let built = build_response(
         failure,
+        fixed.map(|json| (status, json)),
         || {
             default_problem(
                 kind,

@@ -128,6 +128,22 @@ impl ObjectWriter {
     }
 }
 
+/// `json`, a whole object, with a `request_id` member added last when
+/// there is one: the layers' fixed problems.
+pub(crate) fn with_request_id(json: &'static str, request_id: Option<&str>) -> Bytes {
+    let Some(id) = request_id else {
+        return Bytes::from_static(json.as_bytes());
+    };
+    const KEY: &str = r#","request_id":"#;
+    let members = &json[..json.len() - 1];
+    let mut buf = Vec::with_capacity(members.len() + KEY.len() + string_len(id) + 1);
+    buf.extend_from_slice(members.as_bytes());
+    buf.extend_from_slice(KEY.as_bytes());
+    write_string(&mut buf, id);
+    buf.push(b'}');
+    Bytes::from(buf)
+}
+
 /// The length of `value` written as a JSON string with nothing to escape,
 /// quotes included.
 pub(crate) const fn string_len(value: &str) -> usize {
