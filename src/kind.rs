@@ -72,6 +72,26 @@ pub(crate) fn default_problem<K: FailureKind, X, F>(
 /// "title";` rows, each with its docs: the enum, `as_str`, `title`,
 /// `default_status`, `Display`, and the core's [`FailureKind`].
 macro_rules! kinds {
+    // With `extra = name;` first: the table also goes to the layer's macro
+    // `name!`, as `Variant => "token";` rows, for what only that layer has.
+    (
+        extra = $extra:ident;
+        $(#[$meta:meta])*
+        pub enum Kind {
+            $(
+                $(#[$variant_meta:meta])*
+                $variant:ident => $token:literal, $status:literal, $title:literal;
+            )*
+        }
+    ) => {
+        crate::kind::kinds! {
+            $(#[$meta])*
+            pub enum Kind {
+                $($(#[$variant_meta])* $variant => $token, $status, $title;)*
+            }
+        }
+        $extra! { $($variant => $token;)* }
+    };
     (
         $(#[$meta:meta])*
         pub enum Kind {

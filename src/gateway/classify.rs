@@ -65,7 +65,7 @@ where
 ///
 /// | found in the chain | kind |
 /// |---|---|
-/// | a level whose text is hyper-util's `dns error`, or std's resolver error (`failed to lookup address information`): best effort, by text | [`Kind::DnsError`] |
+/// | a level whose text is hyper-util's `dns error`, or starts as std's resolver error does (`failed to lookup address information`): best effort, by text | [`Kind::DnsError`] |
 /// | `io::ErrorKind::ConnectionRefused` | [`Kind::ConnectionRefused`] |
 /// | `io::ErrorKind::HostUnreachable`, `NetworkUnreachable` | [`Kind::DestinationIpUnroutable`] |
 /// | `io::ErrorKind::TimedOut` (hyper-util's connect timeout) | [`Kind::ConnectionTimeout`] |
@@ -152,7 +152,9 @@ fn head_level(error: &(dyn Error + 'static), timeout: Kind, connect: Option<bool
             | io::ErrorKind::BrokenPipe => Some(Kind::ConnectionTerminated),
             io::ErrorKind::UnexpectedEof => Some(Kind::HttpResponseIncomplete),
             // The resolver's errors have a kind stable code cannot name.
-            _ if text_contains(io, "failed to lookup address information") => Some(Kind::DnsError),
+            _ if text_starts_with(io, "failed to lookup address information") => {
+                Some(Kind::DnsError)
+            }
             _ => None,
         };
     }
@@ -177,7 +179,7 @@ fn head_level(error: &(dyn Error + 'static), timeout: Kind, connect: Option<bool
         }
     }
     // hyper-util's `ConnectError` is private: its text is all there is.
-    text_contains(error, "dns error").then_some(Kind::DnsError)
+    text_starts_with(error, "dns error").then_some(Kind::DnsError)
 }
 
 /// The default classification of an upstream response body's error.
@@ -217,6 +219,33 @@ fn body_level(error: &(dyn Error + 'static)) -> Option<Kind> {
     error
         .is::<tokio::time::error::Elapsed>()
         .then_some(Kind::ConnectionReadTimeout)
+}
+
+/// Whether the `Display` of `error` starts with `prefix`, formatting no
+/// further than the first byte that differs.
+fn text_starts_with(error: &dyn fmt::Display, prefix: &str) -> bool {
+    struct Prefix<'a> {
+        rest: &'a [u8],
+    }
+    impl fmt::Write for Prefix<'_> {
+        fn write_str(&mut self, s: &str) -> fmt::Result {
+            let n = s.len().min(self.rest.len());
+            if s.as_bytes()[..n] != self.rest[..n] {
+                return Err(fmt::Error);
+            }
+            self.rest = &self.rest[n..];
+            if self.rest.is_empty() {
+                // Matched: nothing more needs formatting.
+                return Err(fmt::Error);
+            }
+            Ok(())
+        }
+    }
+    let mut writer = Prefix {
+        rest: prefix.as_bytes(),
+    };
+    let _stopped = write!(writer, "{error}");
+    writer.rest.is_empty()
 }
 
 /// Whether the `Display` of `error` contains `needle`, looking at its first
@@ -316,9 +345,20 @@ mod tests {
 
     #[test]
     fn text_search_stops_at_256_bytes() {
-        let long = format!("{}dns error", "x".repeat(300));
-        assert!(!text_contains(&long, "dns error"));
-        assert!(text_contains(&"a dns error", "dns error"));
+        let long = format!("{}too large", "x".repeat(300));
+        assert!(!text_contains(&long, "too large"));
+        assert!(text_contains(&"message head is too large", "too large"));
+    }
+
+    #[test]
+    fn a_prefix_is_matched_without_formatting_the_rest() {
+        assert!(text_starts_with(&"dns error", "dns error"));
+        assert!(text_starts_with(
+            &format_args!("{}{}", "dns ", "error: more"),
+            "dns error"
+        ));
+        assert!(!text_starts_with(&"a dns error", "dns error"));
+        assert!(!text_starts_with(&"dns", "dns error"));
     }
 
     #[test]

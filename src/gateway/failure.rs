@@ -8,7 +8,28 @@ use crate::BoxError;
 
 use crate::kind::kinds;
 
+/// The `Proxy-Status` member of each kind under the default proxy name and
+/// with no other parameter, written at compile time: the usual member,
+/// which then costs no allocation (the error path's bound needs it,
+/// BENCHMARKS.md).
+macro_rules! default_proxy_status {
+    ($($variant:ident => $token:literal;)*) => {
+        impl Kind {
+            pub(super) fn default_proxy_status(self) -> http::HeaderValue {
+                match self {
+                    $(Self::$variant => http::HeaderValue::from_static(concat!(
+                        crate::gateway::layer::default_proxy_name!(),
+                        "; error=",
+                        $token
+                    )),)*
+                }
+            }
+        }
+    };
+}
+
 kinds! {
+    extra = default_proxy_status;
     /// What failed, as a stable token: the problem's `kind` member, the end
     /// of its `type` URI, and the `error` parameter of the `Proxy-Status`
     /// header.
@@ -190,5 +211,27 @@ impl fmt::Debug for Failure {
             .field("never_sent", &self.never_sent)
             .field("error", &self.error)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gateway::layer::DEFAULT_PROXY_NAME;
+    use crate::gateway::proxy_status::{member, Params};
+
+    #[test]
+    fn the_compile_time_member_is_the_one_written_under_the_default_name() {
+        for kind in Kind::ALL {
+            let params = Params {
+                error: Some(kind.as_str()),
+                ..Params::default()
+            };
+            assert_eq!(
+                kind.default_proxy_status(),
+                member(DEFAULT_PROXY_NAME, &params),
+                "{kind}"
+            );
+        }
     }
 }

@@ -84,8 +84,16 @@ pub(super) struct Custom {
     pub(super) retry_after: Option<u64>,
 }
 
+/// The proxy name unless one is set, as a literal for `concat!`.
+macro_rules! default_proxy_name {
+    () => {
+        "tower-problem"
+    };
+}
+pub(super) use default_proxy_name;
+
 /// The proxy name unless one is set.
-pub(super) const DEFAULT_PROXY_NAME: &str = "tower-problem";
+pub(super) const DEFAULT_PROXY_NAME: &str = default_proxy_name!();
 
 impl<C, R> Settings<C, R> {
     /// The status the layer answers a failure of `kind` with: the one set

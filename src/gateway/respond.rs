@@ -9,7 +9,7 @@ use tokio::time::Instant;
 use super::classify::{classify_head, connect_phase, Classify};
 use super::failure::{Failure, Kind};
 use super::future::Call;
-use super::layer::Settings;
+use super::layer::{Settings, DEFAULT_PROXY_NAME};
 use super::log;
 use super::proxy_status::{member, Params, PROXY_STATUS};
 use super::request_body::is_request_body_error;
@@ -209,7 +209,17 @@ fn gateway_headers<C, R>(
                 .filter(|_| settings.common.flags.proxy_status_next_hop),
             received_status,
         };
-        headers.append(PROXY_STATUS, member(settings.proxy_name(), &params));
+        let name = settings.proxy_name();
+        let value = match params {
+            Params {
+                error: Some(_),
+                details: None,
+                next_hop: None,
+                received_status: None,
+            } if name == DEFAULT_PROXY_NAME => kind.default_proxy_status(),
+            _ => member(name, &params),
+        };
+        headers.append(PROXY_STATUS, value);
     }
     if status == StatusCode::SERVICE_UNAVAILABLE {
         if let Some(secs) = settings.retry_after() {
