@@ -42,6 +42,32 @@ pub(crate) fn fixed_json<R: 'static, K: FailureKind, X, F>(
     default.then(|| kind.fixed_json())
 }
 
+/// What the core needs of a layer's failure marker.
+pub(crate) trait LayerFailure: Clone + Send + Sync + 'static {
+    type Kind: FailureKind;
+    fn kind(&self) -> Self::Kind;
+    fn status(&self) -> StatusCode;
+}
+
+/// `LayerFailure` for the layer's `Failure`, through its own `kind` and
+/// `status`.
+macro_rules! layer_failure {
+    () => {
+        impl crate::kind::LayerFailure for Failure {
+            type Kind = Kind;
+
+            fn kind(&self) -> Kind {
+                Failure::kind(self)
+            }
+
+            fn status(&self) -> http::StatusCode {
+                Failure::status(self)
+            }
+        }
+    };
+}
+pub(crate) use layer_failure;
+
 /// The consistent body of a failure of `kind` answered with `status`:
 /// `type`, `title`, `status`, `detail` when the layer exposes details, and
 /// the `kind` and `request_id` members.

@@ -6,9 +6,11 @@ use http::header::CONTENT_LANGUAGE;
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
 
 use crate::context::RequestContext;
+use crate::kind::{default_problem, fixed_json, LayerFailure};
 use crate::panic::{catch, Panic};
 use crate::problem::json::with_request_id;
 use crate::problem::{fix_content_length, problem_response, Problem};
+use crate::settings::Common;
 
 /// Builds the response for a failure `F` (an [`app::Failure`] or a
 /// [`gateway::Failure`]): the problem+json body by default, or any other
@@ -113,6 +115,28 @@ pub(crate) struct Built {
     pub(crate) respond_panicked: Option<Panic>,
 }
 
+/// The response for `failure`: written from its kind's fixed JSON where
+/// that is what the default responder would render, else through
+/// [`failure_response`] with the kind's default problem (`details` as its
+/// `detail` when the layer exposes them).
+pub(crate) fn kind_response<F, R, X, Flags>(
+    failure: F,
+    details: Option<&str>,
+    request: &RequestContext,
+    common: &Common<X, Flags>,
+    respond: &R,
+    own_headers: impl FnOnce(&mut HeaderMap, &F, bool),
+) -> Built
+where
+    F: LayerFailure,
+    R: ResponseForFailure<F>,
+{
+    let (kind, status) = (failure.kind(), failure.status());
+    let fixed = fixed_json::<R, _, _, _>(kind, status, common).map(|json| (status, json));
+    let problem = || default_problem(kind, status, details, request.request_id_str(), common);
+    failure_response(failure, fixed, problem, request, respond, own_headers)
+}
+
 /// Builds the response for `failure`: the default response written from
 /// `fixed` (the kind's [fixed JSON](crate::kind::fixed_json) when it is
 /// what the default responder would render), or the problem `problem()`
@@ -122,7 +146,7 @@ pub(crate) struct Built {
 /// is the layer's default, which has none of them yet), `Content-Length` made
 /// right, no body for `HEAD` (its length stays: it is what a `GET` would
 /// get), and `failure` as the marker in the extensions.
-pub(crate) fn failure_response<F, R>(
+fn failure_response<F, R>(
     failure: F,
     fixed: Option<(StatusCode, &'static str)>,
     problem: impl Fn() -> Problem,

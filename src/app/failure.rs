@@ -194,6 +194,8 @@ impl Failure {
     }
 }
 
+crate::kind::layer_failure!();
+
 impl fmt::Debug for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut debug = f.debug_struct("Failure");

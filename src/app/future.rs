@@ -15,10 +15,9 @@ use super::layer::Settings;
 use super::log;
 use crate::call_state::{CallState, CallStateProj};
 use crate::context::RequestContext;
-use crate::kind::{default_problem, fixed_json};
 use crate::panic::catch;
 use crate::problem::{keep_replaced, PROBLEM_JSON};
-use crate::respond::{failure_response, ResponseForFailure};
+use crate::respond::{kind_response, ResponseForFailure};
 use crate::BoxError;
 
 pin_project! {
@@ -140,16 +139,12 @@ fn respond<R: ResponseForFailure<Failure>>(
         .expose_details
         .then(|| failure.details())
         .flatten();
-    let (kind, status) = (failure.kind(), failure.status());
-    let fixed = fixed_json::<R, _, _, _>(kind, status, &settings.common);
-    let built = failure_response(
+    let kind = failure.kind();
+    let built = kind_response(
         failure,
-        fixed.map(|json| (status, json)),
-        || {
-            let id = request.request_id_str();
-            default_problem(kind, status, details.as_deref(), id, &settings.common)
-        },
+        details.as_deref(),
         request,
+        &settings.common,
         &settings.respond,
         |_, _, _| {},
     );

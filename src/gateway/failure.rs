@@ -203,6 +203,8 @@ impl Failure {
     }
 }
 
+crate::kind::layer_failure!();
+
 impl fmt::Debug for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Failure")

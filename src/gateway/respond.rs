@@ -14,10 +14,9 @@ use super::log;
 use super::proxy_status::{member, Params, PROXY_STATUS};
 use super::request_body::is_request_body_error;
 use crate::chain::ErrorChain;
-use crate::kind::{default_problem, fixed_json};
 use crate::panic::catch;
 use crate::problem::keep_replaced;
-use crate::respond::{failure_response as build_response, ResponseForFailure};
+use crate::respond::{kind_response, ResponseForFailure};
 use crate::BoxError;
 
 /// Why the response head never came.
@@ -157,23 +156,14 @@ fn build<C, R: ResponseForFailure<Failure>>(
 ) -> Response<Bytes> {
     let request = &call.request;
     let (kind, status) = (failure.kind(), failure.status());
-    let fixed = fixed_json::<R, _, _, _>(kind, status, &settings.common);
-    let built = build_response(
+    let built = kind_response(
         failure,
-        fixed.map(|json| (status, json)),
-        || {
-            default_problem(
-                kind,
-                status,
-                details,
-                request.request_id_str(),
-                &settings.common,
-            )
-        },
+        details,
         request,
+        &settings.common,
         &settings.respond,
-        |headers, _, fallback| {
-            gateway_headers(headers, kind, status, fallback, call, settings, details)
+        |headers, _, layer_made| {
+            gateway_headers(headers, kind, status, layer_made, call, settings, details);
         },
     );
     if let Some(panic) = &built.respond_panicked {
