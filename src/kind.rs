@@ -177,7 +177,6 @@ macro_rules! kinds {
                 Kind::title(self)
             }
 
-
             fn default_type(self) -> &'static str {
                 match self {
                     $(Self::$variant => concat!(crate::default_type_base!(), $token),)*

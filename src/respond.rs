@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 use http::header::CONTENT_LANGUAGE;
-use http::{HeaderMap, HeaderValue, Response, StatusCode};
+use http::{HeaderMap, HeaderValue, Response};
 
 use crate::context::RequestContext;
 use crate::kind::{default_problem, fixed_json, LayerFailure};
@@ -115,63 +115,45 @@ pub(crate) struct Built {
     pub(crate) respond_panicked: Option<Panic>,
 }
 
-/// The response for `failure`: written from its kind's fixed JSON where
-/// that is what the default responder would render, else through
-/// [`failure_response`] with the kind's default problem (`details` as its
-/// `detail` when the layer exposes them).
-pub(crate) fn kind_response<F, R, X, Flags>(
+/// Builds the response for `failure`: the default response written from
+/// its kind's [fixed JSON](crate::kind::fixed_json) where that is what the
+/// default responder would render, else the kind's default problem
+/// (`details` as its `detail` when the layer exposes them) handed to
+/// `respond` (when that panics, the default response of the same problem,
+/// so the marker, the body and the headers tell one story); then
+/// `own_headers` (the layer's own, given whether the response is the
+/// layer's default, which has none of them yet), `Content-Length` made
+/// right, no body for `HEAD` (its length stays: it is what a `GET` would
+/// get), and `failure` as the marker in the extensions.
+pub(crate) fn failure_response<F, R, X, Flags>(
     failure: F,
     details: Option<&str>,
     request: &RequestContext,
     common: &Common<X, Flags>,
     respond: &R,
-    own_headers: impl FnOnce(&mut HeaderMap, &F, bool),
+    own_headers: impl FnOnce(&mut HeaderMap, bool),
 ) -> Built
 where
     F: LayerFailure,
     R: ResponseForFailure<F>,
 {
     let (kind, status) = (failure.kind(), failure.status());
-    let fixed = fixed_json::<R, _, _, _>(kind, status, common).map(|json| (status, json));
     let problem = || default_problem(kind, status, details, request.request_id_str(), common);
-    failure_response(failure, fixed, problem, request, respond, own_headers)
-}
-
-/// Builds the response for `failure`: the default response written from
-/// `fixed` (the kind's [fixed JSON](crate::kind::fixed_json) when it is
-/// what the default responder would render), or the problem `problem()`
-/// makes, handed to `respond` (when that panics, the default response of
-/// the same problem, so the marker, the body and the headers tell one
-/// story); then `own_headers` (the layer's own, given whether the response
-/// is the layer's default, which has none of them yet), `Content-Length` made
-/// right, no body for `HEAD` (its length stays: it is what a `GET` would
-/// get), and `failure` as the marker in the extensions.
-fn failure_response<F, R>(
-    failure: F,
-    fixed: Option<(StatusCode, &'static str)>,
-    problem: impl Fn() -> Problem,
-    request: &RequestContext,
-    respond: &R,
-    own_headers: impl FnOnce(&mut HeaderMap, &F, bool),
-) -> Built
-where
-    F: Clone + Send + Sync + 'static,
-    R: ResponseForFailure<F>,
-{
-    let (mut response, respond_panicked, layer_made) = match fixed {
-        Some((status, json)) => {
-            let body = with_request_id(json, request.request_id_str());
-            (english(problem_response(status, body)), None, true)
-        }
-        None => match catch(|| respond.response_for_failure(&failure, request, problem())) {
-            Ok(response) => (response, None, false),
-            Err(payload) => {
-                let panic = payload.into_panic();
-                (default_response(problem()), Some(panic), true)
+    let (mut response, respond_panicked, layer_made) =
+        match fixed_json::<R, _, _, _>(kind, status, common) {
+            Some(json) => {
+                let body = with_request_id(json, request.request_id_str());
+                (english(problem_response(status, body)), None, true)
             }
-        },
-    };
-    own_headers(response.headers_mut(), &failure, layer_made);
+            None => match catch(|| respond.response_for_failure(&failure, request, problem())) {
+                Ok(response) => (response, None, false),
+                Err(payload) => {
+                    let panic = payload.into_panic();
+                    (default_response(problem()), Some(panic), true)
+                }
+            },
+        };
+    own_headers(response.headers_mut(), layer_made);
     let len = response.body().len();
     let head = request.is_head();
     fix_content_length(response.headers_mut(), len, head);

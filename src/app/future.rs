@@ -17,7 +17,7 @@ use crate::call_state::{CallState, CallStateProj};
 use crate::context::RequestContext;
 use crate::panic::catch;
 use crate::problem::{keep_replaced, PROBLEM_JSON};
-use crate::respond::{kind_response, ResponseForFailure};
+use crate::respond::{failure_response, ResponseForFailure};
 use crate::BoxError;
 
 pin_project! {
@@ -140,13 +140,13 @@ fn respond<R: ResponseForFailure<Failure>>(
         .then(|| failure.details())
         .flatten();
     let kind = failure.kind();
-    let built = kind_response(
+    let built = failure_response(
         failure,
         details.as_deref(),
         request,
         &settings.common,
         &settings.respond,
-        |_, _, _| {},
+        |_, _| {},
     );
     if let Some(panic) = &built.respond_panicked {
         log::respond_panicked(panic, kind, request, std::any::type_name::<R>());

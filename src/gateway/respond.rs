@@ -16,7 +16,7 @@ use super::request_body::is_request_body_error;
 use crate::chain::ErrorChain;
 use crate::panic::catch;
 use crate::problem::keep_replaced;
-use crate::respond::{kind_response, ResponseForFailure};
+use crate::respond::{self, ResponseForFailure};
 use crate::BoxError;
 
 /// Why the response head never came.
@@ -156,13 +156,13 @@ fn build<C, R: ResponseForFailure<Failure>>(
 ) -> Response<Bytes> {
     let request = &call.request;
     let (kind, status) = (failure.kind(), failure.status());
-    let built = kind_response(
+    let built = respond::failure_response(
         failure,
         details,
         request,
         &settings.common,
         &settings.respond,
-        |headers, _, layer_made| {
+        |headers, layer_made| {
             gateway_headers(headers, kind, status, layer_made, call, settings, details);
         },
     );
