@@ -44,7 +44,7 @@
 //! | `gateway_ok_nocapture` | `gateway_ok_ready` with `capture_request(false)`: the method and upstream authority kept, no path or request id |
 //! | `gateway_ok_pending` | [`PendingOnceUpstream`] in the same layer: the head timer registers |
 //! | `gateway_ok_idle_timeout` | `upstream_ok` in `GatewayErrorLayer::new()` (body idle timeout 60 s on; the body is one frame, ready at once) |
-//! | `gateway_error_dns_error` | [`FailingUpstream`] with [`ConnectError`]`("dns error")` (hyper-util's private error for a failed lookup, told by its text) under an outer error, in the layer of `gateway_ok_ready`: 502 |
+//! | `gateway_error_dns_error` | [`FailingUpstream`] with [`DnsConnectError`] (hyper-util's private error for a failed lookup, `dns error`, told by its text) under an outer error (zero-sized, as `app_error`'s is, its source a static: the upstream allocates nothing), in the layer of `gateway_ok_ready`: 502 |
 //! | `gateway_error_connection_refused` | the same with `io::ErrorKind::ConnectionRefused`: 502 |
 //! | `gateway_error_destination_ip_unroutable` | the same with `HostUnreachable`: 502 |
 //! | `gateway_error_connection_timeout` | the same with `TimedOut` (no hyper-util error in the chain: a connection timeout): 502 |
@@ -65,7 +65,6 @@
 
 use std::fmt::Debug;
 use std::hint::black_box;
-use std::io;
 use std::marker::PhantomData;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -87,8 +86,8 @@ mod rows;
 use rows::{
     axum_router, axum_router_json_problem, axum_router_timeout, body_panics, catches, classifier,
     fails, floor, is_invalid_data, is_overloaded, ok, one, panics, request, upstream_ok,
-    ConnectError, FailingUpstream, MinimalCatch, Outcome, PendingOnceUpstream, Req, Shed,
-    SilentUpstream,
+    DnsConnectError, Eof, FailingUpstream, HostUnreachable, InvalidData, MinimalCatch, Other,
+    Outcome, PendingOnceUpstream, Refused, Req, Reset, Shed, SilentUpstream, TimedOut,
 };
 
 /// The rows, in the order `callgrind.sh` prints them.
@@ -325,39 +324,39 @@ fn run(rt: &Runtime, row: &str, mode: Mode) -> Option<f64> {
             mode,
         )),
         "gateway_error_dns_error" => rt.block_on(drive(
-            gateway.layer(FailingUpstream(ConnectError("dns error"))),
+            gateway.layer(FailingUpstream::<DnsConnectError>::new()),
             gateway_failure("tower-problem; error=dns_error"),
             mode,
         )),
         "gateway_error_connection_refused" => rt.block_on(drive(
-            gateway.layer(FailingUpstream(io::ErrorKind::ConnectionRefused)),
+            gateway.layer(FailingUpstream::<Refused>::new()),
             gateway_failure("tower-problem; error=connection_refused"),
             mode,
         )),
         "gateway_error_destination_ip_unroutable" => rt.block_on(drive(
-            gateway.layer(FailingUpstream(io::ErrorKind::HostUnreachable)),
+            gateway.layer(FailingUpstream::<HostUnreachable>::new()),
             gateway_failure("tower-problem; error=destination_ip_unroutable"),
             mode,
         )),
         "gateway_error_connection_timeout" => rt.block_on(drive(
-            gateway.layer(FailingUpstream(io::ErrorKind::TimedOut)),
+            gateway.layer(FailingUpstream::<TimedOut>::new()),
             gateway_failure("tower-problem; error=connection_timeout"),
             mode,
         )),
         "gateway_error_connection_terminated" => rt.block_on(drive(
-            gateway.layer(FailingUpstream(io::ErrorKind::ConnectionReset)),
+            gateway.layer(FailingUpstream::<Reset>::new()),
             gateway_failure("tower-problem; error=connection_terminated"),
             mode,
         )),
         "gateway_error_http_response_incomplete" => rt.block_on(drive(
-            gateway.layer(FailingUpstream(io::ErrorKind::UnexpectedEof)),
+            gateway.layer(FailingUpstream::<Eof>::new()),
             gateway_failure("tower-problem; error=http_response_incomplete"),
             mode,
         )),
         "gateway_error_http_protocol_error" => rt.block_on(drive(
             gateway
                 .classify_with(classifier(Kind::HttpProtocolError, is_invalid_data))
-                .layer(FailingUpstream(io::ErrorKind::InvalidData)),
+                .layer(FailingUpstream::<InvalidData>::new()),
             gateway_failure("tower-problem; error=http_protocol_error"),
             mode,
         )),
@@ -367,14 +366,14 @@ fn run(rt: &Runtime, row: &str, mode: Mode) -> Option<f64> {
                     Kind::HttpResponseHeaderSectionSize,
                     is_invalid_data,
                 ))
-                .layer(FailingUpstream(io::ErrorKind::InvalidData)),
+                .layer(FailingUpstream::<InvalidData>::new()),
             gateway_failure("tower-problem; error=http_response_header_section_size"),
             mode,
         )),
         "gateway_error_connection_limit_reached" => rt.block_on(drive(
             gateway
                 .classify_with(classifier(Kind::ConnectionLimitReached, is_overloaded))
-                .layer(FailingUpstream(Shed)),
+                .layer(FailingUpstream::<Shed>::new()),
             Expect {
                 status: StatusCode::SERVICE_UNAVAILABLE,
                 ..gateway_failure("tower-problem; error=connection_limit_reached")
@@ -382,7 +381,7 @@ fn run(rt: &Runtime, row: &str, mode: Mode) -> Option<f64> {
             mode,
         )),
         "gateway_error_proxy_internal_error" => rt.block_on(drive(
-            gateway.layer(FailingUpstream(io::ErrorKind::Other)),
+            gateway.layer(FailingUpstream::<Other>::new()),
             gateway_failure("tower-problem; error=proxy_internal_error"),
             mode,
         )),

@@ -33,7 +33,7 @@ mod rows;
 
 use rows::{
     axum_router, body_panics, catches, fails, floor, ok, one, panics, upstream_ok, FailingUpstream,
-    MinimalCatch, PendingOnceUpstream, Req,
+    MinimalCatch, PendingOnceUpstream, Refused, Req,
 };
 
 /// The head timeout of the floor and the gateway rows: never reached.
@@ -206,7 +206,7 @@ fn main() {
         &mut c,
         &rt,
         "gateway_error_connection_refused",
-        gateway.layer(FailingUpstream(std::io::ErrorKind::ConnectionRefused)),
+        gateway.layer(FailingUpstream::<Refused>::new()),
         StatusCode::BAD_GATEWAY,
     );
 

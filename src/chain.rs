@@ -15,15 +15,6 @@ pub(crate) fn sources<'a>(error: &'a (dyn Error + 'static)) -> Sources<'a> {
     Sources { next: Some(error) }
 }
 
-/// The first level of `error`'s chain that is an `E`, as hyper's
-/// `find_source` does.
-#[cfg_attr(not(feature = "gateway"), allow(dead_code))]
-pub(crate) fn find_source<'a, E: Error + 'static>(
-    error: &'a (dyn Error + 'static),
-) -> Option<&'a E> {
-    sources(error).find_map(|level| level.downcast_ref::<E>())
-}
-
 /// The iterator of [`sources`].
 pub(crate) struct Sources<'a> {
     next: Option<&'a (dyn Error + 'static)>,
@@ -104,9 +95,9 @@ mod tests {
         let texts: Vec<String> = sources(&outer).map(ToString::to_string).collect();
         // The io::Error displays as the error it wraps.
         assert_eq!(texts, ["outer", "tls", "tls", "root"]);
-        let tls = find_source::<Level>(sources(&outer).nth(2).unwrap()).unwrap();
-        assert_eq!(tls.0, "tls");
-        assert!(find_source::<io::Error>(&outer).is_some());
+        let levels: Vec<_> = sources(&outer).collect();
+        assert!(levels[1].is::<io::Error>());
+        assert_eq!(levels[2].downcast_ref::<Level>().unwrap().0, "tls");
     }
 
     #[test]

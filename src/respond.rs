@@ -2,8 +2,10 @@
 //! and the one builder of those responses.
 
 use bytes::Bytes;
+use std::sync::LazyLock;
+
 use http::header::CONTENT_LANGUAGE;
-use http::{HeaderMap, HeaderValue, Response};
+use http::{HeaderMap, HeaderValue, Response, StatusCode};
 
 use crate::context::RequestContext;
 use crate::kind::{default_problem, fixed_json, LayerFailure};
@@ -98,13 +100,48 @@ impl<F> ResponseForFailure<F> for DefaultResponse {
 }
 
 fn default_response(problem: Problem) -> Response<Bytes> {
-    english(Response::from(problem))
+    response(problem.status(), problem.to_json(), default_headers())
 }
 
-/// The default response's own header: its titles are English.
-fn english(mut res: Response<Bytes>) -> Response<Bytes> {
-    res.headers_mut()
-        .insert(CONTENT_LANGUAGE, HeaderValue::from_static("en"));
+/// The head of the default response: a problem response's, and
+/// `Content-Language: en` for its English titles. Built once: a clone costs
+/// its two allocations and no hashing, where inserting costs a hash and a
+/// probe per header, which the error path's bound cannot afford
+/// (BENCHMARKS.md).
+pub(crate) fn default_headers() -> HeaderMap {
+    static HEADERS: LazyLock<HeaderMap> = LazyLock::new(|| {
+        let mut headers = problem_response(StatusCode::INTERNAL_SERVER_ERROR, Bytes::new())
+            .into_parts()
+            .0
+            .headers;
+        headers.insert(CONTENT_LANGUAGE, HeaderValue::from_static("en"));
+        headers
+    });
+    HEADERS.clone()
+}
+
+#[inline]
+fn response(status: StatusCode, body: Bytes, headers: HeaderMap) -> Response<Bytes> {
+    let mut res = Response::new(body);
+    *res.status_mut() = status;
+    *res.headers_mut() = headers;
+    res
+}
+
+/// The layer's own response: `headers` state no length, which only a
+/// response to `HEAD` needs (its body goes).
+#[inline]
+fn layer_response(
+    status: StatusCode,
+    body: Bytes,
+    headers: HeaderMap,
+    head: bool,
+) -> Response<Bytes> {
+    let len = body.len();
+    let mut res = response(status, body, headers);
+    if head {
+        fix_content_length(res.headers_mut(), len, head);
+    }
     res
 }
 
@@ -121,17 +158,20 @@ pub(crate) struct Built {
 /// (`details` as its `detail` when the layer exposes them) handed to
 /// `respond` (when that panics, the default response of the same problem,
 /// so the marker, the body and the headers tell one story); then
-/// `own_headers` (the layer's own, given whether the response is the
-/// layer's default, which has none of them yet), `Content-Length` made
-/// right, no body for `HEAD` (its length stays: it is what a `GET` would
-/// get), and `failure` as the marker in the extensions.
+/// `Content-Length` made right, no body for `HEAD` (its length stays: it is
+/// what a `GET` would get), and `failure` as the marker in the extensions.
+///
+/// The layer's own headers come from `layer_head`, the whole head of the
+/// layer's default response ([`default_headers`] and the layer's own), and
+/// go onto a customised response through `own_headers`.
 pub(crate) fn failure_response<F, R, X, Flags>(
     failure: F,
     details: Option<&str>,
     request: &RequestContext,
     common: &Common<X, Flags>,
     respond: &R,
-    own_headers: impl FnOnce(&mut HeaderMap, bool),
+    layer_head: impl FnOnce() -> HeaderMap,
+    own_headers: impl FnOnce(&mut HeaderMap),
 ) -> Built
 where
     F: LayerFailure,
@@ -139,24 +179,29 @@ where
 {
     let (kind, status) = (failure.kind(), failure.status());
     let problem = || default_problem(kind, status, details, request.request_id_str(), common);
-    let (mut response, respond_panicked, layer_made) =
-        match fixed_json::<R, _, _, _>(kind, status, common) {
-            Some(json) => {
-                let body = with_request_id(json, request.request_id_str());
-                (english(problem_response(status, body)), None, true)
-            }
-            None => match catch(|| respond.response_for_failure(&failure, request, problem())) {
-                Ok(response) => (response, None, false),
-                Err(payload) => {
-                    let panic = payload.into_panic();
-                    (default_response(problem()), Some(panic), true)
-                }
-            },
-        };
-    own_headers(response.headers_mut(), layer_made);
-    let len = response.body().len();
     let head = request.is_head();
-    fix_content_length(response.headers_mut(), len, head);
+    let (mut response, respond_panicked) = match fixed_json::<R, _, _, _>(kind, status, common) {
+        Some(json) => {
+            let body = with_request_id(json, request.request_id_str());
+            (layer_response(status, body, layer_head(), head), None)
+        }
+        None => match catch(|| respond.response_for_failure(&failure, request, problem())) {
+            Ok(mut response) => {
+                own_headers(response.headers_mut());
+                let len = response.body().len();
+                fix_content_length(response.headers_mut(), len, head);
+                (response, None)
+            }
+            Err(payload) => {
+                let panic = payload.into_panic();
+                let json = problem().to_json();
+                (
+                    layer_response(status, json, layer_head(), head),
+                    Some(panic),
+                )
+            }
+        },
+    };
     if head {
         *response.body_mut() = Bytes::new();
     }

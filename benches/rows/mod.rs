@@ -15,7 +15,7 @@ use std::io;
 use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -389,12 +389,25 @@ impl<B> Service<Request<B>> for SilentUpstream {
     }
 }
 
-/// The upstream client fails at once with [`UpstreamError`] over the error
-/// its [`Cause`] makes, as hyper-util's client wraps its connector's error:
-/// one allocation (the box; none for [`Shed`], whose zero-sized error boxes
-/// without one, as `load_shed`'s own does), two levels of `source()`.
-#[derive(Clone, Copy)]
-pub(crate) struct FailingUpstream<C = io::ErrorKind>(pub(crate) C);
+/// The upstream client fails at once with [`UpstreamError`] over its
+/// [`Cause`], as hyper-util's client wraps its connector's error: two levels
+/// of `source()`, and no allocation (the error is zero-sized, as the app
+/// rows' handler error is), so the rows count the layer's own cost. A real
+/// client's error costs the client its allocations, whatever layer is
+/// around it.
+pub(crate) struct FailingUpstream<C>(PhantomData<C>);
+
+impl<C> FailingUpstream<C> {
+    pub(crate) fn new() -> Self {
+        Self(PhantomData)
+    }
+}
+
+impl<C> Clone for FailingUpstream<C> {
+    fn clone(&self) -> Self {
+        Self::new()
+    }
+}
 
 impl<B, C: Cause> Service<Request<B>> for FailingUpstream<C> {
     type Response = Response<Full<Bytes>>;
@@ -406,79 +419,89 @@ impl<B, C: Cause> Service<Request<B>> for FailingUpstream<C> {
     }
 
     fn call(&mut self, _req: Request<B>) -> Self::Future {
-        std::future::ready(Err(Box::new(UpstreamError {
-            source: self.0.error(),
-        })))
+        std::future::ready(Err(Box::new(UpstreamError::<C>(PhantomData))))
     }
 }
 
-/// What [`FailingUpstream`]'s error wraps, made anew for each request
-/// without allocating.
-pub(crate) trait Cause: Copy {
-    type Error: Error + Send + Sync + 'static;
-
-    fn error(self) -> Self::Error;
+/// What [`FailingUpstream`]'s error wraps: a static error, so that the
+/// upstream's error is zero-sized.
+pub(crate) trait Cause: Send + Sync + 'static {
+    fn source() -> &'static (dyn Error + Send + Sync + 'static);
 }
 
-/// An `io::Error` of this kind, as the connector returns it.
-impl Cause for io::ErrorKind {
-    type Error = io::Error;
+/// An `io::Error` of each kind, as the connector returns it.
+macro_rules! io_causes {
+    ($($name:ident => $kind:ident;)*) => {$(
+        pub(crate) struct $name;
 
-    fn error(self) -> io::Error {
-        io::Error::from(self)
-    }
+        impl Cause for $name {
+            fn source() -> &'static (dyn Error + Send + Sync + 'static) {
+                static ERROR: LazyLock<io::Error> =
+                    LazyLock::new(|| io::Error::from(io::ErrorKind::$kind));
+                &*ERROR
+            }
+        }
+    )*};
 }
 
-/// hyper-util's private `ConnectError`, whose text (`dns error` for a
-/// failed lookup) is all that tells it. Its source, the resolver's
-/// `io::Error`, is left out: it would allocate its text, and this level
-/// decides first.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct ConnectError(pub(crate) &'static str);
+io_causes! {
+    Refused => ConnectionRefused;
+    HostUnreachable => HostUnreachable;
+    TimedOut => TimedOut;
+    Reset => ConnectionReset;
+    Eof => UnexpectedEof;
+    InvalidData => InvalidData;
+    Other => Other;
+}
 
-impl fmt::Display for ConnectError {
+/// hyper-util's private `ConnectError` for a failed lookup, whose text
+/// (`dns error`) is all that tells it. Its source, the resolver's
+/// `io::Error`, is left out: this level decides first.
+#[derive(Debug)]
+pub(crate) struct DnsConnectError;
+
+impl fmt::Display for DnsConnectError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.0)
+        f.write_str("dns error")
     }
 }
 
-impl Error for ConnectError {}
+impl Error for DnsConnectError {}
 
-impl Cause for ConnectError {
-    type Error = Self;
-
-    fn error(self) -> Self {
-        self
+impl Cause for DnsConnectError {
+    fn source() -> &'static (dyn Error + Send + Sync + 'static) {
+        &DnsConnectError
     }
 }
 
 /// tower's `load_shed` refused the request: its `Overloaded`.
-#[derive(Clone, Copy)]
 pub(crate) struct Shed;
 
 impl Cause for Shed {
-    type Error = Overloaded;
-
-    fn error(self) -> Overloaded {
-        Overloaded::new()
+    fn source() -> &'static (dyn Error + Send + Sync + 'static) {
+        static OVERLOADED: LazyLock<Overloaded> = LazyLock::new(Overloaded::new);
+        &*OVERLOADED
     }
 }
 
 /// What [`FailingUpstream`] fails with.
-#[derive(Debug)]
-pub(crate) struct UpstreamError<E> {
-    source: E,
+pub(crate) struct UpstreamError<C>(PhantomData<C>);
+
+impl<C> fmt::Debug for UpstreamError<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("UpstreamError")
+    }
 }
 
-impl<E> fmt::Display for UpstreamError<E> {
+impl<C> fmt::Display for UpstreamError<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("client error (Connect)")
     }
 }
 
-impl<E: Error + 'static> Error for UpstreamError<E> {
+impl<C: Cause> Error for UpstreamError<C> {
     fn source(&self) -> Option<&(dyn Error + 'static)> {
-        Some(&self.source)
+        Some(C::source())
     }
 }
 

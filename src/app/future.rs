@@ -17,7 +17,7 @@ use crate::call_state::{CallState, CallStateProj};
 use crate::context::RequestContext;
 use crate::panic::catch;
 use crate::problem::{keep_replaced, PROBLEM_JSON};
-use crate::respond::{failure_response, ResponseForFailure};
+use crate::respond::{default_headers, failure_response, ResponseForFailure};
 use crate::BoxError;
 
 pin_project! {
@@ -146,7 +146,8 @@ fn respond<R: ResponseForFailure<Failure>>(
         request,
         &settings.common,
         &settings.respond,
-        |_, _| {},
+        default_headers,
+        |_| {},
     );
     if let Some(panic) = &built.respond_panicked {
         log::respond_panicked(panic, kind, request, std::any::type_name::<R>());

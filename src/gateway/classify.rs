@@ -6,8 +6,7 @@ use std::fmt::{self, Write as _};
 use std::io;
 
 use super::failure::Kind;
-#[cfg(feature = "hyper-util")]
-use crate::chain::find_source;
+use super::request_body::is_client_body_error;
 use crate::chain::sources;
 
 /// Tells the [`Kind`] of an upstream client's error: plug in your own for
@@ -60,12 +59,18 @@ where
     }
 }
 
-/// The default [`Classify`]: walks the error's `source()` chain looking for
-/// what hyper 1, hyper-util's legacy client, tokio, tower and std report.
+/// The default [`Classify`]: the rules the layer applies to every error
+/// that a classifier of yours leaves to it (returns `None` for). Its own
+/// `classify` returns `None` for every error, so the rules below run once,
+/// in the layer's one walk of the chain (the walk that also looks for the
+/// client body's errors and hyper-util's connect flag).
+///
+/// The rules read the error's `source()` chain for what hyper 1,
+/// hyper-util's legacy client, tokio, tower and std report:
 ///
 /// | found in the chain | kind |
 /// |---|---|
-/// | a level whose text is hyper-util's `dns error`, or starts as std's resolver error does (`failed to lookup address information`): best effort, by text | [`Kind::DnsError`] |
+/// | no level below, but a level of a type none of these rules know whose text starts as hyper-util's `dns error` or std's resolver error (`failed to lookup address information`) does: best effort, by text | [`Kind::DnsError`] |
 /// | `io::ErrorKind::ConnectionRefused` | [`Kind::ConnectionRefused`] |
 /// | `io::ErrorKind::HostUnreachable`, `NetworkUnreachable` | [`Kind::DestinationIpUnroutable`] |
 /// | `io::ErrorKind::TimedOut` (hyper-util's connect timeout) | [`Kind::ConnectionTimeout`] |
@@ -77,13 +82,15 @@ where
 /// | tower's `load_shed` `Overloaded` (feature `tower`) | [`Kind::ConnectionLimitReached`] |
 /// | anything else | [`Kind::ProxyInternalError`] |
 ///
-/// The first level that matches decides, outermost first; the walk looks
-/// inside an `io::Error` at the error it wraps, which its `source()` skips.
-/// With the
-/// `hyper-util` feature, a timeout under an error that hyper-util's client
-/// reports as `is_connect()` is a connection timeout, and any other is a
-/// response timeout; every `is_connect()` error also marks the request as
-/// never sent ([`Failure::is_request_never_sent`]).
+/// The first level whose type tells decides, outermost first; only when
+/// none does is the text of the levels of other types read (a name lookup
+/// fails with no typed cause under it). The walk looks inside an
+/// `io::Error` at the error it wraps, which its `source()` skips (so std's
+/// resolver error is read by its text at the level it wraps).
+/// With the `hyper-util` feature, a timeout under an error that
+/// hyper-util's client reports as `is_connect()` is a connection timeout,
+/// and any other is a response timeout; every `is_connect()` error also
+/// marks the request as never sent ([`Failure::is_request_never_sent`]).
 ///
 /// [`Failure::is_request_never_sent`]: super::Failure::is_request_never_sent
 #[derive(Clone, Copy, Debug, Default)]
@@ -91,95 +98,184 @@ where
 pub struct DefaultClassifier;
 
 impl Classify for DefaultClassifier {
-    fn classify(&self, error: &(dyn Error + 'static)) -> Option<Kind> {
-        Some(classify_head(error, connect_phase(error)))
-    }
-}
-
-/// Whether hyper-util's client says the error came from connecting; `None`
-/// when the chain holds no such error (or the feature is off).
-pub(super) fn connect_phase(error: &(dyn Error + 'static)) -> Option<bool> {
-    #[cfg(feature = "hyper-util")]
-    {
-        find_source::<hyper_util::client::legacy::Error>(error).map(|client| client.is_connect())
-    }
-    #[cfg(not(feature = "hyper-util"))]
-    {
-        let _ = error;
+    fn classify(&self, _error: &(dyn Error + 'static)) -> Option<Kind> {
         None
     }
 }
 
-/// The default classification of an error before the response head. A
-/// failure of the client's request body is not looked for: the layer finds
-/// it before any classifier is asked.
-pub(super) fn classify_head(error: &(dyn Error + 'static), connect: Option<bool>) -> Kind {
-    let timeout = if connect == Some(false) {
-        Kind::HttpResponseTimeout
-    } else {
-        Kind::ConnectionTimeout
-    };
-    sources(error)
-        .find_map(|level| head_level(level, timeout, connect))
-        .unwrap_or(Kind::ProxyInternalError)
+/// What the one walk of an error before the response head finds.
+pub(super) struct Walk<'a> {
+    error: &'a (dyn Error + 'static),
+    /// The chain holds the mark of the client's request body.
+    request_body: bool,
+    /// hyper-util's client's `is_connect()`, if the chain holds its error.
+    connect: Option<bool>,
+    /// The first level the default rules know by its type.
+    found: Option<Found>,
+    /// The innermost level of a type the rules do not know, whose text is
+    /// read first when the rules are asked and no type told: a failed
+    /// lookup's text sits deepest.
+    innermost_unknown: Option<&'a (dyn Error + 'static)>,
+    /// Bit `i` set: level `i` is another level of an unknown type, read
+    /// after it.
+    unread: u64,
 }
 
-fn head_level(error: &(dyn Error + 'static), timeout: Kind, connect: Option<bool>) -> Option<Kind> {
+/// What the default rules see in one level, by its type.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Level {
+    /// A type they know, and what it tells, if anything.
+    Known(Option<Found>),
+    /// A type they do not know: only its text can tell.
+    Unknown,
+}
+
+/// A level the default rules know. A timeout's kind waits for the end of
+/// the walk: hyper-util's connect flag may sit anywhere in the chain.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Found {
+    Kind(Kind),
+    /// `io::ErrorKind::TimedOut`: hyper-util's connect timeout, unless its
+    /// client says it had connected.
+    IoTimeout,
+    /// A timer around the client: the response's, unless hyper-util's
+    /// client says it was connecting.
+    Elapsed,
+}
+
+impl<'a> Walk<'a> {
+    /// Walks `error`'s chain once, by the types of its levels.
+    pub(super) fn of(error: &'a (dyn Error + 'static)) -> Self {
+        let mut walk = Self {
+            error,
+            request_body: false,
+            connect: None,
+            found: None,
+            innermost_unknown: None,
+            unread: 0,
+        };
+        let mut innermost = 0;
+        for (i, level) in sources(error).enumerate() {
+            if is_client_body_error(level) {
+                walk.request_body = true;
+                break;
+            }
+            #[cfg(feature = "hyper-util")]
+            if let Some(client) = level.downcast_ref::<hyper_util::client::legacy::Error>() {
+                walk.connect.get_or_insert(client.is_connect());
+                continue;
+            }
+            match head_level(level) {
+                Level::Known(found) => walk.found = walk.found.or(found),
+                Level::Unknown => {
+                    if walk.innermost_unknown.replace(level).is_some() && innermost < 64 {
+                        walk.unread |= 1 << innermost;
+                    }
+                    innermost = i;
+                }
+            }
+        }
+        walk
+    }
+
+    /// Whether the client's request body failed.
+    pub(super) fn is_request_body_error(&self) -> bool {
+        self.request_body
+    }
+
+    /// Whether hyper-util's client says the error came from connecting.
+    pub(super) fn is_connect(&self) -> bool {
+        self.connect == Some(true)
+    }
+
+    /// The kind under the default rules (the request body's failure aside:
+    /// the layer tells it first). Reads the text of the levels of unknown
+    /// types only if no type told.
+    pub(super) fn kind(&self) -> Kind {
+        if self.found.is_none() {
+            if let Some(level) = self.innermost_unknown {
+                let by_text = is_dns_text(level)
+                    || (self.unread != 0
+                        && sources(self.error)
+                            .enumerate()
+                            .take_while(|&(i, _)| i < 64 && self.unread >> i != 0)
+                            .any(|(i, level)| self.unread & (1 << i) != 0 && is_dns_text(level)));
+                if by_text {
+                    return Kind::DnsError;
+                }
+            }
+        }
+        resolve(self.found, self.connect)
+    }
+}
+
+fn resolve(found: Option<Found>, connect: Option<bool>) -> Kind {
+    match found {
+        Some(Found::Kind(kind)) => kind,
+        Some(Found::IoTimeout) if connect == Some(false) => Kind::HttpResponseTimeout,
+        Some(Found::IoTimeout) => Kind::ConnectionTimeout,
+        Some(Found::Elapsed) if connect == Some(true) => Kind::ConnectionTimeout,
+        Some(Found::Elapsed) => Kind::HttpResponseTimeout,
+        None => Kind::ProxyInternalError,
+    }
+}
+
+fn head_level(error: &(dyn Error + 'static)) -> Level {
     if let Some(hyper) = error.downcast_ref::<hyper::Error>() {
-        return if hyper.is_parse() {
-            Some(if text_contains(hyper, "too large") {
+        return Level::Known(if hyper.is_parse() {
+            Some(Found::Kind(if text_contains(hyper, "too large") {
                 Kind::HttpResponseHeaderSectionSize
             } else {
                 Kind::HttpProtocolError
-            })
+            }))
         } else if hyper.is_incomplete_message() {
-            Some(Kind::HttpResponseIncomplete)
+            Some(Found::Kind(Kind::HttpResponseIncomplete))
         } else if hyper.is_timeout() {
-            Some(Kind::HttpResponseTimeout)
+            Some(Found::Kind(Kind::HttpResponseTimeout))
         } else {
             None
-        };
+        });
     }
     if let Some(io) = error.downcast_ref::<io::Error>() {
-        return match io.kind() {
-            io::ErrorKind::ConnectionRefused => Some(Kind::ConnectionRefused),
+        return Level::Known(match io.kind() {
+            io::ErrorKind::ConnectionRefused => Some(Found::Kind(Kind::ConnectionRefused)),
             io::ErrorKind::HostUnreachable | io::ErrorKind::NetworkUnreachable => {
-                Some(Kind::DestinationIpUnroutable)
+                Some(Found::Kind(Kind::DestinationIpUnroutable))
             }
-            io::ErrorKind::TimedOut => Some(timeout),
+            io::ErrorKind::TimedOut => Some(Found::IoTimeout),
             io::ErrorKind::ConnectionReset
             | io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::BrokenPipe => Some(Kind::ConnectionTerminated),
-            io::ErrorKind::UnexpectedEof => Some(Kind::HttpResponseIncomplete),
-            // The resolver's errors have a kind stable code cannot name.
-            _ if text_starts_with(io, "failed to lookup address information") => {
-                Some(Kind::DnsError)
-            }
+            | io::ErrorKind::BrokenPipe => Some(Found::Kind(Kind::ConnectionTerminated)),
+            io::ErrorKind::UnexpectedEof => Some(Found::Kind(Kind::HttpResponseIncomplete)),
             _ => None,
-        };
+        });
     }
     if error.is::<tokio::time::error::Elapsed>() {
-        return Some(if connect == Some(true) {
-            Kind::ConnectionTimeout
-        } else {
-            Kind::HttpResponseTimeout
-        });
+        return Level::Known(Some(Found::Elapsed));
     }
     #[cfg(feature = "tower")]
     {
         if error.is::<tower::timeout::error::Elapsed>() {
-            return Some(if connect == Some(true) {
-                Kind::ConnectionTimeout
-            } else {
-                Kind::HttpResponseTimeout
-            });
+            return Level::Known(Some(Found::Elapsed));
         }
         if error.is::<tower::load_shed::error::Overloaded>() {
-            return Some(Kind::ConnectionLimitReached);
+            return Level::Known(Some(Found::Kind(Kind::ConnectionLimitReached)));
         }
     }
-    // hyper-util's `ConnectError` is private: its text is all there is.
-    text_starts_with(error, "dns error").then_some(Kind::DnsError)
+    Level::Unknown
+}
+
+/// Whether a level of an unknown type reads as a failed name lookup:
+/// hyper-util's `ConnectError` is private, and std's resolver error is a
+/// message in an `io::Error`, so their text is all there is.
+fn is_dns_text(level: &(dyn Error + 'static)) -> bool {
+    const TEXTS: [&str; 2] = ["dns error", "failed to lookup address information"];
+    const LONGEST: usize = if TEXTS[0].len() > TEXTS[1].len() {
+        TEXTS[0].len()
+    } else {
+        TEXTS[1].len()
+    };
+    text_starts_with_any::<LONGEST>(level, &TEXTS)
 }
 
 /// The default classification of an upstream response body's error.
@@ -221,60 +317,58 @@ fn body_level(error: &(dyn Error + 'static)) -> Option<Kind> {
         .then_some(Kind::ConnectionReadTimeout)
 }
 
-/// Whether the `Display` of `error` starts with `prefix`, formatting no
-/// further than the first byte that differs.
-fn text_starts_with(error: &dyn fmt::Display, prefix: &str) -> bool {
-    struct Prefix<'a> {
-        rest: &'a [u8],
-    }
-    impl fmt::Write for Prefix<'_> {
-        fn write_str(&mut self, s: &str) -> fmt::Result {
-            let n = s.len().min(self.rest.len());
-            if s.as_bytes()[..n] != self.rest[..n] {
-                return Err(fmt::Error);
-            }
-            self.rest = &self.rest[n..];
-            if self.rest.is_empty() {
-                // Matched: nothing more needs formatting.
-                return Err(fmt::Error);
-            }
-            Ok(())
-        }
-    }
-    let mut writer = Prefix {
-        rest: prefix.as_bytes(),
-    };
-    let _stopped = write!(writer, "{error}");
-    writer.rest.is_empty()
+/// Whether the `Display` of `error` starts with one of `prefixes`, which
+/// are at most `N` bytes long: formats no more than its first `N` bytes.
+fn text_starts_with_any<const N: usize>(error: &dyn fmt::Display, prefixes: &[&str]) -> bool {
+    let head = TextHead::<N>::of(error);
+    prefixes
+        .iter()
+        .any(|prefix| head.text().starts_with(prefix.as_bytes()))
 }
 
 /// Whether the `Display` of `error` contains `needle`, looking at its first
-/// 256 bytes without allocating.
+/// 256 bytes.
 fn text_contains(error: &dyn fmt::Display, needle: &str) -> bool {
-    struct Head {
-        buf: [u8; 256],
-        len: usize,
-    }
-    impl fmt::Write for Head {
-        fn write_str(&mut self, s: &str) -> fmt::Result {
-            let n = s.len().min(self.buf.len() - self.len);
-            self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
-            self.len += n;
-            if self.len == self.buf.len() {
-                Err(fmt::Error)
-            } else {
-                Ok(())
-            }
-        }
-    }
-    let mut head = Head {
-        buf: [0; 256],
-        len: 0,
-    };
-    let _full = write!(head, "{error}");
-    head.buf[..head.len]
+    TextHead::<256>::of(error)
+        .text()
         .windows(needle.len())
         .any(|window| window == needle.as_bytes())
+}
+
+/// The first `N` bytes of a `Display`, formatted without allocating and no
+/// further.
+struct TextHead<const N: usize> {
+    buf: [u8; N],
+    len: usize,
+}
+
+impl<const N: usize> TextHead<N> {
+    fn of(error: &dyn fmt::Display) -> Self {
+        let mut head = Self {
+            buf: [0; N],
+            len: 0,
+        };
+        let _full = write!(head, "{error}");
+        head
+    }
+
+    fn text(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+impl<const N: usize> fmt::Write for TextHead<N> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let n = s.len().min(N - self.len);
+        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+        self.len += n;
+        if self.len == N {
+            // Full: nothing more needs formatting.
+            Err(fmt::Error)
+        } else {
+            Ok(())
+        }
+    }
 }
 
 #[cfg(test)]
@@ -295,7 +389,7 @@ mod tests {
     }
 
     fn kind(error: Wrap) -> Kind {
-        classify_head(&error, None)
+        Walk::of(&error).kind()
     }
 
     #[test]
@@ -330,17 +424,30 @@ mod tests {
         );
         assert_eq!(kind(error), Kind::DnsError);
         let resolver = io::Error::other("failed to lookup address information: no such host");
-        assert_eq!(classify_head(&resolver, None), Kind::DnsError);
+        assert_eq!(Walk::of(&resolver).kind(), Kind::DnsError);
+        // The resolver's error is read at the level it wraps, not twice.
+        assert_eq!(head_level(&resolver), Level::Known(None));
+        // A level whose type tells wins over any text.
+        let typed = Wrap(
+            "dns error",
+            Some(Box::new(io::Error::from(io::ErrorKind::TimedOut))),
+        );
+        assert_eq!(kind(typed), Kind::ConnectionTimeout);
     }
 
     #[test]
     fn a_timeout_after_connecting_is_a_response_timeout() {
         let error = io::Error::from(io::ErrorKind::TimedOut);
-        assert_eq!(
-            classify_head(&error, Some(false)),
-            Kind::HttpResponseTimeout
-        );
-        assert_eq!(classify_head(&error, Some(true)), Kind::ConnectionTimeout);
+        let Level::Known(found) = head_level(&error) else {
+            panic!("an io::Error is known");
+        };
+        assert_eq!(found, Some(Found::IoTimeout));
+        assert_eq!(resolve(found, Some(false)), Kind::HttpResponseTimeout);
+        assert_eq!(resolve(found, Some(true)), Kind::ConnectionTimeout);
+        assert_eq!(resolve(found, None), Kind::ConnectionTimeout);
+        let elapsed = Some(Found::Elapsed);
+        assert_eq!(resolve(elapsed, Some(true)), Kind::ConnectionTimeout);
+        assert_eq!(resolve(elapsed, None), Kind::HttpResponseTimeout);
     }
 
     #[test]
@@ -352,13 +459,31 @@ mod tests {
 
     #[test]
     fn a_prefix_is_matched_without_formatting_the_rest() {
-        assert!(text_starts_with(&"dns error", "dns error"));
-        assert!(text_starts_with(
-            &format_args!("{}{}", "dns ", "error: more"),
-            "dns error"
-        ));
-        assert!(!text_starts_with(&"a dns error", "dns error"));
-        assert!(!text_starts_with(&"dns", "dns error"));
+        let any = |text: &dyn fmt::Display| text_starts_with_any::<9>(text, &["dns error", "dnx"]);
+        assert!(any(&"dns error"));
+        assert!(any(&format_args!("{}{}", "dns ", "error: more")));
+        assert!(any(&format_args!("{}{}", "dn", "x")));
+        assert!(!any(&"a dns error"));
+        assert!(!any(&"dns"));
+        assert!(!any(&""));
+        // Stops formatting once it has the prefixes' length.
+        struct Panics;
+        impl fmt::Display for Panics {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("dns error")?;
+                unreachable!("formatted past the prefixes")
+            }
+        }
+        assert!(any(&Panics));
+    }
+
+    #[test]
+    fn the_client_bodys_mark_wins_wherever_it_is() {
+        let marked = crate::gateway::request_body::tests::marked(io::ErrorKind::ConnectionReset);
+        let error = Wrap("client error (SendRequest)", Some(marked));
+        let walk = Walk::of(&error);
+        assert!(walk.is_request_body_error());
+        assert!(!walk.is_connect());
     }
 
     #[test]

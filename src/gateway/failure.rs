@@ -9,9 +9,10 @@ use crate::BoxError;
 use crate::kind::kinds;
 
 /// The `Proxy-Status` member of each kind under the default proxy name and
-/// with no other parameter, written at compile time: the usual member,
-/// which then costs no allocation (the error path's bound needs it,
-/// BENCHMARKS.md).
+/// with no other parameter, written at compile time, and the head of the
+/// default response that carries it, built once per kind: the usual
+/// failure then costs no allocation for its member and no hashing of its
+/// headers (the error path's bound needs both, BENCHMARKS.md).
 macro_rules! default_proxy_status {
     ($($variant:ident => $token:literal;)*) => {
         impl Kind {
@@ -22,6 +23,18 @@ macro_rules! default_proxy_status {
                         "; error=",
                         $token
                     )),)*
+                }
+            }
+
+            pub(super) fn default_head(self) -> http::HeaderMap {
+                match self {
+                    $(Self::$variant => {
+                        static HEAD: std::sync::LazyLock<http::HeaderMap> =
+                            std::sync::LazyLock::new(|| {
+                                super::respond::head_with_default_member(Kind::$variant)
+                            });
+                        HEAD.clone()
+                    })*
                 }
             }
         }

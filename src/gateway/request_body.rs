@@ -6,7 +6,6 @@ use std::task::{Context, Poll};
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
-use crate::chain::find_source;
 use crate::settings::inner_accessors;
 use crate::BoxError;
 
@@ -97,7 +96,17 @@ impl Error for ClientBodyError {
     }
 }
 
-/// Whether the chain of `error` holds a failure of the client's body.
-pub(super) fn is_request_body_error(error: &(dyn Error + 'static)) -> bool {
-    find_source::<ClientBodyError>(error).is_some()
+/// Whether `level` of an error chain is the mark of the client's body.
+pub(super) fn is_client_body_error(level: &(dyn Error + 'static)) -> bool {
+    level.is::<ClientBodyError>()
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    use super::*;
+
+    /// A client body error of `kind`, marked as the layer marks it.
+    pub(in crate::gateway) fn marked(kind: std::io::ErrorKind) -> BoxError {
+        mark(std::io::Error::from(kind))
+    }
 }

@@ -6,13 +6,12 @@ use http::header::RETRY_AFTER;
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
 use tokio::time::Instant;
 
-use super::classify::{classify_head, connect_phase, Classify};
+use super::classify::{Classify, Walk};
 use super::failure::{Failure, Kind};
 use super::future::Call;
 use super::layer::{Settings, DEFAULT_PROXY_NAME};
 use super::log;
 use super::proxy_status::{member, Params, PROXY_STATUS};
-use super::request_body::is_request_body_error;
 use crate::chain::ErrorChain;
 use crate::panic::catch;
 use crate::problem::keep_replaced;
@@ -74,29 +73,30 @@ where
     build(failure, call, settings, details.as_deref())
 }
 
-/// The layer's kind for `error`: the user's classifier first (its panic
-/// logged and ignored), then the default; and whether the request was never
-/// sent.
+/// The layer's kind for `error`, from one walk of its chain: a failure of
+/// the client's request body first, then the user's classifier (its panic
+/// logged and ignored), then the default rules; and whether the request was
+/// never sent.
 fn classify<C: Classify>(
     error: &(dyn Error + 'static),
     classifier: &C,
     call: &Call,
 ) -> (Kind, bool) {
-    let connect = connect_phase(error);
-    let kind = if is_request_body_error(error) {
+    let walk = Walk::of(error);
+    let kind = if walk.is_request_body_error() {
         Kind::RequestBodyError
     } else {
         match catch(|| classifier.classify(error)) {
             Ok(Some(kind)) => kind,
-            Ok(None) => classify_head(error, connect),
+            Ok(None) => walk.kind(),
             Err(payload) => {
                 let panic = payload.into_panic();
                 log::classify_panicked(&panic, call, std::any::type_name::<C>());
-                classify_head(error, connect)
+                walk.kind()
             }
         }
     };
-    (kind, connect == Some(true))
+    (kind, walk.is_connect())
 }
 
 /// The upstream's 5xx response with its body replaced by the gateway's
@@ -156,14 +156,35 @@ fn build<C, R: ResponseForFailure<Failure>>(
 ) -> Response<Bytes> {
     let request = &call.request;
     let (kind, status) = (failure.kind(), failure.status());
+    let member = || proxy_status(kind, status, call, settings, details);
     let built = respond::failure_response(
         failure,
         details,
         request,
         &settings.common,
         &settings.respond,
-        |headers, layer_made| {
-            gateway_headers(headers, kind, status, layer_made, call, settings, details);
+        || {
+            let mut headers = match member() {
+                Some(Member::KindDefault) => kind.default_head(),
+                Some(member) => {
+                    let mut headers = respond::default_headers();
+                    headers.append(PROXY_STATUS, member.value(kind));
+                    headers
+                }
+                None => respond::default_headers(),
+            };
+            retry_after(&mut headers, status, settings);
+            headers
+        },
+        |headers| {
+            if !headers.contains_key(PROXY_STATUS) {
+                if let Some(member) = member() {
+                    headers.append(PROXY_STATUS, member.value(kind));
+                }
+            }
+            if !headers.contains_key(RETRY_AFTER) {
+                retry_after(headers, status, settings);
+            }
         },
     );
     if let Some(panic) = &built.respond_panicked {
@@ -172,50 +193,73 @@ fn build<C, R: ResponseForFailure<Failure>>(
     built.response
 }
 
-/// Adds `Proxy-Status` and `Retry-After` unless a customised response has
-/// its own (`fallback`: the response is the layer's default, which has
-/// none).
-fn gateway_headers<C, R>(
-    headers: &mut HeaderMap,
+/// The gateway's `Proxy-Status` member for a failure.
+enum Member {
+    /// The error type alone under the default name: written at compile
+    /// time.
+    KindDefault,
+    Written(HeaderValue),
+}
+
+impl Member {
+    fn value(self, kind: Kind) -> HeaderValue {
+        match self {
+            Self::KindDefault => kind.default_proxy_status(),
+            Self::Written(value) => value,
+        }
+    }
+}
+
+/// The member for a failure of `kind` answered with `status`: its error
+/// type, or the status received for a replaced 5xx; `None` for a failure
+/// of the client's body.
+fn proxy_status<C, R>(
     kind: Kind,
     status: StatusCode,
-    fallback: bool,
     call: &Call,
     settings: &Settings<C, R>,
     details: Option<&str>,
-) {
+) -> Option<Member> {
     let error = kind.is_proxy_error().then_some(kind);
     let received_status = (kind == Kind::UpstreamServerError).then_some(status);
-    if (error.is_some() || received_status.is_some())
-        && (fallback || !headers.contains_key(PROXY_STATUS))
-    {
-        let params = Params {
-            error: error.map(Kind::as_str),
-            details: details.filter(|_| settings.common.flags.proxy_status_details),
-            next_hop: call
-                .upstream
-                .as_ref()
-                .map(|authority| authority.as_str())
-                .filter(|_| settings.common.flags.proxy_status_next_hop),
-            received_status,
-        };
-        let name = settings.proxy_name();
-        let value = match params {
-            Params {
-                error: Some(_),
-                details: None,
-                next_hop: None,
-                received_status: None,
-            } if name == DEFAULT_PROXY_NAME => kind.default_proxy_status(),
-            _ => member(name, &params),
-        };
-        headers.append(PROXY_STATUS, value);
+    if error.is_none() && received_status.is_none() {
+        return None;
     }
+    let params = Params {
+        error: error.map(Kind::as_str),
+        details: details.filter(|_| settings.common.flags.proxy_status_details),
+        next_hop: call
+            .upstream
+            .as_ref()
+            .map(|authority| authority.as_str())
+            .filter(|_| settings.common.flags.proxy_status_next_hop),
+        received_status,
+    };
+    let name = settings.proxy_name();
+    Some(match params {
+        Params {
+            error: Some(_),
+            details: None,
+            next_hop: None,
+            received_status: None,
+        } if name == DEFAULT_PROXY_NAME => Member::KindDefault,
+        _ => Member::Written(member(name, &params)),
+    })
+}
+
+/// The head of the default response to a failure of `kind` with the
+/// kind's default `Proxy-Status` member, as [`Kind::default_head`] keeps it.
+pub(super) fn head_with_default_member(kind: Kind) -> HeaderMap {
+    let mut headers = respond::default_headers();
+    headers.append(PROXY_STATUS, kind.default_proxy_status());
+    headers
+}
+
+/// `Retry-After` on a 503, when the layer sets one.
+fn retry_after<C, R>(headers: &mut HeaderMap, status: StatusCode, settings: &Settings<C, R>) {
     if status == StatusCode::SERVICE_UNAVAILABLE {
         if let Some(secs) = settings.retry_after() {
-            if fallback || !headers.contains_key(RETRY_AFTER) {
-                headers.insert(RETRY_AFTER, HeaderValue::from(secs));
-            }
+            headers.insert(RETRY_AFTER, HeaderValue::from(secs));
         }
     }
 }
