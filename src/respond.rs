@@ -11,7 +11,7 @@ use crate::context::RequestContext;
 use crate::kind::{default_problem, fixed_json, LayerFailure};
 use crate::panic::{catch, Panic};
 use crate::problem::json::with_request_id;
-use crate::problem::{fix_content_length, problem_response, Problem};
+use crate::problem::{fix_content_length, problem_response, response_with, Problem};
 use crate::settings::Common;
 
 /// Builds the response for a failure `F` (an [`app::Failure`] or a
@@ -100,7 +100,7 @@ impl<F> ResponseForFailure<F> for DefaultResponse {
 }
 
 fn default_response(problem: Problem) -> Response<Bytes> {
-    response(problem.status(), problem.to_json(), default_headers())
+    response_with(problem.status(), problem.to_json(), default_headers())
 }
 
 /// The head of the default response: a problem response's, and
@@ -120,14 +120,6 @@ pub(crate) fn default_headers() -> HeaderMap {
     HEADERS.clone()
 }
 
-#[inline]
-fn response(status: StatusCode, body: Bytes, headers: HeaderMap) -> Response<Bytes> {
-    let mut res = Response::new(body);
-    *res.status_mut() = status;
-    *res.headers_mut() = headers;
-    res
-}
-
 /// The layer's own response: `headers` state no length, which only a
 /// response to `HEAD` needs (its body goes).
 #[inline]
@@ -138,7 +130,7 @@ fn layer_response(
     head: bool,
 ) -> Response<Bytes> {
     let len = body.len();
-    let mut res = response(status, body, headers);
+    let mut res = response_with(status, body, headers);
     if head {
         fix_content_length(res.headers_mut(), len, head);
     }

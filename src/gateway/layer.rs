@@ -123,12 +123,11 @@ impl<C, R> Settings<C, R> {
         self.common.layer().and_then(|custom| custom.retry_after)
     }
 
-    /// The proxy's name, serialized for `Proxy-Status`.
-    pub(super) fn proxy_name(&self) -> &str {
+    /// The proxy's name, serialized for `Proxy-Status`, if not the default.
+    pub(super) fn proxy_name(&self) -> Option<&str> {
         self.common
             .layer()
             .and_then(|custom| custom.proxy_name.as_deref())
-            .unwrap_or(DEFAULT_PROXY_NAME)
     }
 }
 
@@ -416,9 +415,9 @@ mod tests {
             .flags;
         assert_eq!(flags.head_timeout(), Some(Duration::from_millis(2)));
         assert_eq!(flags.body_idle_timeout(), None);
-        assert_eq!(layer.settings().proxy_name(), DEFAULT_PROXY_NAME);
+        assert_eq!(layer.settings().proxy_name(), None);
         let named = layer.proxy_name("edge 1");
-        assert_eq!(named.settings().proxy_name(), "\"edge 1\"");
+        assert_eq!(named.settings().proxy_name(), Some("\"edge 1\""));
     }
 
     #[test]

@@ -212,7 +212,8 @@ impl Member {
 
 /// The member for a failure of `kind` answered with `status`: its error
 /// type, or the status received for a replaced 5xx; `None` for a failure
-/// of the client's body.
+/// of the client's body. The kind's default when nothing but the error
+/// type goes into it, under the default name.
 fn proxy_status<C, R>(
     kind: Kind,
     status: StatusCode,
@@ -220,6 +221,15 @@ fn proxy_status<C, R>(
     settings: &Settings<C, R>,
     details: Option<&str>,
 ) -> Option<Member> {
+    let flags = &settings.common.flags;
+    let name = settings.proxy_name();
+    if kind.is_proxy_error()
+        && !flags.proxy_status_details
+        && !flags.proxy_status_next_hop
+        && name.is_none()
+    {
+        return Some(Member::KindDefault);
+    }
     let error = kind.is_proxy_error().then_some(kind);
     let received_status = (kind == Kind::UpstreamServerError).then_some(status);
     if error.is_none() && received_status.is_none() {
@@ -227,24 +237,16 @@ fn proxy_status<C, R>(
     }
     let params = Params {
         error: error.map(Kind::as_str),
-        details: details.filter(|_| settings.common.flags.proxy_status_details),
+        details: details.filter(|_| flags.proxy_status_details),
         next_hop: call
             .upstream
             .as_ref()
             .map(|authority| authority.as_str())
-            .filter(|_| settings.common.flags.proxy_status_next_hop),
+            .filter(|_| flags.proxy_status_next_hop),
         received_status,
     };
-    let name = settings.proxy_name();
-    Some(match params {
-        Params {
-            error: Some(_),
-            details: None,
-            next_hop: None,
-            received_status: None,
-        } if name == DEFAULT_PROXY_NAME => Member::KindDefault,
-        _ => Member::Written(member(name, &params)),
-    })
+    let name = name.unwrap_or(DEFAULT_PROXY_NAME);
+    Some(Member::Written(member(name, &params)))
 }
 
 /// The head of the default response to a failure of `kind` with the

@@ -68,7 +68,7 @@ pub use self::extension::SerializedJson;
 use self::extension::STANDARD_MEMBERS;
 use self::json::{ObjectLen, ObjectWriter};
 pub(crate) use self::response::{
-    fix_content_length, keep_replaced, problem_response, PROBLEM_JSON,
+    fix_content_length, keep_replaced, problem_response, response_with, PROBLEM_JSON,
 };
 
 /// An RFC 9457 problem details object.

@@ -34,9 +34,21 @@ pub(crate) fn problem_response(status: StatusCode, json: Bytes) -> Response<Byte
     let mut headers = HeaderMap::with_capacity(6);
     headers.insert(CONTENT_TYPE, PROBLEM_JSON);
     headers.insert(CACHE_CONTROL, NO_STORE);
-    let mut res = Response::new(json);
+    response_with(status, json, headers)
+}
+
+/// A response of `status` with `body` and `headers`.
+#[inline]
+pub(crate) fn response_with(
+    status: StatusCode,
+    body: Bytes,
+    headers: HeaderMap,
+) -> Response<Bytes> {
+    let mut res = Response::new(body);
     *res.status_mut() = status;
-    *res.headers_mut() = headers;
+    // The map replaced is `Response::new`'s, made by `HeaderMap::new`, which
+    // allocates nothing: forgetting it leaks nothing and skips its drop.
+    std::mem::forget(std::mem::replace(res.headers_mut(), headers));
     res
 }
 
