@@ -15,8 +15,13 @@ pub(crate) trait FailureKind: Copy {
     fn token(self) -> &'static str;
     /// The problem's `title`.
     fn title(self) -> &'static str;
-    /// The `type` URI under [`DEFAULT_TYPE_BASE`](crate::DEFAULT_TYPE_BASE).
+    /// The `type` URI under [`DEFAULT_TYPE_BASE`](crate::DEFAULT_TYPE_BASE),
+    /// or `about:blank` for a kind that means no more than its status.
     fn default_type(self) -> &'static str;
+    /// Whether the kind has a `type` of its own, under the type base; a
+    /// kind that means no more than its status has `about:blank` (RFC 9457
+    /// §4.2.1), whatever the base.
+    fn has_own_type(self) -> bool;
     /// The whole default problem of this kind at its default status, under
     /// the default type base, without a detail or a request id: what
     /// [`default_problem`] renders then, written at compile time.
@@ -36,7 +41,7 @@ pub(crate) fn fixed_json<R: 'static, K: FailureKind, X, F>(
     common: &Common<X, F>,
 ) -> Option<&'static str> {
     let default = TypeId::of::<R>() == TypeId::of::<DefaultResponse>()
-        && common.type_base().is_none()
+        && (common.type_base().is_none() || !kind.has_own_type())
         && !common.expose_details
         && status == kind.default_status();
     default.then(|| kind.fixed_json())
@@ -79,8 +84,8 @@ pub(crate) fn default_problem<K: FailureKind, X, F>(
     common: &Common<X, F>,
 ) -> Problem {
     let type_uri = match common.type_base() {
-        None => Cow::Borrowed(kind.default_type()),
-        Some(base) => Cow::Owned(format!("{base}{}", kind.token())),
+        Some(base) if kind.has_own_type() => Cow::Owned(format!("{base}{}", kind.token())),
+        _ => Cow::Borrowed(kind.default_type()),
     };
     let detail = details.filter(|_| common.expose_details).map(str::to_owned);
     let mut extensions = Vec::with_capacity(1 + usize::from(request_id.is_some()));
@@ -96,7 +101,9 @@ pub(crate) fn default_problem<K: FailureKind, X, F>(
 
 /// A layer's `Kind` enum from a table of `Variant => "token", STATUS,
 /// "title";` rows, each with its docs: the enum, `as_str`, `title`,
-/// `default_status`, `Display`, and the core's [`FailureKind`].
+/// `default_status`, `Display`, and the core's [`FailureKind`]. A row that
+/// ends in `, about_blank` is a kind that means no more than its status:
+/// its `type` is `about:blank` and its title the status's phrase.
 macro_rules! kinds {
     // With `extra = name;` first: the table also goes to the layer's macro
     // `name!`, as `Variant => "token";` rows, for what only that layer has.
@@ -106,14 +113,14 @@ macro_rules! kinds {
         pub enum Kind {
             $(
                 $(#[$variant_meta:meta])*
-                $variant:ident => $token:literal, $status:literal, $title:literal;
+                $variant:ident => $token:literal, $status:literal, $title:literal $(, $blank:ident)?;
             )*
         }
     ) => {
         crate::kind::kinds! {
             $(#[$meta])*
             pub enum Kind {
-                $($(#[$variant_meta])* $variant => $token, $status, $title;)*
+                $($(#[$variant_meta])* $variant => $token, $status, $title $(, $blank)?;)*
             }
         }
         $extra! { $($variant => $token;)* }
@@ -123,7 +130,7 @@ macro_rules! kinds {
         pub enum Kind {
             $(
                 $(#[$variant_meta:meta])*
-                $variant:ident => $token:literal, $status:literal, $title:literal;
+                $variant:ident => $token:literal, $status:literal, $title:literal $(, $blank:ident)?;
             )*
         }
     ) => {
@@ -179,7 +186,13 @@ macro_rules! kinds {
 
             fn default_type(self) -> &'static str {
                 match self {
-                    $(Self::$variant => concat!(crate::default_type_base!(), $token),)*
+                    $(Self::$variant => crate::kind::kind_type!($token $(, $blank)?),)*
+                }
+            }
+
+            fn has_own_type(self) -> bool {
+                match self {
+                    $(Self::$variant => crate::kind::own_type!($($blank)?),)*
                 }
             }
 
@@ -190,7 +203,7 @@ macro_rules! kinds {
             fn fixed_json(self) -> &'static str {
                 match self {
                     $(Self::$variant => concat!(
-                        r#"{"type":""#, crate::default_type_base!(), $token,
+                        r#"{"type":""#, crate::kind::kind_type!($token $(, $blank)?),
                         r#"","title":""#, $title,
                         r#"","status":"#, $status,
                         r#","kind":""#, $token, r#""}"#
@@ -202,14 +215,42 @@ macro_rules! kinds {
 }
 pub(crate) use kinds;
 
+/// The `type` URI of a kind: under the default base, or `about:blank`.
+macro_rules! kind_type {
+    ($token:literal) => {
+        concat!(crate::default_type_base!(), $token)
+    };
+    ($token:literal, about_blank) => {
+        "about:blank"
+    };
+}
+pub(crate) use kind_type;
+
+/// Whether a kind's row gives it a type of its own.
+macro_rules! own_type {
+    () => {
+        true
+    };
+    (about_blank) => {
+        false
+    };
+}
+pub(crate) use own_type;
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// Every kind of both layers: token, title, status.
-    fn kinds() -> Vec<(&'static str, &'static str, StatusCode)> {
-        fn row<K: FailureKind>(kind: K) -> (&'static str, &'static str, StatusCode) {
-            (kind.token(), kind.title(), kind.default_status())
+    /// Every kind of both layers: token, title, status, whether it has a
+    /// type of its own.
+    fn kinds() -> Vec<(&'static str, &'static str, StatusCode, bool)> {
+        fn row<K: FailureKind>(kind: K) -> (&'static str, &'static str, StatusCode, bool) {
+            (
+                kind.token(),
+                kind.title(),
+                kind.default_status(),
+                kind.has_own_type(),
+            )
         }
         let mut kinds: Vec<_> = crate::app::Kind::ALL
             .iter()
@@ -246,12 +287,17 @@ mod tests {
     #[test]
     fn the_kinds_page_gives_every_kind_its_title_and_status() {
         let page = include_str!("../docs/kinds.md");
-        for (token, title, status) in kinds() {
-            let line = format!(
-                "## {token}\n\n**Title:** {title}. **Status:** {} {}.\n",
-                status.as_str(),
-                status.canonical_reason().unwrap()
-            );
+        for (token, title, status, own_type) in kinds() {
+            let line = if own_type {
+                format!(
+                    "## {token}\n\n**Title:** {title}. **Status:** {} {}.\n",
+                    status.as_str(),
+                    status.canonical_reason().unwrap()
+                )
+            } else {
+                // A status kind: its title is its status's phrase.
+                format!("| `{token}` | {} {title} |\n", status.as_str())
+            };
             assert!(page.contains(&line), "the kinds page lacks {line:?}");
         }
     }

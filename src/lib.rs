@@ -12,6 +12,7 @@
 pub mod app;
 mod call_state;
 mod chain;
+mod classify;
 mod context;
 mod full_body;
 #[cfg(feature = "gateway")]
@@ -25,6 +26,7 @@ pub mod problem;
 mod respond;
 mod settings;
 
+pub use self::classify::{Classify, DefaultClassifier};
 pub use self::context::RequestContext;
 pub use self::respond::{DefaultResponse, ResponseForFailure};
 

@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use std::sync::LazyLock;
 
-use http::header::CONTENT_LANGUAGE;
+use http::header::{CONTENT_LANGUAGE, RETRY_AFTER};
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
 
 use crate::context::RequestContext;
@@ -118,6 +118,19 @@ pub(crate) fn default_headers() -> HeaderMap {
         headers
     });
     HEADERS.clone()
+}
+
+/// `Retry-After` on a 503, when the layer sets one.
+pub(crate) fn retry_after<X, F>(
+    headers: &mut HeaderMap,
+    status: StatusCode,
+    common: &Common<X, F>,
+) {
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        if let Some(secs) = common.retry_after() {
+            headers.insert(RETRY_AFTER, HeaderValue::from(secs));
+        }
+    }
 }
 
 /// The layer's own response: `headers` state no length, which only a

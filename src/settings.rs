@@ -32,6 +32,8 @@ pub(crate) struct Custom<X> {
     type_base: Option<Box<str>>,
     request_id_header: HeaderName,
     capture_headers: Vec<HeaderName>,
+    /// `Retry-After` on the layer's 503s, in whole seconds.
+    retry_after: Option<u64>,
     #[cfg_attr(not(feature = "gateway"), allow(dead_code))]
     pub(crate) layer: X,
 }
@@ -65,6 +67,11 @@ impl<X, F> Common<X, F> {
             .map_or(&[], |custom| &custom.capture_headers)
     }
 
+    /// `Retry-After` in whole seconds, if set.
+    pub(crate) fn retry_after(&self) -> Option<u64> {
+        self.custom.as_deref()?.retry_after
+    }
+
     /// The layer's own settings that are not flags, if any was made.
     #[cfg_attr(not(feature = "gateway"), allow(dead_code))]
     pub(crate) fn layer(&self) -> Option<&X> {
@@ -80,6 +87,7 @@ impl<X: Clone + Default, F> Common<X, F> {
                 type_base: None,
                 request_id_header: DEFAULT_REQUEST_ID_HEADER.clone(),
                 capture_headers: Vec::new(),
+                retry_after: None,
                 layer: X::default(),
             })
         });
@@ -106,6 +114,14 @@ impl<X: Clone + Default, F> Common<X, F> {
 
     pub(crate) fn add_capture_header(&mut self, name: HeaderName) {
         self.custom_mut().capture_headers.push(name);
+    }
+
+    /// Unsetting makes no `Arc` where none is.
+    pub(crate) fn set_retry_after(&mut self, after: Option<std::time::Duration>) {
+        let secs = after.map(|after| after.as_secs() + u64::from(after.subsec_nanos() > 0));
+        if secs.is_some() || self.custom.is_some() {
+            self.custom_mut().retry_after = secs;
+        }
     }
 }
 
@@ -200,6 +216,16 @@ macro_rules! common_builder_methods {
         /// that is not a flag.
         pub fn capture_header(mut self, name: http::HeaderName) -> Self {
             self.common_mut().add_capture_header(name);
+            self
+        }
+
+        /// Sends `Retry-After` (in whole seconds, rounded up) with every 503
+        /// the layer makes (`None`, the default, sends none; zero sends
+        /// `Retry-After: 0`, "retry at once"). A 503 the layer replaces keeps
+        /// its own. See [`type_base`](Self::type_base) for the cost of a
+        /// setting that is not a flag.
+        pub fn retry_after(mut self, after: Option<std::time::Duration>) -> Self {
+            self.common_mut().set_retry_after(after);
             self
         }
     };

@@ -14,7 +14,7 @@ use axum::Router;
 use serde_json::json;
 use tower_problem::app::{AppErrorLayer, Failure, HandlerError};
 use tower_problem::problem::Problem;
-use tower_problem::{RequestContext, ResponseForFailure};
+use tower_problem::{DefaultClassifier, RequestContext, ResponseForFailure};
 
 use support::*;
 
@@ -31,7 +31,7 @@ async fn fails() -> Result<String, HandlerError> {
     ))?
 }
 
-fn app<R: ResponseForFailure<Failure>>(layer: AppErrorLayer<R>) -> Router {
+fn app<R: ResponseForFailure<Failure>>(layer: AppErrorLayer<DefaultClassifier, R>) -> Router {
     Router::new()
         .route("/", routing::get(|| async { "hello" }))
         .route("/panic", routing::get(panics))

@@ -36,7 +36,7 @@ const BOUND: Duration = Duration::from_secs(3);
 
 async fn fails(
     layer: GatewayErrorLayer<
-        impl tower_problem::gateway::Classify,
+        impl tower_problem::Classify<Kind>,
         impl tower_problem::ResponseForFailure<Failure>,
     >,
     behavior: Behavior,
@@ -505,7 +505,7 @@ fn public_types_are_send_sync_and_clone() {
     fn clone<T: Clone>() {}
     type Svc = GatewayErrorService<
         UpstreamClient,
-        tower_problem::gateway::DefaultClassifier,
+        tower_problem::DefaultClassifier,
         tower_problem::DefaultResponse,
     >;
     send_sync::<Svc>();
@@ -518,7 +518,7 @@ fn public_types_are_send_sync_and_clone() {
     send::<
         ResponseFuture<
             hyper_util::client::legacy::ResponseFuture,
-            tower_problem::gateway::DefaultClassifier,
+            tower_problem::DefaultClassifier,
             tower_problem::DefaultResponse,
         >,
     >();

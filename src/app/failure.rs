@@ -14,15 +14,143 @@ use crate::BoxError;
 kinds! {
     /// What failed, as the stable token in the problem's `kind` member. Each
     /// kind is documented on the [kinds page](crate::kinds).
+    ///
+    /// The kinds from [`Kind::BadRequest`] on are those of the error
+    /// responses the layer replaces when told to
+    /// ([`AppErrorLayer::intercept_all_errors`](super::AppErrorLayer::intercept_all_errors)),
+    /// one per status: they mean no more than their status, so their
+    /// problem's `type` is `about:blank` and its title the status's phrase
+    /// (RFC 9457 §4.2.1). A classifier of yours
+    /// ([`AppErrorLayer::classify_with`](super::AppErrorLayer::classify_with))
+    /// can give a handler's error one of them: a domain's "not found" as
+    /// [`Kind::NotFound`].
     pub enum Kind {
         /// The handler or a service inside the layer panicked: `panic`.
         Panic => "panic", 500, "The request handler panicked";
         /// The handler or a service inside the layer returned an error:
         /// `handler_error`.
         HandlerError => "handler_error", 500, "The request handler failed";
+        /// tower's `timeout` inside the layer gave up on the request
+        /// (feature `tower`): `timeout`, 503 Service Unavailable (504 is
+        /// for a gateway whose upstream did not answer, RFC 9110 §15.6.5).
+        Timeout => "timeout", 503, "The request took too long";
+        /// tower's `load_shed` inside the layer refused the request
+        /// (feature `tower`): `overloaded`, 503 Service Unavailable, with
+        /// `Retry-After` when the layer sets one.
+        Overloaded => "overloaded", 503, "The server is over its limit of requests";
         /// The handler answered 500 with a body that is not problem+json, and
         /// the layer replaced the body: `internal_error`.
         InternalError => "internal_error", 500, "Internal Server Error";
+        /// 400.
+        BadRequest => "bad_request", 400, "Bad Request", about_blank;
+        /// 401, its `WWW-Authenticate` kept.
+        Unauthorized => "unauthorized", 401, "Unauthorized", about_blank;
+        /// 402.
+        PaymentRequired => "payment_required", 402, "Payment Required", about_blank;
+        /// 403.
+        Forbidden => "forbidden", 403, "Forbidden", about_blank;
+        /// 404.
+        NotFound => "not_found", 404, "Not Found", about_blank;
+        /// 405, its `Allow` kept.
+        MethodNotAllowed => "method_not_allowed", 405, "Method Not Allowed", about_blank;
+        /// 406.
+        NotAcceptable => "not_acceptable", 406, "Not Acceptable", about_blank;
+        /// 407, its `Proxy-Authenticate` kept.
+        ProxyAuthenticationRequired => "proxy_authentication_required", 407, "Proxy Authentication Required", about_blank;
+        /// 408.
+        RequestTimeout => "request_timeout", 408, "Request Timeout", about_blank;
+        /// 409.
+        Conflict => "conflict", 409, "Conflict", about_blank;
+        /// 410.
+        Gone => "gone", 410, "Gone", about_blank;
+        /// 411.
+        LengthRequired => "length_required", 411, "Length Required", about_blank;
+        /// 412.
+        PreconditionFailed => "precondition_failed", 412, "Precondition Failed", about_blank;
+        /// 413.
+        ContentTooLarge => "content_too_large", 413, "Content Too Large", about_blank;
+        /// 414.
+        UriTooLong => "uri_too_long", 414, "URI Too Long", about_blank;
+        /// 415.
+        UnsupportedMediaType => "unsupported_media_type", 415, "Unsupported Media Type", about_blank;
+        /// 416, its `Content-Range` kept.
+        RangeNotSatisfiable => "range_not_satisfiable", 416, "Range Not Satisfiable", about_blank;
+        /// 417.
+        ExpectationFailed => "expectation_failed", 417, "Expectation Failed", about_blank;
+        /// 421.
+        MisdirectedRequest => "misdirected_request", 421, "Misdirected Request", about_blank;
+        /// 422.
+        UnprocessableContent => "unprocessable_content", 422, "Unprocessable Content", about_blank;
+        /// 426, its `Upgrade` kept.
+        UpgradeRequired => "upgrade_required", 426, "Upgrade Required", about_blank;
+        /// 428.
+        PreconditionRequired => "precondition_required", 428, "Precondition Required", about_blank;
+        /// 429, its `Retry-After` kept.
+        TooManyRequests => "too_many_requests", 429, "Too Many Requests", about_blank;
+        /// 431.
+        RequestHeaderFieldsTooLarge => "request_header_fields_too_large", 431, "Request Header Fields Too Large", about_blank;
+        /// 451.
+        UnavailableForLegalReasons => "unavailable_for_legal_reasons", 451, "Unavailable For Legal Reasons", about_blank;
+        /// 501.
+        NotImplemented => "not_implemented", 501, "Not Implemented", about_blank;
+        /// 502.
+        BadGateway => "bad_gateway", 502, "Bad Gateway", about_blank;
+        /// 503, its `Retry-After` kept.
+        ServiceUnavailable => "service_unavailable", 503, "Service Unavailable", about_blank;
+        /// 504.
+        GatewayTimeout => "gateway_timeout", 504, "Gateway Timeout", about_blank;
+        /// 505.
+        HttpVersionNotSupported => "http_version_not_supported", 505, "HTTP Version Not Supported", about_blank;
+        /// 511.
+        NetworkAuthenticationRequired => "network_authentication_required", 511, "Network Authentication Required", about_blank;
+        /// Any other 4xx, its status kept: `client_error`.
+        ClientError => "client_error", 400, "The request failed";
+        /// Any other 5xx, its status kept: `server_error`.
+        ServerError => "server_error", 500, "The server failed";
+    }
+}
+
+impl Kind {
+    /// The kind of an error response with `status` that the layer
+    /// replaces: its status's own kind, `internal_error` for a 500, or
+    /// [`Kind::ClientError`] or [`Kind::ServerError`].
+    pub fn of_status(status: StatusCode) -> Self {
+        match status.as_u16() {
+            400 => Self::BadRequest,
+            401 => Self::Unauthorized,
+            402 => Self::PaymentRequired,
+            403 => Self::Forbidden,
+            404 => Self::NotFound,
+            405 => Self::MethodNotAllowed,
+            406 => Self::NotAcceptable,
+            407 => Self::ProxyAuthenticationRequired,
+            408 => Self::RequestTimeout,
+            409 => Self::Conflict,
+            410 => Self::Gone,
+            411 => Self::LengthRequired,
+            412 => Self::PreconditionFailed,
+            413 => Self::ContentTooLarge,
+            414 => Self::UriTooLong,
+            415 => Self::UnsupportedMediaType,
+            416 => Self::RangeNotSatisfiable,
+            417 => Self::ExpectationFailed,
+            421 => Self::MisdirectedRequest,
+            422 => Self::UnprocessableContent,
+            426 => Self::UpgradeRequired,
+            428 => Self::PreconditionRequired,
+            429 => Self::TooManyRequests,
+            431 => Self::RequestHeaderFieldsTooLarge,
+            451 => Self::UnavailableForLegalReasons,
+            500 => Self::InternalError,
+            501 => Self::NotImplemented,
+            502 => Self::BadGateway,
+            503 => Self::ServiceUnavailable,
+            504 => Self::GatewayTimeout,
+            505 => Self::HttpVersionNotSupported,
+            511 => Self::NetworkAuthenticationRequired,
+            0..=499 => Self::ClientError,
+            _ => Self::ServerError,
+        }
     }
 }
 
@@ -55,8 +183,17 @@ enum Cause {
         message: Cow<'static, str>,
         location: Option<String>,
     },
-    Error(Arc<ErrorReport>),
-    InternalError,
+    /// A handler's or service's error, of the kind it was classified as.
+    Error {
+        report: Arc<ErrorReport>,
+        kind: Kind,
+    },
+    /// An error response of the inner stack whose body the layer replaced,
+    /// and the body's text if it was read.
+    Replaced {
+        status: StatusCode,
+        text: Option<Box<str>>,
+    },
 }
 
 /// An error and whether it still has to be logged.
@@ -88,54 +225,74 @@ impl Failure {
         }
     }
 
-    /// An error the layer logs itself.
-    pub(super) fn logged_error(error: BoxError) -> Self {
-        Self::error_report(error, false)
+    /// An error of `kind` that the layer logs itself.
+    pub(super) fn logged_error(error: BoxError, kind: Kind) -> Self {
+        Self::error_report(error, kind, false)
     }
 
-    /// An error that logs itself on drop unless the layer logs it first.
+    /// A handler's error that logs itself on drop unless the layer logs it
+    /// first.
     #[cfg(feature = "axum")]
     pub(super) fn unlogged_error(error: BoxError) -> Self {
-        Self::error_report(error, true)
+        Self::error_report(error, Kind::HandlerError, true)
     }
 
-    fn error_report(error: BoxError, unlogged: bool) -> Self {
+    fn error_report(error: BoxError, kind: Kind, unlogged: bool) -> Self {
         let report = ErrorReport {
             error,
             unlogged: AtomicBool::new(unlogged),
         };
         Self {
-            cause: Cause::Error(Arc::new(report)),
+            cause: Cause::Error {
+                report: Arc::new(report),
+                kind,
+            },
         }
     }
 
-    pub(super) const fn internal_error() -> Self {
+    /// The response of `status` whose body the layer replaced, with the
+    /// body's text if it was read.
+    pub(super) fn replaced(status: StatusCode, text: Option<Box<str>>) -> Self {
         Self {
-            cause: Cause::InternalError,
+            cause: Cause::Replaced { status, text },
         }
     }
 
-    /// Takes over the logging of a handler error that nobody logged yet.
-    pub(super) fn claim_unlogged(&self) -> bool {
+    /// Takes over the logging of a handler error that nobody logged yet:
+    /// the error, for the layer to classify.
+    pub(super) fn claim_unlogged(&self) -> Option<&(dyn Error + Send + Sync + 'static)> {
         match &self.cause {
-            Cause::Error(report) => report.unlogged.swap(false, Ordering::AcqRel),
-            _ => false,
+            Cause::Error { report, .. } if report.unlogged.swap(false, Ordering::AcqRel) => {
+                Some(&*report.error)
+            }
+            _ => None,
         }
+    }
+
+    /// This failure's error, classified as `kind`.
+    pub(super) fn with_kind(mut self, new: Kind) -> Self {
+        if let Cause::Error { kind, .. } = &mut self.cause {
+            *kind = new;
+        }
+        self
     }
 
     /// The kind of failure.
     pub fn kind(&self) -> Kind {
-        match self.cause {
+        match &self.cause {
             Cause::Panic { .. } => Kind::Panic,
-            Cause::Error(_) => Kind::HandlerError,
-            Cause::InternalError => Kind::InternalError,
+            Cause::Error { kind, .. } => *kind,
+            Cause::Replaced { status, .. } => Kind::of_status(*status),
         }
     }
 
-    /// The status of the response the layer made for it: 500 Internal
-    /// Server Error.
+    /// The status of the response the layer made for it: the kind's (500
+    /// for a panic or a handler's error), or the replaced response's.
     pub fn status(&self) -> StatusCode {
-        self.kind().default_status()
+        match &self.cause {
+            Cause::Replaced { status, .. } => *status,
+            _ => self.kind().default_status(),
+        }
     }
 
     /// Whether a panic caused it.
@@ -143,14 +300,26 @@ impl Failure {
         matches!(self.cause, Cause::Panic { .. })
     }
 
-    /// Whether a handler or service error caused it.
+    /// Whether a handler's or a service's error caused it, whatever kind it
+    /// was classified as.
     pub fn is_handler_error(&self) -> bool {
-        matches!(self.cause, Cause::Error(_))
+        matches!(self.cause, Cause::Error { .. })
     }
 
-    /// Whether it is a handler-made 500 whose body the layer replaced.
-    pub fn is_internal_error(&self) -> bool {
-        matches!(self.cause, Cause::InternalError)
+    /// Whether it is an error response of the inner stack whose body the
+    /// layer replaced, its status kept.
+    pub fn is_replaced(&self) -> bool {
+        matches!(self.cause, Cause::Replaced { .. })
+    }
+
+    /// The text of the replaced response's body, if the layer read it: a
+    /// `text/plain` body of at most 1 KiB, ready at once (axum's
+    /// rejections are).
+    pub fn replaced_text(&self) -> Option<&str> {
+        match &self.cause {
+            Cause::Replaced { text, .. } => text.as_deref(),
+            _ => None,
+        }
     }
 
     /// The panic's message: its payload if that was a `&str` or a `String`.
@@ -171,10 +340,10 @@ impl Failure {
     }
 
     /// The error that caused it: the handler's or the service's. `None` for
-    /// a panic and for [`Kind::InternalError`].
+    /// a panic and for a replaced response.
     pub fn error(&self) -> Option<&(dyn Error + Send + Sync + 'static)> {
         match &self.cause {
-            Cause::Error(report) => Some(&*report.error),
+            Cause::Error { report, .. } => Some(&*report.error),
             _ => None,
         }
     }
@@ -188,8 +357,8 @@ impl Failure {
                 location: Some(location),
             } => Some(format!("{message} (at {location})")),
             Cause::Panic { message, .. } => Some(message.to_string()),
-            Cause::Error(report) => Some(ErrorChain(&*report.error).to_string()),
-            Cause::InternalError => None,
+            Cause::Error { report, .. } => Some(ErrorChain(&*report.error).to_string()),
+            Cause::Replaced { text, .. } => text.as_deref().map(str::to_owned),
         }
     }
 }
@@ -204,9 +373,40 @@ impl fmt::Debug for Failure {
             Cause::Panic { message, location } => {
                 debug.field("message", message).field("location", location)
             }
-            Cause::Error(report) => debug.field("error", &report.error),
-            Cause::InternalError => &mut debug,
+            Cause::Error { report, .. } => debug.field("error", &report.error),
+            Cause::Replaced { status, text } => debug.field("status", status).field("text", text),
         };
         debug.finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kind::FailureKind;
+
+    #[test]
+    fn every_status_kind_is_the_kind_of_its_status_and_has_its_phrase() {
+        // RFC 9110 renamed these two; the http crate keeps the old phrases.
+        let renamed = [(413, "Content Too Large"), (422, "Unprocessable Content")];
+        for kind in Kind::ALL.iter().filter(|kind| !kind.has_own_type()) {
+            let status = kind.default_status();
+            assert_eq!(Kind::of_status(status), *kind);
+            let phrase = renamed
+                .iter()
+                .find(|(code, _)| *code == status.as_u16())
+                .map_or_else(|| status.canonical_reason().unwrap(), |(_, phrase)| phrase);
+            assert_eq!(kind.title(), phrase, "{kind}");
+            assert_eq!(kind.default_type(), "about:blank");
+        }
+        assert_eq!(
+            Kind::of_status(StatusCode::INTERNAL_SERVER_ERROR),
+            Kind::InternalError
+        );
+        assert_eq!(Kind::of_status(StatusCode::IM_A_TEAPOT), Kind::ClientError);
+        assert_eq!(
+            Kind::of_status(StatusCode::INSUFFICIENT_STORAGE),
+            Kind::ServerError
+        );
     }
 }

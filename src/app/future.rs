@@ -6,31 +6,33 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http::header;
-use http::{HeaderMap, Response, StatusCode};
+use http::{HeaderMap, Response};
 use pin_project_lite::pin_project;
 
 use super::body::AppBody;
-use super::failure::Failure;
+use super::classify::{classified, kind_of};
+use super::failure::{Failure, Kind};
 use super::layer::Settings;
 use super::log;
 use crate::call_state::{CallState, CallStateProj};
+use crate::classify::Classify;
 use crate::context::RequestContext;
 use crate::panic::catch;
 use crate::problem::{keep_replaced, PROBLEM_JSON};
-use crate::respond::{default_headers, failure_response, ResponseForFailure};
+use crate::respond::{default_headers, failure_response, retry_after, ResponseForFailure};
 use crate::BoxError;
 
 pin_project! {
     /// The response future of [`AppErrorService`](super::AppErrorService).
     /// See the [module docs](super).
-    pub struct ResponseFuture<F, R> {
+    pub struct ResponseFuture<F, C, R> {
         #[pin]
         state: CallState<F, Failure>,
         request: RequestContext,
-        settings: Settings<R>,
+        settings: Settings<C, R>,
     }
 
-    impl<F, R> PinnedDrop for ResponseFuture<F, R> {
+    impl<F, C, R> PinnedDrop for ResponseFuture<F, C, R> {
         fn drop(this: Pin<&mut Self>) {
             let mut this = this.project();
             if let CallStateProj::Running { .. } = this.state.as_mut().project() {
@@ -41,9 +43,9 @@ pin_project! {
     }
 }
 
-impl<F, R> ResponseFuture<F, R> {
+impl<F, C, R> ResponseFuture<F, C, R> {
     #[inline]
-    pub(super) fn running(future: F, request: RequestContext, settings: Settings<R>) -> Self {
+    pub(super) fn running(future: F, request: RequestContext, settings: Settings<C, R>) -> Self {
         Self {
             state: CallState::Running { future },
             request,
@@ -51,7 +53,11 @@ impl<F, R> ResponseFuture<F, R> {
         }
     }
 
-    pub(super) fn failed(failure: Failure, request: RequestContext, settings: Settings<R>) -> Self {
+    pub(super) fn failed(
+        failure: Failure,
+        request: RequestContext,
+        settings: Settings<C, R>,
+    ) -> Self {
         Self {
             state: CallState::failed(failure),
             request,
@@ -60,12 +66,13 @@ impl<F, R> ResponseFuture<F, R> {
     }
 }
 
-impl<F, R, B, E> Future for ResponseFuture<F, R>
+impl<F, C, R, B, E> Future for ResponseFuture<F, C, R>
 where
     F: Future<Output = Result<Response<B>, E>>,
     E: Into<BoxError>,
     B: http_body::Body<Data = Bytes>,
     B::Error: Into<BoxError>,
+    C: Classify<Kind>,
     R: ResponseForFailure<Failure>,
 {
     type Output = Result<Response<AppBody<B>>, Infallible>;
@@ -92,9 +99,10 @@ where
                 match (caught, output) {
                     (Ok(()), Poll::Pending) => return Poll::Pending,
                     (Ok(()), Poll::Ready(Ok(res))) => {
-                        if res.status() == StatusCode::INTERNAL_SERVER_ERROR {
-                            return Poll::Ready(Ok(on_internal_error(
+                        if res.status().as_u16() >= 400 {
+                            return Poll::Ready(Ok(on_error_status(
                                 res,
+                                cx,
                                 this.request,
                                 this.settings,
                             )));
@@ -102,7 +110,7 @@ where
                         let guard = this.settings.common.flags.catch_body_panics;
                         return Poll::Ready(Ok(res.map(|body| AppBody::new(body, guard))));
                     }
-                    (Ok(()), Poll::Ready(Err(error))) => Failure::logged_error(error.into()),
+                    (Ok(()), Poll::Ready(Err(error))) => classified(error.into(), this.settings),
                     (Err(payload), output) => {
                         let failure = Failure::panic(payload);
                         // A future that panicked may panic again when dropped,
@@ -128,26 +136,38 @@ where
 }
 
 /// Logs `failure` once, with the request's context, and builds its response.
-fn respond<R: ResponseForFailure<Failure>>(
+fn respond<C, R: ResponseForFailure<Failure>>(
     failure: Failure,
     request: &RequestContext,
-    settings: &Settings<R>,
+    settings: &Settings<C, R>,
 ) -> Response<Bytes> {
     log::failure(&failure, request);
-    let details = settings
-        .common
-        .expose_details
-        .then(|| failure.details())
-        .flatten();
-    let kind = failure.kind();
+    let common = &settings.common;
+    let details = match failure.replaced_text() {
+        Some(text) if failure.status().is_client_error() => {
+            common.flags.client_error_detail.then(|| text.to_owned())
+        }
+        _ => common.expose_details.then(|| failure.details()).flatten(),
+    };
+    let (kind, status, replaced) = (failure.kind(), failure.status(), failure.is_replaced());
     let built = failure_response(
         failure,
         details.as_deref(),
         request,
-        &settings.common,
+        common,
         &settings.respond,
-        default_headers,
-        |_| {},
+        || {
+            let mut headers = default_headers();
+            if !replaced {
+                retry_after(&mut headers, status, common);
+            }
+            headers
+        },
+        |headers| {
+            if !replaced && !headers.contains_key(header::RETRY_AFTER) {
+                retry_after(headers, status, common);
+            }
+        },
     );
     if let Some(panic) = &built.respond_panicked {
         log::respond_panicked(panic, kind, request, std::any::type_name::<R>());
@@ -155,50 +175,111 @@ fn respond<R: ResponseForFailure<Failure>>(
     built.response
 }
 
-/// A 500 from the inner service: the consistent body replaces its own,
-/// unless it is problem+json already or the layer was told to leave it.
+/// An error response from the inner stack: the consistent problem replaces
+/// its body, unless it is problem+json already or the layer was told to
+/// leave it; a [`HandlerError`](super::HandlerError)'s response is
+/// answered as its error's kind.
 #[cold]
 #[inline(never)]
-fn on_internal_error<B, R>(
+fn on_error_status<B, C, R>(
     res: Response<B>,
+    cx: &mut Context<'_>,
     request: &RequestContext,
-    settings: &Settings<R>,
+    settings: &Settings<C, R>,
 ) -> Response<AppBody<B>>
 where
     B: http_body::Body<Data = Bytes>,
+    C: Classify<Kind>,
     R: ResponseForFailure<Failure>,
 {
+    let guard = settings.common.flags.catch_body_panics;
     let failure = match res.extensions().get::<Failure>() {
-        // A `HandlerError` response: the layer logs it, with context.
-        Some(failure) if failure.claim_unlogged() => Some(failure.clone()),
-        // Made by an inner layer, already logged: pass it on.
-        Some(_) => None,
-        None if settings.common.flags.intercept_error_responses
-            && !is_problem_json(res.headers()) =>
-        {
-            Some(Failure::internal_error())
+        // A `HandlerError` response: the layer classifies and logs it, with
+        // context.
+        Some(marker) => match marker.claim_unlogged() {
+            Some(error) => {
+                let kind = kind_of(error, &settings.classify);
+                marker.clone().with_kind(kind)
+            }
+            // Made by an inner layer, already logged: pass it on.
+            None => return res.map(|body| AppBody::new(body, guard)),
+        },
+        None if settings.intercepts(res.status()) && !is_problem_json(res.headers()) => {
+            let (parts, body) = res.into_parts();
+            let text = read_text(&parts.headers, body, cx);
+            let failure = Failure::replaced(parts.status, text);
+            return replace_body(parts, failure, request, settings);
         }
-        None => None,
+        None => return res.map(|body| AppBody::new(body, guard)),
     };
-    match failure {
-        Some(failure) => replace_body(res, failure, request, settings),
-        None => res.map(|body| AppBody::new(body, settings.common.flags.catch_body_panics)),
-    }
+    let (parts, body) = res.into_parts();
+    let _dropped = catch(|| drop(body));
+    replace_body(parts, failure, request, settings)
 }
 
-/// The failure response, with the handler's other headers and its
-/// extensions kept: all but the representation headers, which described the
-/// body that is dropped.
-fn replace_body<B, R: ResponseForFailure<Failure>>(
-    res: Response<B>,
+/// The most of a replaced body's text the layer reads.
+const MAX_TEXT: u64 = 1024;
+
+/// The text of a `text/plain` body of at most [`MAX_TEXT`] bytes, if every
+/// frame of it is ready at once: an error response's body is not waited
+/// for (nor is any of it kept when it is not all there). The body is
+/// dropped either way, its panics caught.
+fn read_text<B>(headers: &HeaderMap, body: B, cx: &mut Context<'_>) -> Option<Box<str>>
+where
+    B: http_body::Body<Data = Bytes>,
+{
+    let plain = headers.get(header::CONTENT_TYPE).is_some_and(|value| {
+        let essence = value
+            .as_bytes()
+            .split(|&b| b == b';')
+            .next()
+            .unwrap_or_default();
+        essence.trim_ascii().eq_ignore_ascii_case(b"text/plain")
+    });
+    let small = body
+        .size_hint()
+        .upper()
+        .is_some_and(|upper| upper <= MAX_TEXT);
+    let mut text = None;
+    let _dropped = catch(|| {
+        let mut body = std::pin::pin!(body);
+        if !(plain && small) {
+            return;
+        }
+        let mut buf = Vec::new();
+        loop {
+            match body.as_mut().poll_frame(cx) {
+                Poll::Ready(Some(Ok(frame))) => {
+                    if let Ok(data) = frame.into_data() {
+                        if buf.len() + data.len() > MAX_TEXT as usize {
+                            return;
+                        }
+                        buf.extend_from_slice(&data);
+                    }
+                }
+                Poll::Ready(None) => break,
+                Poll::Ready(Some(Err(_))) | Poll::Pending => return,
+            }
+        }
+        text = String::from_utf8(buf)
+            .ok()
+            .filter(|text| !text.trim().is_empty())
+            .map(|text| text.trim().into());
+    });
+    text
+}
+
+/// The failure response, with the replaced response's other headers and
+/// its extensions kept: all but the representation headers, which
+/// described the body that is dropped.
+fn replace_body<B, C, R: ResponseForFailure<Failure>>(
+    replaced: http::response::Parts,
     failure: Failure,
     request: &RequestContext,
-    settings: &Settings<R>,
+    settings: &Settings<C, R>,
 ) -> Response<AppBody<B>> {
-    let (handler, body) = res.into_parts();
-    let _dropped = catch(|| drop(body));
     let (mut parts, data) = respond(failure, request, settings).into_parts();
-    keep_replaced(&mut parts, handler);
+    keep_replaced(&mut parts, replaced);
     Response::from_parts(parts, AppBody::full(data))
 }
 
@@ -215,7 +296,7 @@ fn is_problem_json(headers: &HeaderMap) -> bool {
     })
 }
 
-impl<F, R> fmt::Debug for ResponseFuture<F, R> {
+impl<F, C, R> fmt::Debug for ResponseFuture<F, C, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ResponseFuture")
             .field("request", &self.request)

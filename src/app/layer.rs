@@ -2,23 +2,29 @@ use std::fmt;
 
 use tower_layer::Layer;
 
-use super::failure::Failure;
+use http::StatusCode;
+
+use super::failure::{Failure, Kind};
 use super::service::AppErrorService;
+use crate::classify::{Classify, DefaultClassifier};
 use crate::respond::{DefaultResponse, ResponseForFailure};
 use crate::settings::{common_builder_methods, flag_setter, Common};
 
 /// Turns every panic and error of the service it wraps into a 500 with a
-/// problem+json body. See the [module docs](super) for an example.
+/// problem+json body (and, when told, every error response of the stack
+/// into the same shape). See the [module docs](super) for an example.
 #[derive(Clone)]
-pub struct AppErrorLayer<R = DefaultResponse> {
-    settings: Settings<R>,
+pub struct AppErrorLayer<C = DefaultClassifier, R = DefaultResponse> {
+    settings: Settings<C, R>,
 }
 
-/// What the layer, its services and their futures keep: flags and the
-/// responder by value, the rest behind [`Common`]'s one `Arc`.
+/// What the layer, its services and their futures keep: flags, the
+/// classifier and the responder by value, the rest behind [`Common`]'s one
+/// `Arc`.
 #[derive(Clone)]
-pub(super) struct Settings<R> {
-    pub(super) common: Common<(), Flags>,
+pub(super) struct Settings<C, R> {
+    pub(super) common: Common<Custom, Flags>,
+    pub(super) classify: C,
     pub(super) respond: R,
 }
 
@@ -27,26 +33,73 @@ pub(super) struct Settings<R> {
 pub(super) struct Flags {
     pub(super) catch_body_panics: bool,
     pub(super) intercept_error_responses: bool,
+    pub(super) intercept_all_errors: bool,
+    pub(super) client_error_detail: bool,
 }
 
-impl<R> fmt::Debug for Settings<R> {
+/// The app layer's settings that are not flags.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Custom {
+    /// The statuses [`AppErrorLayer::intercept_only`] names.
+    only: Option<StatusSet>,
+}
+
+/// A set of 4xx and 5xx statuses.
+#[derive(Clone, Copy, Debug, Default)]
+struct StatusSet([u64; 4]);
+
+impl StatusSet {
+    fn insert(&mut self, status: StatusCode) {
+        let bit = usize::from(status.as_u16() - 400);
+        self.0[bit / 64] |= 1 << (bit % 64);
+    }
+
+    fn contains(&self, status: StatusCode) -> bool {
+        let Some(bit) = status.as_u16().checked_sub(400).map(usize::from) else {
+            return false;
+        };
+        bit < 256 && self.0[bit / 64] & (1 << (bit % 64)) != 0
+    }
+}
+
+impl<C, R> Settings<C, R> {
+    /// Whether the layer replaces the body of the inner stack's response
+    /// with `status` (an error status), unless it is problem+json.
+    pub(super) fn intercepts(&self, status: StatusCode) -> bool {
+        let flags = &self.common.flags;
+        if !flags.intercept_error_responses {
+            return false;
+        }
+        match self.common.layer().and_then(|custom| custom.only) {
+            Some(only) => only.contains(status),
+            None => status == StatusCode::INTERNAL_SERVER_ERROR || flags.intercept_all_errors,
+        }
+    }
+}
+
+impl<C, R> fmt::Debug for Settings<C, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Settings")
             .field("common", &self.common)
+            .field("classify", &std::any::type_name::<C>())
             .field("respond", &std::any::type_name::<R>())
             .finish()
     }
 }
 
 impl AppErrorLayer {
-    /// The layer with the default problem+json body and every check on.
+    /// The layer with the default problem+json body and every check on;
+    /// only 500s among the inner stack's error responses are replaced.
     pub const fn new() -> Self {
         Self {
             settings: Settings {
                 common: Common::new(Flags {
                     catch_body_panics: true,
                     intercept_error_responses: true,
+                    intercept_all_errors: false,
+                    client_error_detail: true,
                 }),
+                classify: DefaultClassifier,
                 respond: DefaultResponse,
             },
         }
@@ -59,8 +112,8 @@ impl Default for AppErrorLayer {
     }
 }
 
-impl<R> AppErrorLayer<R> {
-    fn common_mut(&mut self) -> &mut Common<(), Flags> {
+impl<C, R> AppErrorLayer<C, R> {
+    fn common_mut(&mut self) -> &mut Common<Custom, Flags> {
         &mut self.settings.common
     }
 
@@ -75,11 +128,44 @@ impl<R> AppErrorLayer<R> {
     ///
     /// [`RequestContext`]: crate::RequestContext
     /// [`Problem`]: crate::problem::Problem
-    pub fn respond_with<T: ResponseForFailure<Failure>>(self, respond: T) -> AppErrorLayer<T> {
+    pub fn respond_with<T: ResponseForFailure<Failure>>(self, respond: T) -> AppErrorLayer<C, T> {
+        let s = self.settings;
         AppErrorLayer {
             settings: Settings {
-                common: self.settings.common,
+                common: s.common,
+                classify: s.classify,
                 respond,
+            },
+        }
+    }
+
+    /// Classifies the errors of handlers and services with `classify`
+    /// first, falling back to the layer's own rules where it returns
+    /// `None`: a [`Classify`] or a closure
+    /// `|error: &(dyn Error + 'static)| -> Option<Kind>`.
+    ///
+    /// This is how a domain error returned through `?` (into a
+    /// [`HandlerError`](super::HandlerError), or as the service's error)
+    /// gets its status: a "no such order" classified as [`Kind::NotFound`]
+    /// is answered 404, a conflict as [`Kind::Conflict`] 409, with no
+    /// `IntoResponse` of your own. The answer is the kind's problem at the
+    /// kind's status; the error is logged, at `info` for a 4xx kind.
+    ///
+    /// The layer's own rules (feature `tower`): tower's
+    /// `timeout::error::Elapsed` anywhere in the chain is [`Kind::Timeout`],
+    /// `load_shed::error::Overloaded` [`Kind::Overloaded`] (both 503);
+    /// anything else is [`Kind::HandlerError`] (500).
+    ///
+    /// The classifier is cloned into every request's future, as the
+    /// responder is: the default and a closure that captures nothing are
+    /// zero-sized.
+    pub fn classify_with<C2: Classify<Kind>>(self, classify: C2) -> AppErrorLayer<C2, R> {
+        let s = self.settings;
+        AppErrorLayer {
+            settings: Settings {
+                common: s.common,
+                classify,
+                respond: s.respond,
             },
         }
     }
@@ -95,26 +181,82 @@ impl<R> AppErrorLayer<R> {
     }
 
     flag_setter! {
-    /// Replaces the body of an error response the inner service made with
+    /// Replaces the body of an error response the inner stack made with
     /// the consistent problem (on by default, as the gateway layer's
     /// [`intercept_error_responses`] is off by default: an application's
     /// own errors should all look alike, a gateway forwards what its
     /// upstream says unless told otherwise).
     ///
-    /// Here that is a 500 whose body is not already problem+json: the
-    /// application's own problem is the one it meant to send. It becomes
-    /// the problem of kind `internal_error`, its status kept. The
-    /// representation and framing headers (`Content-Type`,
+    /// By default that is a 500 whose body is not already problem+json
+    /// (the application's own problem is the one it meant to send): it
+    /// becomes the problem of kind `internal_error`, its status kept.
+    /// [`intercept_all_errors`](Self::intercept_all_errors) and
+    /// [`intercept_only`](Self::intercept_only) widen or narrow which
+    /// statuses. The representation and framing headers (`Content-Type`,
     /// `Content-Length`, `Content-Encoding`, `Content-Language`,
-    /// `Content-Location`, `Content-Range`, `Transfer-Encoding`, `ETag`,
-    /// `Last-Modified`, the digests) are dropped, the others kept.
+    /// `Content-Location`, `Content-Range` but on a 416, `Transfer-Encoding`,
+    /// `ETag`, `Last-Modified`, the digests) are dropped, the others kept:
+    /// `Allow` on a 405, `Retry-After` on a 429 or 503, `WWW-Authenticate`
+    /// on a 401, `Proxy-Authenticate` on a 407, `Upgrade` on a 426.
     ///
     /// [`intercept_error_responses`]: crate::gateway::GatewayErrorLayer::intercept_error_responses
     intercept_error_responses
     }
+
+    flag_setter! {
+    /// Replaces every error response (4xx and 5xx) of the inner stack whose
+    /// body is not problem+json, not only its 500s (off by default): axum's
+    /// rejections (400, 415, 422), its router's empty 404 and 405,
+    /// tower-http's `TimeoutLayer` (408, or the status it is given) and
+    /// body limits (413), a handler's own plain-text 400. Each status has
+    /// its kind ([`Kind::of_status`]): a problem of type `about:blank`
+    /// (RFC 9457 §4.2.1: the status says all there is), its title the
+    /// status's phrase.
+    ///
+    /// axum's rejections carry no mark, so a handler's own plain-text 4xx
+    /// is converted the same way; answer problem+json to keep your own.
+    /// The text of a replaced 4xx body goes into `detail`
+    /// ([`client_error_detail`](Self::client_error_detail)); a 5xx's goes
+    /// to the log only.
+    intercept_all_errors
+    }
+
+    flag_setter! {
+    /// Puts the text of a replaced 4xx body into the problem's `detail` (on
+    /// by default): it is about the client's own request ("Failed to parse
+    /// the request body as JSON: expected value at line 1 column 1"). The
+    /// text is read only from a `text/plain` body of at most 1 KiB that is
+    /// ready at once, as axum's rejections are; of any other body the
+    /// problem says nothing. A 5xx's text is logged, and goes into `detail`
+    /// only with [`expose_details`](Self::expose_details).
+    client_error_detail
+    }
+
+    /// Replaces the error responses with these statuses only (each a 4xx or
+    /// a 5xx), whose bodies are not problem+json, instead of 500s only or
+    /// [every error](Self::intercept_all_errors). See
+    /// [`type_base`](Self::type_base) for the cost of a setting that is not
+    /// a flag.
+    ///
+    /// # Panics
+    ///
+    /// If a status is not a 4xx or a 5xx: a mistake in the layer's set-up,
+    /// told at start-up.
+    pub fn intercept_only(mut self, statuses: impl IntoIterator<Item = StatusCode>) -> Self {
+        let mut only = StatusSet::default();
+        for status in statuses {
+            assert!(
+                status.is_client_error() || status.is_server_error(),
+                "intercept_only({status}): not a 4xx or 5xx status"
+            );
+            only.insert(status);
+        }
+        self.common_mut().custom_mut().layer.only = Some(only);
+        self
+    }
 }
 
-impl<R> fmt::Debug for AppErrorLayer<R> {
+impl<C, R> fmt::Debug for AppErrorLayer<C, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AppErrorLayer")
             .field("settings", &self.settings)
@@ -122,8 +264,8 @@ impl<R> fmt::Debug for AppErrorLayer<R> {
     }
 }
 
-impl<S, R: Clone> Layer<S> for AppErrorLayer<R> {
-    type Service = AppErrorService<S, R>;
+impl<S, C: Clone, R: Clone> Layer<S> for AppErrorLayer<C, R> {
+    type Service = AppErrorService<S, C, R>;
 
     fn layer(&self, inner: S) -> Self::Service {
         AppErrorService::new(inner, self.settings.clone())

@@ -11,11 +11,15 @@ use crate::RequestContext;
 /// The target of every line: users' filters need not know file names.
 const TARGET: &str = "tower_problem::app";
 
-/// The one line of a failure the layer answered.
+/// The one line of a failure the layer answered: at error level, but for
+/// a classified 4xx error (info: a domain's "not found" is no failure of
+/// the server) and a replaced 4xx response (debug: the client's mistake,
+/// which an access log records).
 pub(super) fn failure(failure: &Failure, request: &RequestContext) {
     let kind = failure.kind().as_str();
-    match failure.kind() {
-        Kind::Panic => request_event!(
+    let client = failure.status().is_client_error();
+    if failure.is_panic() {
+        request_event!(
             error,
             TARGET,
             request,
@@ -23,27 +27,60 @@ pub(super) fn failure(failure: &Failure, request: &RequestContext) {
             panic.message = failure.panic_message(),
             panic.location = failure.panic_location(),
             "request handler panicked"
-        ),
-        Kind::HandlerError => {
-            if let Some(error) = failure.error() {
-                request_event!(
-                    error,
-                    TARGET,
-                    request,
-                    kind,
-                    error = ErrorChain(error).to_string().as_str(),
-                    "request handler failed"
-                );
-            }
+        );
+    } else if let Some(error) = failure.error() {
+        let error = ErrorChain(error).to_string();
+        let error = error.as_str();
+        if client {
+            request_event!(info, TARGET, request, kind, error, "request handler failed");
+        } else {
+            request_event!(
+                error,
+                TARGET,
+                request,
+                kind,
+                error,
+                "request handler failed"
+            );
         }
-        Kind::InternalError => request_event!(
-            error,
-            TARGET,
-            request,
-            kind,
-            "request handler answered 500 without a problem body; body replaced"
-        ),
+    } else {
+        let status = failure.status().as_u16();
+        let text = failure.replaced_text();
+        if client {
+            request_event!(
+                debug,
+                TARGET,
+                request,
+                kind,
+                status,
+                text,
+                "error response without a problem body; body replaced"
+            );
+        } else {
+            request_event!(
+                error,
+                TARGET,
+                request,
+                kind,
+                status,
+                text,
+                "error response without a problem body; body replaced"
+            );
+        }
     }
+}
+
+/// The user's classifier panicked: the layer's rules were used. The
+/// request's context comes from the span (a failed `poll_ready` is
+/// classified before there is a request).
+pub(super) fn classify_panicked(panic: &Panic, classify: &str) {
+    tracing::error!(
+        target: TARGET,
+        classify,
+        panic.message = &*panic.message,
+        panic.location = panic.location.as_deref(),
+        "the Classify panicked; used the layer's rules"
+    );
 }
 
 /// The customisation panicked: the default response was sent instead.

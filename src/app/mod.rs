@@ -70,6 +70,7 @@
 //! ```
 
 mod body;
+mod classify;
 mod failure;
 mod future;
 #[cfg(feature = "axum")]
@@ -111,7 +112,7 @@ mod tests {
         type Inner = tower::util::ServiceFn<
             fn(Request<Full<Bytes>>) -> Ready<Result<Response<Full<Bytes>>, Infallible>>,
         >;
-        type Svc = AppErrorService<Inner, DefaultResponse>;
+        type Svc = AppErrorService<Inner, crate::DefaultClassifier, DefaultResponse>;
         assert_send_sync::<AppErrorLayer>();
         assert_send_sync::<Svc>();
         assert_send::<<Svc as Service<Request<Full<Bytes>>>>::Future>();

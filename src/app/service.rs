@@ -6,9 +6,11 @@ use http::{Request, Response};
 use tower_service::Service;
 
 use super::body::AppBody;
-use super::failure::Failure;
+use super::classify::classified;
+use super::failure::{Failure, Kind};
 use super::future::ResponseFuture;
 use super::layer::Settings;
+use crate::classify::Classify;
 use crate::context::RequestContext;
 use crate::panic::catch;
 use crate::respond::ResponseForFailure;
@@ -26,14 +28,14 @@ use crate::BoxError;
 /// poisoned: the request after that asks `S` for readiness again, so a
 /// service that keeps failing costs each request a 500, and one that
 /// recovers serves again.
-pub struct AppErrorService<S, R> {
+pub struct AppErrorService<S, C, R> {
     inner: S,
-    settings: Settings<R>,
+    settings: Settings<C, R>,
     not_ready: Option<Failure>,
 }
 
-impl<S, R> AppErrorService<S, R> {
-    pub(super) fn new(inner: S, settings: Settings<R>) -> Self {
+impl<S, C, R> AppErrorService<S, C, R> {
+    pub(super) fn new(inner: S, settings: Settings<C, R>) -> Self {
         Self {
             inner,
             settings,
@@ -44,17 +46,18 @@ impl<S, R> AppErrorService<S, R> {
     inner_accessors!(S, "wrapped service");
 }
 
-impl<S, R, ReqBody, ResBody> Service<Request<ReqBody>> for AppErrorService<S, R>
+impl<S, C, R, ReqBody, ResBody> Service<Request<ReqBody>> for AppErrorService<S, C, R>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     S::Error: Into<BoxError>,
     ResBody: http_body::Body<Data = Bytes>,
     ResBody::Error: Into<BoxError>,
+    C: Classify<Kind>,
     R: ResponseForFailure<Failure>,
 {
     type Response = Response<AppBody<ResBody>>;
     type Error = std::convert::Infallible;
-    type Future = ResponseFuture<S::Future, R>;
+    type Future = ResponseFuture<S::Future, C, R>;
 
     #[inline]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
@@ -64,7 +67,7 @@ where
         self.not_ready = match catch(|| self.inner.poll_ready(cx)) {
             Ok(Poll::Pending) => return Poll::Pending,
             Ok(Poll::Ready(Ok(()))) => return Poll::Ready(Ok(())),
-            Ok(Poll::Ready(Err(error))) => Some(Failure::logged_error(error.into())),
+            Ok(Poll::Ready(Err(error))) => Some(classified(error.into(), &self.settings)),
             Err(panic) => Some(Failure::panic(panic)),
         };
         Poll::Ready(Ok(()))
@@ -84,13 +87,13 @@ where
     }
 }
 
-impl<S: Clone, R: Clone> Clone for AppErrorService<S, R> {
+impl<S: Clone, C: Clone, R: Clone> Clone for AppErrorService<S, C, R> {
     fn clone(&self) -> Self {
         Self::new(self.inner.clone(), self.settings.clone())
     }
 }
 
-impl<S: fmt::Debug, R> fmt::Debug for AppErrorService<S, R> {
+impl<S: fmt::Debug, C, R> fmt::Debug for AppErrorService<S, C, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let name = "AppErrorService";
         debug_service(f, name, &self.inner, &self.settings, &self.not_ready)

@@ -1,5 +1,5 @@
-//! Telling what failed from an upstream client's error: [`Classify`] and
-//! the [`DefaultClassifier`].
+//! The gateway's own rules for telling what failed from an upstream
+//! client's error, in one walk of its chain.
 
 use std::error::Error;
 use std::fmt::{self, Write as _};
@@ -8,100 +8,6 @@ use std::io;
 use super::failure::Kind;
 use super::request_body::is_client_body_error;
 use crate::chain::sources;
-
-/// Tells the [`Kind`] of an upstream client's error: plug in your own for
-/// another client (reqwest, your own errors) with
-/// [`GatewayErrorLayer::classify_with`](super::GatewayErrorLayer::classify_with).
-///
-/// Return `None` to fall through to the [`DefaultClassifier`]. The layer
-/// asks only about errors of the response head: a failure of the client's
-/// request body is recognised before it (as [`Kind::RequestBodyError`]),
-/// and errors of the upstream's response body are classified by the
-/// default rules, for the logs. If the classifier panics, the layer logs the
-/// panic and uses the default. The layer keeps it by value and clones it
-/// into every request's future, as it does the responder.
-///
-/// Closures implement it:
-///
-/// ```
-/// use std::error::Error;
-/// use tower_problem::gateway::{GatewayErrorLayer, Kind};
-///
-/// #[derive(Debug)]
-/// struct PoolExhausted;
-/// # impl std::fmt::Display for PoolExhausted {
-/// #     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { f.write_str("pool exhausted") }
-/// # }
-/// # impl Error for PoolExhausted {}
-///
-/// let layer = GatewayErrorLayer::new().classify_with(|error: &(dyn Error + 'static)| {
-///     error
-///         .is::<PoolExhausted>()
-///         .then_some(Kind::ConnectionLimitReached)
-/// });
-/// ```
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot classify upstream errors",
-    label = "not a `Classify`",
-    note = "implement `Classify`, or pass a closure `|error: &(dyn std::error::Error + 'static)| -> Option<Kind>` that is `Clone + Send + Sync + 'static`"
-)]
-pub trait Classify: Clone + Send + Sync + 'static {
-    /// The kind of `error`, or `None` for the default classification.
-    fn classify(&self, error: &(dyn Error + 'static)) -> Option<Kind>;
-}
-
-impl<F> Classify for F
-where
-    F: Fn(&(dyn Error + 'static)) -> Option<Kind> + Clone + Send + Sync + 'static,
-{
-    fn classify(&self, error: &(dyn Error + 'static)) -> Option<Kind> {
-        self(error)
-    }
-}
-
-/// The default [`Classify`]: the rules the layer applies to every error
-/// that a classifier of yours leaves to it (returns `None` for). Its own
-/// `classify` returns `None` for every error, so the rules below run once,
-/// in the layer's one walk of the chain (the walk that also looks for the
-/// client body's errors and hyper-util's connect flag).
-///
-/// The rules read the error's `source()` chain for what hyper 1,
-/// hyper-util's legacy client, tokio, tower and std report:
-///
-/// | found in the chain | kind |
-/// |---|---|
-/// | no level below, but a level of a type none of these rules know whose text starts as hyper-util's `dns error` or std's resolver error (`failed to lookup address information`) does: best effort, by text | [`Kind::DnsError`] |
-/// | `io::ErrorKind::ConnectionRefused` | [`Kind::ConnectionRefused`] |
-/// | `io::ErrorKind::HostUnreachable`, `NetworkUnreachable` | [`Kind::DestinationIpUnroutable`] |
-/// | `io::ErrorKind::TimedOut` (hyper-util's connect timeout) | [`Kind::ConnectionTimeout`] |
-/// | tokio's or tower's `Elapsed` (a timeout around the client), `hyper::Error::is_timeout` | [`Kind::HttpResponseTimeout`] |
-/// | `io::ErrorKind::ConnectionReset`, `ConnectionAborted`, `BrokenPipe` | [`Kind::ConnectionTerminated`] |
-/// | `hyper::Error::is_incomplete_message`, `io::ErrorKind::UnexpectedEof` | [`Kind::HttpResponseIncomplete`] |
-/// | `hyper::Error::is_parse` ("message head is too large") | [`Kind::HttpResponseHeaderSectionSize`] |
-/// | any other `hyper::Error::is_parse` (status line, header, version, conflicting `Content-Length`) | [`Kind::HttpProtocolError`] |
-/// | tower's `load_shed` `Overloaded` (feature `tower`) | [`Kind::ConnectionLimitReached`] |
-/// | anything else | [`Kind::ProxyInternalError`] |
-///
-/// The first level whose type tells decides, outermost first; only when
-/// none does is the text of the levels of other types read (a name lookup
-/// fails with no typed cause under it). The walk looks inside an
-/// `io::Error` at the error it wraps, which its `source()` skips (so std's
-/// resolver error is read by its text at the level it wraps).
-/// With the `hyper-util` feature, a timeout under an error that
-/// hyper-util's client reports as `is_connect()` is a connection timeout,
-/// and any other is a response timeout; every `is_connect()` error also
-/// marks the request as never sent ([`Failure::is_request_never_sent`]).
-///
-/// [`Failure::is_request_never_sent`]: super::Failure::is_request_never_sent
-#[derive(Clone, Copy, Debug, Default)]
-#[non_exhaustive]
-pub struct DefaultClassifier;
-
-impl Classify for DefaultClassifier {
-    fn classify(&self, _error: &(dyn Error + 'static)) -> Option<Kind> {
-        None
-    }
-}
 
 /// What the one walk of an error before the response head finds.
 pub(super) struct Walk<'a> {

@@ -62,7 +62,7 @@ kinds! {
         /// unreachable): `destination_ip_unroutable`.
         DestinationIpUnroutable => "destination_ip_unroutable", 502, "The upstream's address is unreachable";
         /// The gateway considers the upstream down (a circuit breaker, a
-        /// health check; told by a [`Classify`](super::Classify) of your
+        /// health check; told by a [`Classify`](crate::Classify) of your
         /// own): `destination_unavailable`.
         DestinationUnavailable => "destination_unavailable", 502, "The upstream is unavailable";
         /// Connecting to the upstream timed out: `connection_timeout`.

@@ -11,12 +11,12 @@ use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep};
 
 use super::body::GatewayBody;
-use super::classify::Classify;
-use super::failure::Failure;
+use super::failure::{Failure, Kind};
 use super::layer::Settings;
 use super::log;
 use super::respond::{failure_response, intercepted, Cause};
 use crate::call_state::{CallState, CallStateProj};
+use crate::classify::Classify;
 use crate::context::RequestContext;
 use crate::respond::ResponseForFailure;
 use crate::BoxError;
@@ -94,7 +94,7 @@ where
     E: Into<BoxError>,
     B: http_body::Body<Data = Bytes>,
     B::Error: Into<BoxError>,
-    C: Classify,
+    C: Classify<Kind>,
     R: ResponseForFailure<Failure>,
 {
     type Output = Result<Response<GatewayBody<B>>, Infallible>;

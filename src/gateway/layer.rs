@@ -4,10 +4,10 @@ use std::time::Duration;
 use http::StatusCode;
 use tower_layer::Layer;
 
-use super::classify::{Classify, DefaultClassifier};
 use super::failure::{Failure, Kind};
 use super::proxy_status::serialize_name;
 use super::service::GatewayErrorService;
+use crate::classify::{Classify, DefaultClassifier};
 use crate::respond::{DefaultResponse, ResponseForFailure};
 use crate::settings::{common_builder_methods, flag_setter, Common};
 
@@ -80,8 +80,6 @@ pub(super) struct Custom {
     /// The proxy's name, already serialized as an sf-token or sf-string.
     proxy_name: Option<Box<str>>,
     statuses: Vec<(Kind, StatusCode)>,
-    /// Whole seconds.
-    pub(super) retry_after: Option<u64>,
 }
 
 /// The proxy name unless one is set, as a literal for `concat!`.
@@ -116,11 +114,6 @@ impl<C, R> Settings<C, R> {
             }
         }
         kind.default_status()
-    }
-
-    /// `Retry-After` in whole seconds, if set.
-    pub(super) fn retry_after(&self) -> Option<u64> {
-        self.common.layer().and_then(|custom| custom.retry_after)
     }
 
     /// The proxy's name, serialized for `Proxy-Status`, if not the default.
@@ -201,13 +194,59 @@ impl<C, R> GatewayErrorLayer<C, R> {
     }
 
     /// Classifies upstream errors with `classify` first, falling back to the
-    /// [`DefaultClassifier`] where it returns `None`: a [`Classify`] or a
+    /// layer's own rules where it returns `None`: a [`Classify`] or a
     /// closure `|error: &(dyn Error + 'static)| -> Option<Kind>`.
+    ///
+    /// The layer asks only about errors of the response head: a failure of
+    /// the client's request body is recognised before it (as
+    /// [`Kind::RequestBodyError`]), and errors of the upstream's response
+    /// body are classified by the layer's rules, for the logs.
+    ///
+    /// The layer's own rules read the error's `source()` chain for what hyper 1,
+    /// hyper-util's legacy client, tokio, tower and std report:
+    ///
+    /// | found in the chain | kind |
+    /// |---|---|
+    /// | no level below, but a level of a type none of these rules know whose text starts as hyper-util's `dns error` or std's resolver error (`failed to lookup address information`) does: best effort, by text | [`Kind::DnsError`] |
+    /// | `io::ErrorKind::ConnectionRefused` | [`Kind::ConnectionRefused`] |
+    /// | `io::ErrorKind::HostUnreachable`, `NetworkUnreachable` | [`Kind::DestinationIpUnroutable`] |
+    /// | `io::ErrorKind::TimedOut` (hyper-util's connect timeout) | [`Kind::ConnectionTimeout`] |
+    /// | tokio's or tower's `Elapsed` (a timeout around the client), `hyper::Error::is_timeout` | [`Kind::HttpResponseTimeout`] |
+    /// | `io::ErrorKind::ConnectionReset`, `ConnectionAborted`, `BrokenPipe` | [`Kind::ConnectionTerminated`] |
+    /// | `hyper::Error::is_incomplete_message`, `io::ErrorKind::UnexpectedEof` | [`Kind::HttpResponseIncomplete`] |
+    /// | `hyper::Error::is_parse` ("message head is too large") | [`Kind::HttpResponseHeaderSectionSize`] |
+    /// | any other `hyper::Error::is_parse` (status line, header, version, conflicting `Content-Length`) | [`Kind::HttpProtocolError`] |
+    /// | tower's `load_shed` `Overloaded` (feature `tower`) | [`Kind::ConnectionLimitReached`] |
+    /// | anything else | [`Kind::ProxyInternalError`] |
+    ///
+    /// The first level whose type tells decides, outermost first; only when
+    /// none does is the text of the levels of other types read (a name lookup
+    /// fails with no typed cause under it). The walk looks inside an
+    /// `io::Error` at the error it wraps, which its `source()` skips (so std's
+    /// resolver error is read by its text at the level it wraps).
+    /// With the `hyper-util` feature, a timeout under an error that
+    /// hyper-util's client reports as `is_connect()` is a connection timeout,
+    /// and any other is a response timeout; every `is_connect()` error also
+    /// marks the request as never sent ([`Failure::is_request_never_sent`]).
+    ///
+    /// [`Failure::is_request_never_sent`]: super::Failure::is_request_never_sent
+    /// [`Kind::DnsError`]: super::Kind::DnsError
+    /// [`Kind::ConnectionRefused`]: super::Kind::ConnectionRefused
+    /// [`Kind::DestinationIpUnroutable`]: super::Kind::DestinationIpUnroutable
+    /// [`Kind::ConnectionTimeout`]: super::Kind::ConnectionTimeout
+    /// [`Kind::HttpResponseTimeout`]: super::Kind::HttpResponseTimeout
+    /// [`Kind::ConnectionTerminated`]: super::Kind::ConnectionTerminated
+    /// [`Kind::HttpResponseIncomplete`]: super::Kind::HttpResponseIncomplete
+    /// [`Kind::HttpResponseHeaderSectionSize`]: super::Kind::HttpResponseHeaderSectionSize
+    /// [`Kind::HttpProtocolError`]: super::Kind::HttpProtocolError
+    /// [`Kind::ConnectionLimitReached`]: super::Kind::ConnectionLimitReached
+    /// [`Kind::ProxyInternalError`]: super::Kind::ProxyInternalError
+    /// [`Kind::RequestBodyError`]: super::Kind::RequestBodyError
     ///
     /// The classifier is cloned into every request's future, as the
     /// responder is: the default and a closure that captures nothing are
     /// zero-sized.
-    pub fn classify_with<C2: Classify>(self, classify: C2) -> GatewayErrorLayer<C2, R> {
+    pub fn classify_with<C2: Classify<Kind>>(self, classify: C2) -> GatewayErrorLayer<C2, R> {
         let s = self.settings;
         GatewayErrorLayer {
             settings: Settings {
@@ -285,19 +324,6 @@ impl<C, R> GatewayErrorLayer<C, R> {
     /// take for a failure of the origin).
     pub fn recommended_statuses(mut self) -> Self {
         self.settings.common.flags.recommended_statuses = true;
-        self
-    }
-
-    /// Sends `Retry-After` (in whole seconds, rounded up) with every 503 the
-    /// layer makes (`None`, the default, sends none; zero sends
-    /// `Retry-After: 0`, "retry at once"). See
-    /// [`type_base`](Self::type_base) for the cost of a setting that is not
-    /// a flag.
-    pub fn retry_after(mut self, after: Option<Duration>) -> Self {
-        let secs = after.map(|after| after.as_secs() + u64::from(after.subsec_nanos() > 0));
-        if secs.is_some() || self.settings.common.layer().is_some() {
-            self.common_mut().custom_mut().layer.retry_after = secs;
-        }
         self
     }
 
@@ -404,9 +430,9 @@ mod tests {
         let layer = GatewayErrorLayer::new().retry_after(None);
         assert!(layer.settings().common.layer().is_none());
         let layer = layer.retry_after(Some(Duration::from_millis(1500)));
-        assert_eq!(layer.settings().retry_after(), Some(2));
+        assert_eq!(layer.settings().common.retry_after(), Some(2));
         let layer = layer.retry_after(None);
-        assert_eq!(layer.settings().retry_after(), None);
+        assert_eq!(layer.settings().common.retry_after(), None);
         let flags = GatewayErrorLayer::new()
             .head_timeout(Some(Duration::from_micros(1500)))
             .body_idle_timeout(Some(Duration::ZERO))

@@ -7,7 +7,7 @@
 //! whose error is `Into<BoxError>`) in [`GatewayErrorLayer`] (cargo
 //! feature `gateway`, on by default). Its service, [`GatewayErrorService`],
 //! never fails; what the upstream client reports is classified by its
-//! `source()` chain ([`DefaultClassifier`], or your own [`Classify`]) into a
+//! `source()` chain (the layer's rules, or your own [`Classify`](crate::Classify)) into a
 //! [`Kind`], whose token is the RFC 9209 error type:
 //!
 //! | failure | `kind` = `Proxy-Status` `error` | status |
@@ -15,7 +15,7 @@
 //! | DNS resolution failed (by text, best effort) | `dns_error` | 502 |
 //! | connection refused | `connection_refused` | 502 |
 //! | host or network unreachable | `destination_ip_unroutable` | 502 |
-//! | the upstream is considered down (your own [`Classify`]: a circuit breaker) | `destination_unavailable` | 502 (503 with [`recommended_statuses`]) |
+//! | the upstream is considered down (your own [`Classify`](crate::Classify): a circuit breaker) | `destination_unavailable` | 502 (503 with [`recommended_statuses`]) |
 //! | connect timed out | `connection_timeout` | 502 (504 with [`status_for`] or [`recommended_statuses`]) |
 //! | no response head within the [head timeout] (30 s) | `http_response_timeout` | 502 (504 likewise) |
 //! | reset, aborted or broken pipe before a complete head | `connection_terminated` | 502 |
@@ -154,7 +154,6 @@ mod respond;
 mod service;
 
 pub use self::body::{BodyError, GatewayBody};
-pub use self::classify::{Classify, DefaultClassifier};
 pub use self::failure::{Failure, Kind};
 pub use self::future::ResponseFuture;
 pub use self::layer::{GatewayErrorLayer, DEFAULT_BODY_IDLE_TIMEOUT, DEFAULT_HEAD_TIMEOUT};

@@ -6,13 +6,14 @@ use http::header::RETRY_AFTER;
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
 use tokio::time::Instant;
 
-use super::classify::{Classify, Walk};
+use super::classify::Walk;
 use super::failure::{Failure, Kind};
 use super::future::Call;
 use super::layer::{Settings, DEFAULT_PROXY_NAME};
 use super::log;
 use super::proxy_status::{member, Params, PROXY_STATUS};
 use crate::chain::ErrorChain;
+use crate::classify::Classify;
 use crate::panic::catch;
 use crate::problem::keep_replaced;
 use crate::respond::{self, ResponseForFailure};
@@ -49,7 +50,7 @@ pub(super) fn failure_response<C, R>(
     settings: &Settings<C, R>,
 ) -> Response<Bytes>
 where
-    C: Classify,
+    C: Classify<Kind>,
     R: ResponseForFailure<Failure>,
 {
     let failure = match cause {
@@ -77,7 +78,7 @@ where
 /// the client's request body first, then the user's classifier (its panic
 /// logged and ignored), then the default rules; and whether the request was
 /// never sent.
-fn classify<C: Classify>(
+fn classify<C: Classify<Kind>>(
     error: &(dyn Error + 'static),
     classifier: &C,
     call: &Call,
@@ -173,7 +174,7 @@ fn build<C, R: ResponseForFailure<Failure>>(
                 }
                 None => respond::default_headers(),
             };
-            retry_after(&mut headers, status, settings);
+            respond::retry_after(&mut headers, status, &settings.common);
             headers
         },
         |headers| {
@@ -183,7 +184,7 @@ fn build<C, R: ResponseForFailure<Failure>>(
                 }
             }
             if !headers.contains_key(RETRY_AFTER) {
-                retry_after(headers, status, settings);
+                respond::retry_after(headers, status, &settings.common);
             }
         },
     );
@@ -255,13 +256,4 @@ pub(super) fn head_with_default_member(kind: Kind) -> HeaderMap {
     let mut headers = respond::default_headers();
     headers.append(PROXY_STATUS, kind.default_proxy_status());
     headers
-}
-
-/// `Retry-After` on a 503, when the layer sets one.
-fn retry_after<C, R>(headers: &mut HeaderMap, status: StatusCode, settings: &Settings<C, R>) {
-    if status == StatusCode::SERVICE_UNAVAILABLE {
-        if let Some(secs) = settings.retry_after() {
-            headers.insert(RETRY_AFTER, HeaderValue::from(secs));
-        }
-    }
 }

@@ -6,11 +6,11 @@ use http::{Request, Response};
 use tower_service::Service;
 
 use super::body::GatewayBody;
-use super::classify::Classify;
-use super::failure::Failure;
+use super::failure::{Failure, Kind};
 use super::future::{Call, ResponseFuture};
 use super::layer::Settings;
 use super::request_body::RequestBody;
+use crate::classify::Classify;
 use crate::context::RequestContext;
 use crate::respond::ResponseForFailure;
 use crate::settings::{debug_service, inner_accessors};
@@ -57,7 +57,7 @@ where
     S::Error: Into<BoxError>,
     ResBody: http_body::Body<Data = Bytes>,
     ResBody::Error: Into<BoxError>,
-    C: Classify,
+    C: Classify<Kind>,
     R: ResponseForFailure<Failure>,
 {
     type Response = Response<GatewayBody<ResBody>>;

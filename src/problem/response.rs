@@ -53,15 +53,24 @@ pub(crate) fn response_with(
 }
 
 /// Gives a generated problem's head what the response it replaces had: its
-/// headers, but those that described its dropped body and those the problem
-/// sets, and its extensions, under the problem's own.
+/// headers, but those that described its dropped body (a 416's
+/// `Content-Range` stays) and those the problem sets, and its extensions,
+/// under the problem's own.
 pub(crate) fn keep_replaced(generated: &mut Parts, replaced: Parts) {
     let mut kept = replaced.headers;
+    // A 416's `Content-Range` gives the representation's length, which the
+    // client needs (RFC 9110 §15.5.17), not the range of a body.
+    let range_length = (replaced.status == StatusCode::RANGE_NOT_SATISFIABLE)
+        .then(|| kept.remove(CONTENT_RANGE))
+        .flatten();
     for name in REPRESENTATION_HEADERS
         .iter()
         .chain(generated.headers.keys())
     {
         kept.remove(name);
+    }
+    if let Some(range_length) = range_length {
+        kept.insert(CONTENT_RANGE, range_length);
     }
     generated.headers.extend(kept);
     let mut extensions = replaced.extensions;

@@ -28,7 +28,8 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tower::{Service, ServiceBuilder, ServiceExt};
-use tower_problem::gateway::{Classify, Failure, GatewayErrorLayer, RequestBody};
+use tower_problem::gateway::{Failure, GatewayErrorLayer, Kind, RequestBody};
+use tower_problem::Classify;
 use tower_problem::ResponseForFailure;
 
 pub type BoxError = Box<dyn StdError + Send + Sync>;
@@ -98,7 +99,7 @@ impl Gateway {
     /// The gateway `layer` around hyper-util's client with no connect timeout.
     pub async fn start<C, R>(layer: GatewayErrorLayer<C, R>) -> Self
     where
-        C: Classify,
+        C: Classify<Kind>,
         R: ResponseForFailure<Failure>,
     {
         Self::with_client(layer, upstream_client(None)).await
@@ -106,7 +107,7 @@ impl Gateway {
 
     pub async fn with_client<C, R>(layer: GatewayErrorLayer<C, R>, client: UpstreamClient) -> Self
     where
-        C: Classify,
+        C: Classify<Kind>,
         R: ResponseForFailure<Failure>,
     {
         // Routed before the layer, so that it sees the upstream's URI.

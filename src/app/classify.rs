@@ -1,0 +1,49 @@
+//! The app layer's own rules for telling what failed from an error.
+
+use std::error::Error;
+
+use super::failure::{Failure, Kind};
+use super::layer::Settings;
+use super::log;
+use crate::classify::Classify;
+use crate::panic::catch;
+use crate::BoxError;
+
+/// `error` as the failure of the kind the user's classifier gives it (its
+/// panic logged and ignored), else the kind the layer's rules give it.
+pub(super) fn classified<C: Classify<Kind>, R>(
+    error: BoxError,
+    settings: &Settings<C, R>,
+) -> Failure {
+    let kind = kind_of(&*error, &settings.classify);
+    Failure::logged_error(error, kind)
+}
+
+/// The kind of `error`: the user's classifier's, else the layer's rules'.
+pub(super) fn kind_of<C: Classify<Kind>>(error: &(dyn Error + 'static), classifier: &C) -> Kind {
+    match catch(|| classifier.classify(error)) {
+        Ok(Some(kind)) => kind,
+        Ok(None) => default_kind(error),
+        Err(payload) => {
+            log::classify_panicked(&payload.into_panic(), std::any::type_name::<C>());
+            default_kind(error)
+        }
+    }
+}
+
+/// tower's timeout and load shedding by their errors, anywhere in the
+/// chain (feature `tower`); any other error is the handler's.
+fn default_kind(error: &(dyn Error + 'static)) -> Kind {
+    #[cfg(feature = "tower")]
+    for level in crate::chain::sources(error) {
+        if level.is::<tower::timeout::error::Elapsed>() {
+            return Kind::Timeout;
+        }
+        if level.is::<tower::load_shed::error::Overloaded>() {
+            return Kind::Overloaded;
+        }
+    }
+    #[cfg(not(feature = "tower"))]
+    let _ = error;
+    Kind::HandlerError
+}

@@ -1,0 +1,68 @@
+//! Telling what failed from an error, in both layers: [`Classify`] and the
+//! [`DefaultClassifier`].
+
+use std::error::Error;
+
+/// Tells the kind `K` of an error (an [`app::Kind`] or a
+/// [`gateway::Kind`]) before the layer's own rules do: plug in your own
+/// with the layer's `classify_with`, for a domain's errors (a "not found"
+/// returned through `?` answered 404) or another upstream client's.
+///
+/// Return `None` to leave the error to the layer's rules (its
+/// `classify_with` documents them). If the classifier panics, the layer
+/// logs the panic and uses its rules. The layer keeps the classifier by
+/// value and clones it into every request's future, as it does the
+/// responder: the default and a closure that captures nothing are
+/// zero-sized.
+///
+/// Closures implement it:
+///
+/// ```
+/// use std::error::Error;
+/// use tower_problem::app::{AppErrorLayer, Kind};
+///
+/// #[derive(Debug)]
+/// struct NoSuchOrder;
+/// # impl std::fmt::Display for NoSuchOrder {
+/// #     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { f.write_str("no such order") }
+/// # }
+/// # impl Error for NoSuchOrder {}
+///
+/// let layer = AppErrorLayer::new().classify_with(|error: &(dyn Error + 'static)| {
+///     error.is::<NoSuchOrder>().then_some(Kind::NotFound)
+/// });
+/// ```
+///
+/// [`app::Kind`]: crate::app::Kind
+/// [`gateway::Kind`]: crate::gateway::Kind
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot classify errors as `{K}`",
+    label = "not a `Classify<{K}>`",
+    note = "implement `Classify<{K}>`, or pass a closure `|error: &(dyn std::error::Error + 'static)| -> Option<{K}>` that is `Clone + Send + Sync + 'static`"
+)]
+pub trait Classify<K>: Clone + Send + Sync + 'static {
+    /// The kind of `error`, or `None` for the layer's own rules.
+    fn classify(&self, error: &(dyn Error + 'static)) -> Option<K>;
+}
+
+impl<F, K> Classify<K> for F
+where
+    F: Fn(&(dyn Error + 'static)) -> Option<K> + Clone + Send + Sync + 'static,
+{
+    fn classify(&self, error: &(dyn Error + 'static)) -> Option<K> {
+        self(error)
+    }
+}
+
+/// The default [`Classify`]: leaves every error to the layer's own rules
+/// (it returns `None`), which then run once, in the layer's one walk of
+/// the error's chain.
+#[derive(Clone, Copy, Debug, Default)]
+#[non_exhaustive]
+pub struct DefaultClassifier;
+
+impl<K> Classify<K> for DefaultClassifier {
+    fn classify(&self, _error: &(dyn Error + 'static)) -> Option<K> {
+        None
+    }
+}
