@@ -38,11 +38,12 @@ pub(crate) trait FailureKind: Copy {
 pub(crate) fn fixed_json<R: 'static, K: FailureKind, X, F>(
     kind: K,
     status: StatusCode,
+    detail: Option<&str>,
     common: &Common<X, F>,
 ) -> Option<&'static str> {
     let default = TypeId::of::<R>() == TypeId::of::<DefaultResponse>()
         && (common.type_base().is_none() || !kind.has_own_type())
-        && !common.expose_details
+        && detail.is_none()
         && status == kind.default_status();
     default.then(|| kind.fixed_json())
 }
@@ -74,12 +75,12 @@ macro_rules! layer_failure {
 pub(crate) use layer_failure;
 
 /// The consistent body of a failure of `kind` answered with `status`:
-/// `type`, `title`, `status`, `detail` when the layer exposes details, and
-/// the `kind` and `request_id` members.
+/// `type`, `title`, `status`, the `detail` the layer chose, and the `kind`
+/// and `request_id` members.
 pub(crate) fn default_problem<K: FailureKind, X, F>(
     kind: K,
     status: StatusCode,
-    details: Option<&str>,
+    detail: Option<&str>,
     request_id: Option<&str>,
     common: &Common<X, F>,
 ) -> Problem {
@@ -87,7 +88,7 @@ pub(crate) fn default_problem<K: FailureKind, X, F>(
         Some(base) if kind.has_own_type() => Cow::Owned(format!("{base}{}", kind.token())),
         _ => Cow::Borrowed(kind.default_type()),
     };
-    let detail = details.filter(|_| common.expose_details).map(str::to_owned);
+    let detail = detail.map(str::to_owned);
     let mut extensions = Vec::with_capacity(1 + usize::from(request_id.is_some()));
     extensions.push((Cow::Borrowed("kind"), ExtensionValue::from(kind.token())));
     if let Some(id) = request_id {

@@ -159,8 +159,8 @@ pub(crate) struct Built {
 
 /// Builds the response for `failure`: the default response written from
 /// its kind's [fixed JSON](crate::kind::fixed_json) where that is what the
-/// default responder would render, else the kind's default problem
-/// (`details` as its `detail` when the layer exposes them) handed to
+/// default responder would render, else the kind's default problem (with
+/// `detail`, which the layer chose to show) handed to
 /// `respond` (when that panics, the default response of the same problem,
 /// so the marker, the body and the headers tell one story); then
 /// `Content-Length` made right, no body for `HEAD` (its length stays: it is
@@ -171,7 +171,7 @@ pub(crate) struct Built {
 /// go onto a customised response through `own_headers`.
 pub(crate) fn failure_response<F, R, X, Flags>(
     failure: F,
-    details: Option<&str>,
+    detail: Option<&str>,
     request: &RequestContext,
     common: &Common<X, Flags>,
     respond: &R,
@@ -183,9 +183,9 @@ where
     R: ResponseForFailure<F>,
 {
     let (kind, status) = (failure.kind(), failure.status());
-    let problem = || default_problem(kind, status, details, request.request_id_str(), common);
+    let problem = || default_problem(kind, status, detail, request.request_id_str(), common);
     let head = request.is_head();
-    let (mut response, respond_panicked) = match fixed_json::<R, _, _, _>(kind, status, common) {
+    let (mut response, respond_panicked) = match fixed_json::<R, _, _, _>(kind, status, detail, common) {
         Some(json) => {
             let body = with_request_id(json, request.request_id_str());
             (layer_response(status, body, layer_head(), head), None)

@@ -10,12 +10,20 @@ use crate::settings::Common;
 use crate::BoxError;
 
 /// An axum handler's error: return `Result<T, HandlerError>` and use `?` on
-/// any `std::error::Error + Send + Sync + 'static`.
+/// anything that converts into a [`BoxError`]: any `std::error::Error +
+/// Send + Sync + 'static`, `anyhow::Error`, `eyre::Report`, a `String`.
 ///
-/// The response is the layer's 500 of kind `handler_error`. The error chain
-/// is logged exactly once: by [`AppErrorLayer`](super::AppErrorLayer), with
-/// the request's context, or, where no layer sees the response, when the
+/// The response is the layer's problem of the kind the layer's classifier
+/// gives the error ([`AppErrorLayer::classify_with`]): a 500 of kind
+/// `handler_error` by default, a 404 for a domain's "not found" classified
+/// as [`Kind::NotFound`](super::Kind::NotFound). Without a layer around it,
+/// it is the 500. The error chain is logged exactly once, with its `Debug`
+/// form (where anyhow and eyre write their backtrace, when one was
+/// captured): by [`AppErrorLayer`](super::AppErrorLayer), with the
+/// request's context, or, where no layer sees the response, when the
 /// response is dropped.
+///
+/// [`AppErrorLayer::classify_with`]: super::AppErrorLayer::classify_with
 ///
 /// ```
 /// use tower_problem::app::HandlerError;
@@ -47,7 +55,7 @@ impl HandlerError {
     }
 }
 
-impl<E: Error + Send + Sync + 'static> From<E> for HandlerError {
+impl<E: Into<BoxError>> From<E> for HandlerError {
     fn from(error: E) -> Self {
         Self::new(error)
     }

@@ -29,17 +29,27 @@ pub(super) fn failure(failure: &Failure, request: &RequestContext) {
             "request handler panicked"
         );
     } else if let Some(error) = failure.error() {
-        let error = ErrorChain(error).to_string();
-        let error = error.as_str();
+        // The chain, and the `Debug` form, where anyhow and eyre write a
+        // captured backtrace (`Error::provide` is unstable); written only
+        // when the line is.
         if client {
-            request_event!(info, TARGET, request, kind, error, "request handler failed");
+            request_event!(
+                info,
+                TARGET,
+                request,
+                kind,
+                error = ErrorChain(error).to_string().as_str(),
+                error.debug = format!("{error:?}").as_str(),
+                "request handler failed"
+            );
         } else {
             request_event!(
                 error,
                 TARGET,
                 request,
                 kind,
-                error,
+                error = ErrorChain(error).to_string().as_str(),
+                error.debug = format!("{error:?}").as_str(),
                 "request handler failed"
             );
         }
@@ -126,6 +136,7 @@ pub(super) fn unseen_handler_error(error: &(dyn Error + 'static)) {
         target: TARGET,
         kind = Kind::HandlerError.as_str(),
         error = ErrorChain(error).to_string().as_str(),
+        error.debug = format!("{error:?}").as_str(),
         "handler error (no AppErrorLayer saw the response, so no request context)"
     );
 }

@@ -160,7 +160,7 @@ fn build<C, R: ResponseForFailure<Failure>>(
     let member = || proxy_status(kind, status, call, settings, details);
     let built = respond::failure_response(
         failure,
-        details,
+        details.filter(|_| settings.common.expose_details),
         request,
         &settings.common,
         &settings.respond,
