@@ -15,28 +15,31 @@ pub(crate) fn sources<'a>(error: &'a (dyn Error + 'static)) -> Sources<'a> {
     Sources { next: Some(error) }
 }
 
+/// One level of a chain, and the same level as an `io::Error` if it is
+/// one: the walk has looked already.
+#[derive(Clone, Copy)]
+pub(crate) struct Level<'a> {
+    pub(crate) error: &'a (dyn Error + 'static),
+    pub(crate) io: Option<&'a io::Error>,
+}
+
 /// The iterator of [`sources`].
 pub(crate) struct Sources<'a> {
     next: Option<&'a (dyn Error + 'static)>,
 }
 
 impl<'a> Iterator for Sources<'a> {
-    type Item = &'a (dyn Error + 'static);
+    type Item = Level<'a>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let level = self.next?;
-        self.next = match wrapped_by_io(level) {
+        let error = self.next?;
+        let io = error.downcast_ref::<io::Error>();
+        self.next = match io.and_then(io::Error::get_ref) {
             Some(inner) => Some(inner),
-            None => level.source(),
+            None => error.source(),
         };
-        Some(level)
+        Some(Level { error, io })
     }
-}
-
-/// The error an `io::Error` wraps, if `level` is one that does.
-fn wrapped_by_io<'a>(level: &'a (dyn Error + 'static)) -> Option<&'a (dyn Error + 'static)> {
-    let inner = level.downcast_ref::<io::Error>()?.get_ref()?;
-    Some(inner)
 }
 
 /// Displays an error and its causes as `outer: middle: root`, each level
@@ -48,14 +51,14 @@ impl fmt::Display for ErrorChain<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut first = true;
         for level in sources(self.0) {
-            if wrapped_by_io(level).is_some() {
+            if level.io.and_then(io::Error::get_ref).is_some() {
                 continue;
             }
             if !first {
                 f.write_str(": ")?;
             }
             first = false;
-            fmt::Display::fmt(level, f)?;
+            fmt::Display::fmt(level.error, f)?;
         }
         Ok(())
     }
@@ -66,38 +69,40 @@ mod tests {
     use super::*;
 
     #[derive(Debug)]
-    struct Level(&'static str, Option<Box<dyn Error + Send + Sync>>);
+    struct Wrap(&'static str, Option<Box<dyn Error + Send + Sync>>);
 
-    impl fmt::Display for Level {
+    impl fmt::Display for Wrap {
         fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f.write_str(self.0)
         }
     }
 
-    impl Error for Level {
+    impl Error for Wrap {
         fn source(&self) -> Option<&(dyn Error + 'static)> {
             self.1.as_deref().map(|e| e as _)
         }
     }
 
-    fn chain() -> Level {
-        let root = Level("root", None);
+    fn chain() -> Wrap {
+        let root = Wrap("root", None);
         let io = io::Error::new(
             io::ErrorKind::InvalidData,
-            Level("tls", Some(Box::new(root))),
+            Wrap("tls", Some(Box::new(root))),
         );
-        Level("outer", Some(Box::new(io)))
+        Wrap("outer", Some(Box::new(io)))
     }
 
     #[test]
     fn the_walk_enters_io_errors() {
         let outer = chain();
-        let texts: Vec<String> = sources(&outer).map(ToString::to_string).collect();
+        let texts: Vec<String> = sources(&outer)
+            .map(|level| level.error.to_string())
+            .collect();
         // The io::Error displays as the error it wraps.
         assert_eq!(texts, ["outer", "tls", "tls", "root"]);
         let levels: Vec<_> = sources(&outer).collect();
-        assert!(levels[1].is::<io::Error>());
-        assert_eq!(levels[2].downcast_ref::<Level>().unwrap().0, "tls");
+        assert!(levels[1].io.is_some() && levels[0].io.is_none());
+        assert_eq!(levels[2].error.downcast_ref::<Wrap>().unwrap().0, "tls");
     }
 
     #[test]

@@ -185,28 +185,29 @@ where
     let (kind, status) = (failure.kind(), failure.status());
     let problem = || default_problem(kind, status, detail, request.request_id_str(), common);
     let head = request.is_head();
-    let (mut response, respond_panicked) = match fixed_json::<R, _, _, _>(kind, status, detail, common) {
-        Some(json) => {
-            let body = with_request_id(json, request.request_id_str());
-            (layer_response(status, body, layer_head(), head), None)
-        }
-        None => match catch(|| respond.response_for_failure(&failure, request, problem())) {
-            Ok(mut response) => {
-                own_headers(response.headers_mut());
-                let len = response.body().len();
-                fix_content_length(response.headers_mut(), len, head);
-                (response, None)
+    let (mut response, respond_panicked) =
+        match fixed_json::<R, _, _, _>(kind, status, detail, common) {
+            Some(json) => {
+                let body = with_request_id(json, request.request_id_str());
+                (layer_response(status, body, layer_head(), head), None)
             }
-            Err(payload) => {
-                let panic = payload.into_panic();
-                let json = problem().to_json();
-                (
-                    layer_response(status, json, layer_head(), head),
-                    Some(panic),
-                )
-            }
-        },
-    };
+            None => match catch(|| respond.response_for_failure(&failure, request, problem())) {
+                Ok(mut response) => {
+                    own_headers(response.headers_mut());
+                    let len = response.body().len();
+                    fix_content_length(response.headers_mut(), len, head);
+                    (response, None)
+                }
+                Err(payload) => {
+                    let panic = payload.into_panic();
+                    let json = problem().to_json();
+                    (
+                        layer_response(status, json, layer_head(), head),
+                        Some(panic),
+                    )
+                }
+            },
+        };
     if head {
         *response.body_mut() = Bytes::new();
     }

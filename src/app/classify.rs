@@ -36,10 +36,10 @@ pub(super) fn kind_of<C: Classify<Kind>>(error: &(dyn Error + 'static), classifi
 fn default_kind(error: &(dyn Error + 'static)) -> Kind {
     #[cfg(feature = "tower")]
     for level in crate::chain::sources(error) {
-        if level.is::<tower::timeout::error::Elapsed>() {
+        if level.error.is::<tower::timeout::error::Elapsed>() {
             return Kind::Timeout;
         }
-        if level.is::<tower::load_shed::error::Overloaded>() {
+        if level.error.is::<tower::load_shed::error::Overloaded>() {
             return Kind::Overloaded;
         }
     }

@@ -7,7 +7,7 @@ use std::io;
 
 use super::failure::Kind;
 use super::request_body::is_client_body_error;
-use crate::chain::sources;
+use crate::chain::{self, sources};
 
 /// What the one walk of an error before the response head finds.
 pub(super) struct Walk<'a> {
@@ -29,7 +29,7 @@ pub(super) struct Walk<'a> {
 
 /// What the default rules see in one level, by its type.
 #[derive(Clone, Copy, Debug, PartialEq)]
-enum Level {
+enum Told {
     /// A type they know, and what it tells, if anything.
     Known(Option<Found>),
     /// A type they do not know: only its text can tell.
@@ -62,19 +62,22 @@ impl<'a> Walk<'a> {
         };
         let mut innermost = 0;
         for (i, level) in sources(error).enumerate() {
-            if is_client_body_error(level) {
+            if is_client_body_error(level.error) {
                 walk.request_body = true;
                 break;
             }
             #[cfg(feature = "hyper-util")]
-            if let Some(client) = level.downcast_ref::<hyper_util::client::legacy::Error>() {
+            if let Some(client) = level
+                .error
+                .downcast_ref::<hyper_util::client::legacy::Error>()
+            {
                 walk.connect.get_or_insert(client.is_connect());
                 continue;
             }
             match head_level(level) {
-                Level::Known(found) => walk.found = walk.found.or(found),
-                Level::Unknown => {
-                    if walk.innermost_unknown.replace(level).is_some() && innermost < 64 {
+                Told::Known(found) => walk.found = walk.found.or(found),
+                Told::Unknown => {
+                    if walk.innermost_unknown.replace(level.error).is_some() && innermost < 64 {
                         walk.unread |= 1 << innermost;
                     }
                     innermost = i;
@@ -105,7 +108,9 @@ impl<'a> Walk<'a> {
                         && sources(self.error)
                             .enumerate()
                             .take_while(|&(i, _)| i < 64 && self.unread >> i != 0)
-                            .any(|(i, level)| self.unread & (1 << i) != 0 && is_dns_text(level)));
+                            .any(|(i, level)| {
+                                self.unread & (1 << i) != 0 && is_dns_text(level.error)
+                            }));
                 if by_text {
                     return Kind::DnsError;
                 }
@@ -126,9 +131,24 @@ fn resolve(found: Option<Found>, connect: Option<bool>) -> Kind {
     }
 }
 
-fn head_level(error: &(dyn Error + 'static)) -> Level {
+fn head_level(level: chain::Level<'_>) -> Told {
+    let error = level.error;
+    if let Some(io) = level.io {
+        return Told::Known(match io.kind() {
+            io::ErrorKind::ConnectionRefused => Some(Found::Kind(Kind::ConnectionRefused)),
+            io::ErrorKind::HostUnreachable | io::ErrorKind::NetworkUnreachable => {
+                Some(Found::Kind(Kind::DestinationIpUnroutable))
+            }
+            io::ErrorKind::TimedOut => Some(Found::IoTimeout),
+            io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe => Some(Found::Kind(Kind::ConnectionTerminated)),
+            io::ErrorKind::UnexpectedEof => Some(Found::Kind(Kind::HttpResponseIncomplete)),
+            _ => None,
+        });
+    }
     if let Some(hyper) = error.downcast_ref::<hyper::Error>() {
-        return Level::Known(if hyper.is_parse() {
+        return Told::Known(if hyper.is_parse() {
             Some(Found::Kind(if text_contains(hyper, "too large") {
                 Kind::HttpResponseHeaderSectionSize
             } else {
@@ -142,33 +162,19 @@ fn head_level(error: &(dyn Error + 'static)) -> Level {
             None
         });
     }
-    if let Some(io) = error.downcast_ref::<io::Error>() {
-        return Level::Known(match io.kind() {
-            io::ErrorKind::ConnectionRefused => Some(Found::Kind(Kind::ConnectionRefused)),
-            io::ErrorKind::HostUnreachable | io::ErrorKind::NetworkUnreachable => {
-                Some(Found::Kind(Kind::DestinationIpUnroutable))
-            }
-            io::ErrorKind::TimedOut => Some(Found::IoTimeout),
-            io::ErrorKind::ConnectionReset
-            | io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::BrokenPipe => Some(Found::Kind(Kind::ConnectionTerminated)),
-            io::ErrorKind::UnexpectedEof => Some(Found::Kind(Kind::HttpResponseIncomplete)),
-            _ => None,
-        });
-    }
     if error.is::<tokio::time::error::Elapsed>() {
-        return Level::Known(Some(Found::Elapsed));
+        return Told::Known(Some(Found::Elapsed));
     }
     #[cfg(feature = "tower")]
     {
         if error.is::<tower::timeout::error::Elapsed>() {
-            return Level::Known(Some(Found::Elapsed));
+            return Told::Known(Some(Found::Elapsed));
         }
         if error.is::<tower::load_shed::error::Overloaded>() {
-            return Level::Known(Some(Found::Kind(Kind::ConnectionLimitReached)));
+            return Told::Known(Some(Found::Kind(Kind::ConnectionLimitReached)));
         }
     }
-    Level::Unknown
+    Told::Unknown
 }
 
 /// Whether a level of an unknown type reads as a failed name lookup:
@@ -187,7 +193,7 @@ fn is_dns_text(level: &(dyn Error + 'static)) -> bool {
 /// The default classification of an upstream response body's error.
 pub(super) fn classify_body(error: &(dyn Error + 'static)) -> Kind {
     sources(error)
-        .find_map(body_level)
+        .find_map(|level| body_level(level.error))
         .unwrap_or(Kind::ProxyInternalError)
 }
 
@@ -332,7 +338,10 @@ mod tests {
         let resolver = io::Error::other("failed to lookup address information: no such host");
         assert_eq!(Walk::of(&resolver).kind(), Kind::DnsError);
         // The resolver's error is read at the level it wraps, not twice.
-        assert_eq!(head_level(&resolver), Level::Known(None));
+        assert_eq!(
+            head_level(sources(&resolver).next().unwrap()),
+            Told::Known(None)
+        );
         // A level whose type tells wins over any text.
         let typed = Wrap(
             "dns error",
@@ -344,7 +353,7 @@ mod tests {
     #[test]
     fn a_timeout_after_connecting_is_a_response_timeout() {
         let error = io::Error::from(io::ErrorKind::TimedOut);
-        let Level::Known(found) = head_level(&error) else {
+        let Told::Known(found) = head_level(sources(&error).next().unwrap()) else {
             panic!("an io::Error is known");
         };
         assert_eq!(found, Some(Found::IoTimeout));
