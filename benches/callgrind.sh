@@ -77,6 +77,8 @@ declare -A anchor=(
   [app_ok_nocapture]=towerhttp_ok
   [app_ok_lean]=towerhttp_ok
   [app_ok]=towerhttp_ok
+  [app_ok_all_errors]=app_ok
+  [app_not_found]=app_ok_all_errors
   [app_error]=app_ok
   [app_panic]=raw_catch_unwind
   [app_body_panic]=raw_catch_unwind
@@ -167,9 +169,13 @@ check "app_ok - bare (no worse than before issue 10)" \
 check "app_ok - bare (limit: towerhttp_ok - bare)" "$(delta "${ir[app_ok]}" "${ir[bare]}")" \
   "<=" "$(delta "${ir[towerhttp_ok]}" "${ir[bare]}")" target
 check "app_ok allocs/req (limit: bare's)" "${allocs[app_ok]}" "==" "${allocs[bare]}"
+check "app_ok_all_errors - app_ok (the switch on, for a 200; issue 11)" \
+  "$(delta "${ir[app_ok_all_errors]}" "${ir[app_ok]}")" "<=" 30
 info "axum_json_problem - axum_ok (the hand-written error answer)" "$hand"
 check "app_error - app_ok (limit: axum_json_problem - axum_ok)" \
   "$(delta "${ir[app_error]}" "${ir[app_ok]}")" "<=" "$hand"
+check "app_not_found - app_ok_all_errors (limit: axum_json_problem - axum_ok)" \
+  "$(delta "${ir[app_not_found]}" "${ir[app_ok_all_errors]}")" "<=" "$hand"
 check "app_panic (limit: 1.2 x raw_catch_unwind)" "${ir[app_panic]}" "<=" \
   "$(times 1.2 "${ir[raw_catch_unwind]}")"
 check "app_body_panic (limit: 1.2 x raw_catch_unwind)" "${ir[app_body_panic]}" "<=" \

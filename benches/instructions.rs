@@ -28,6 +28,8 @@
 //! | `app_ok_nocapture` | `bare` in `AppErrorLayer::new().capture_request(false)` |
 //! | `app_ok_lean` | `bare` in `AppErrorLayer::new()` with every option off: `capture_request(false)`, `catch_body_panics(false)`, `intercept_error_responses(false)` |
 //! | `app_ok` | `bare` in `AppErrorLayer::new()`: every check on |
+//! | `app_ok_all_errors` | `app_ok` with `intercept_all_errors(true)`: the switch on, for a 200 |
+//! | `app_not_found` | a `service_fn` answering an empty 404, in the layer of `app_ok_all_errors`: the 404 replaced by its problem |
 //! | `app_error` | a `service_fn` failing with a zero-sized error (`DatabaseUnavailable`: making it costs nothing, as `axum_json_problem` makes no error), in `AppErrorLayer::new()` |
 //! | `app_panic` | a `service_fn` that panics, in `AppErrorLayer::new()` |
 //! | `app_body_panic` | a `service_fn` answering 200 with a body that panics on its first `poll_frame`, in `AppErrorLayer::new()`: counted until the body's error |
@@ -85,17 +87,19 @@ mod rows;
 
 use rows::{
     axum_router, axum_router_json_problem, axum_router_timeout, body_panics, catches, classifier,
-    fails, floor, is_invalid_data, is_overloaded, ok, one, panics, request, upstream_ok,
+    fails, floor, is_invalid_data, is_overloaded, not_found, ok, one, panics, request, upstream_ok,
     DnsConnectError, Eof, FailingUpstream, HostUnreachable, InvalidData, MinimalCatch, Other,
     Outcome, PendingOnceUpstream, Refused, Req, Reset, Shed, SilentUpstream, TimedOut,
 };
 
 /// The rows, in the order `callgrind.sh` prints them.
-const ROWS: [&str; 34] = [
+const ROWS: [&str; 36] = [
     "bare",
     "app_ok_nocapture",
     "app_ok_lean",
     "app_ok",
+    "app_ok_all_errors",
+    "app_not_found",
     "app_error",
     "app_panic",
     "app_body_panic",
@@ -163,6 +167,10 @@ const OK: Expect = Expect {
 };
 const FAILED: Expect = Expect {
     status: StatusCode::INTERNAL_SERVER_ERROR,
+    ..OK
+};
+const NOT_FOUND: Expect = Expect {
+    status: StatusCode::NOT_FOUND,
     ..OK
 };
 const ABORTED: Expect = Expect {
@@ -250,6 +258,7 @@ where
 /// Runs `row`; `None` if there is no such row.
 fn run(rt: &Runtime, row: &str, mode: Mode) -> Option<f64> {
     let app = AppErrorLayer::new();
+    let every_error = AppErrorLayer::new().intercept_all_errors(true);
     // The gateway's ok and error rows: head timeout 30 s, body idle timeout off.
     let gateway = GatewayErrorLayer::new()
         .head_timeout(Some(LONG_TIMEOUT))
@@ -268,6 +277,12 @@ fn run(rt: &Runtime, row: &str, mode: Mode) -> Option<f64> {
             rt.block_on(drive(layer.layer(service_fn(ok)), OK, mode))
         }
         "app_ok" => rt.block_on(drive(app.layer(service_fn(ok)), OK, mode)),
+        "app_ok_all_errors" => rt.block_on(drive(every_error.layer(service_fn(ok)), OK, mode)),
+        "app_not_found" => rt.block_on(drive(
+            every_error.layer(service_fn(not_found)),
+            NOT_FOUND,
+            mode,
+        )),
         "app_error" => rt.block_on(drive(app.layer(service_fn(fails)), FAILED, mode)),
         "app_panic" => rt.block_on(drive(app.layer(service_fn(panics)), FAILED, mode)),
         "app_body_panic" => rt.block_on(drive(app.layer(service_fn(body_panics)), ABORTED, mode)),

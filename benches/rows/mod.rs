@@ -47,6 +47,13 @@ pub(crate) async fn ok(_req: Req) -> Result<Response<Full<Bytes>>, Infallible> {
     Ok(ok_response())
 }
 
+/// An empty 404, as axum's router answers an unknown path.
+pub(crate) async fn not_found(_req: Req) -> Result<Response<Full<Bytes>>, Infallible> {
+    let mut res = Response::new(Full::default());
+    *res.status_mut() = StatusCode::NOT_FOUND;
+    Ok(res)
+}
+
 /// The handler's error of `app_error`: zero-sized, so that making it
 /// costs nothing, as `axum_json_problem`'s handler makes no error either,
 /// and the two rows compare what turns a failure into its answer.

@@ -57,22 +57,24 @@ pub(crate) fn response_with(
 /// `Content-Range` stays) and those the problem sets, and its extensions,
 /// under the problem's own.
 pub(crate) fn keep_replaced(generated: &mut Parts, replaced: Parts) {
-    let mut kept = replaced.headers;
     // A 416's `Content-Range` gives the representation's length, which the
     // client needs (RFC 9110 §15.5.17), not the range of a body.
-    let range_length = (replaced.status == StatusCode::RANGE_NOT_SATISFIABLE)
-        .then(|| kept.remove(CONTENT_RANGE))
-        .flatten();
-    for name in REPRESENTATION_HEADERS
-        .iter()
-        .chain(generated.headers.keys())
-    {
-        kept.remove(name);
+    let range_length = replaced.status == StatusCode::RANGE_NOT_SATISFIABLE;
+    // One pass over the replaced headers (a further value of a name comes
+    // with `None`, and shares the decision of the first).
+    let mut keep = false;
+    let mut current = None;
+    for (name, value) in replaced.headers {
+        if let Some(name) = name {
+            keep = !generated.headers.contains_key(&name)
+                && (!REPRESENTATION_HEADERS.contains(&name)
+                    || (range_length && name == CONTENT_RANGE));
+            current = Some(name);
+        }
+        if let (true, Some(name)) = (keep, &current) {
+            generated.headers.append(name.clone(), value);
+        }
     }
-    if let Some(range_length) = range_length {
-        kept.insert(CONTENT_RANGE, range_length);
-    }
-    generated.headers.extend(kept);
     let mut extensions = replaced.extensions;
     extensions.extend(std::mem::take(&mut generated.extensions));
     generated.extensions = extensions;
