@@ -1,20 +1,36 @@
-//! An axum app behind `AppErrorLayer`: one route for each way a handler fails.
+//! An axum app behind `AppErrorLayer`: one route for each way a handler
+//! fails, and every other error status of the stack (axum's rejections, its
+//! router's 404 and 405, a timeout, a body limit, a domain error) answered
+//! as a problem too.
 //!
 //! ```text
 //! cargo run --example app            # APP_ADDR=127.0.0.1:0 for any free port
 //! curl -i http://127.0.0.1:3000/panic
+//! curl -i -X POST -H 'content-type: application/json' -d '{"item":"tea"}' http://127.0.0.1:3000/orders
 //! ```
 
 use std::convert::Infallible;
+use std::error::Error;
+use std::fmt;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, Path};
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::Router;
+use axum::routing::{get, post};
+use axum::{Json, Router};
 use futures_util::{stream, StreamExt};
+use serde::Deserialize;
+use tower::ServiceBuilder;
 use tower_http::trace::{DefaultMakeSpan, TraceLayer};
-use tower_problem::app::{panic_hook, AppErrorLayer, HandlerError};
+use tower_problem::app::{panic_hook, AppErrorLayer, HandlerError, Kind};
+
+/// How long any request may take: tower's `timeout` under the app layer
+/// answers a request that takes longer with the `timeout` problem (503).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(1);
+/// The largest upload `POST /upload` takes (413 above it).
+const MAX_UPLOAD: usize = 1024;
 
 #[tokio::main]
 async fn main() {
@@ -39,7 +55,23 @@ async fn main() {
         .route("/error", get(fails))
         .route("/stream-panic", get(stream_panics))
         .route("/raw-500", get(raw_500))
-        .layer(AppErrorLayer::new())
+        .route("/orders", post(create_order))
+        .route("/orders/{id}", get(order))
+        .route("/slow", get(slow))
+        .route(
+            "/upload",
+            post(|body: Bytes| async move { format!("{} bytes\n", body.len()) })
+                .layer(DefaultBodyLimit::max(MAX_UPLOAD)),
+        )
+        .layer(
+            ServiceBuilder::new()
+                .layer(
+                    AppErrorLayer::new()
+                        .intercept_all_errors(true)
+                        .classify_with(classify_order_errors),
+                )
+                .timeout(REQUEST_TIMEOUT),
+        )
         // Outside the app layer, whose logs it adds the request to: its span
         // is entered while the body is polled, so even a body panic's line
         // names the request. `on_failure(())`: the app layer logs failures.
@@ -76,6 +108,62 @@ async fn stream_panics() -> Body {
         Ok::<_, Infallible>(Bytes::from_static(b"first chunk\n"))
     });
     Body::from_stream(chunks)
+}
+
+/// The body of `POST /orders`: bad JSON is a 400, no JSON content type a
+/// 415, a missing field a 422, each a problem with axum's own text as its
+/// `detail`.
+#[derive(Deserialize)]
+struct NewOrder {
+    item: String,
+    quantity: u32,
+}
+
+async fn create_order(Json(order): Json<NewOrder>) -> (StatusCode, String) {
+    let NewOrder { item, quantity } = order;
+    (StatusCode::CREATED, format!("{quantity} x {item}\n"))
+}
+
+/// The domain's errors: returned through `?`, classified by the layer.
+#[derive(Debug)]
+enum OrderError {
+    NotFound(u64),
+    Shipped(u64),
+}
+
+impl fmt::Display for OrderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotFound(id) => write!(f, "no order {id}"),
+            Self::Shipped(id) => write!(f, "order {id} has shipped and cannot change"),
+        }
+    }
+}
+
+impl Error for OrderError {}
+
+/// "Not found" is a 404, "shipped" a 409: no `IntoResponse` of our own.
+fn classify_order_errors(error: &(dyn Error + 'static)) -> Option<Kind> {
+    match error.downcast_ref::<OrderError>()? {
+        OrderError::NotFound(_) => Some(Kind::NotFound),
+        OrderError::Shipped(_) => Some(Kind::Conflict),
+    }
+}
+
+/// `GET /orders/1` is an order; 2 has shipped (409); any other is not
+/// found (404).
+async fn order(Path(id): Path<u64>) -> Result<String, HandlerError> {
+    match id {
+        1 => Ok("1 x tea\n".into()),
+        2 => Err(OrderError::Shipped(id))?,
+        _ => Err(OrderError::NotFound(id))?,
+    }
+}
+
+/// Takes longer than [`REQUEST_TIMEOUT`]: the timeout answers for it.
+async fn slow() -> &'static str {
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    "too late\n"
 }
 
 async fn raw_500() -> (StatusCode, &'static str) {

@@ -1,26 +1,31 @@
 //! The app layer: panics and handler errors become a consistent 500 with an
-//! RFC 9457 problem+json body.
+//! RFC 9457 problem+json body, and, when told, every error response of the
+//! stack the same shape.
 //!
 //! Wrap an application (an axum `Router`, any tower `Service` of
 //! `http::Request`s) in [`AppErrorLayer`]. Its service,
-//! [`AppErrorService`], never fails, and
-//! answers **500 Internal Server Error** with the same body shape for:
+//! [`AppErrorService`], never fails, and answers with the same body shape
+//! for:
 //!
-//! | failure | `kind` |
-//! |---|---|
-//! | a panic in the inner `call`, while its future is polled, or while the completed future is dropped | `panic` |
-//! | an `Err` from the inner service or its response future | `handler_error` |
-//! | a failed or panicking inner `poll_ready` (answered on the next `call`) | `handler_error` / `panic` |
-//! | a [`HandlerError`] returned by an axum handler (feature `axum`) | `handler_error` |
-//! | a 500 the handler made whose body is not problem+json (see [`AppErrorLayer::intercept_error_responses`]) | `internal_error` |
+//! | failure | status | `kind` |
+//! |---|---|---|
+//! | a panic in the inner `call`, while its future is polled, or while the completed future is dropped | 500 | `panic` |
+//! | an `Err` from the inner service or its response future | 500 | `handler_error` |
+//! | a failed or panicking inner `poll_ready` (answered on the next `call`) | 500 | `handler_error` / `panic` |
+//! | a [`HandlerError`] returned by an axum handler (feature `axum`) | 500 | `handler_error` |
+//! | tower's `timeout` or `load_shed` inside the layer (feature `tower`) | 503 | `timeout` / `overloaded` |
+//! | an error a [`Classify`](crate::Classify) of yours names ([`AppErrorLayer::classify_with`]) | the kind's | the kind (`not_found`, …) |
+//! | a 500 the handler made whose body is not problem+json (see [`AppErrorLayer::intercept_error_responses`]) | 500 | `internal_error` |
+//! | with [`AppErrorLayer::intercept_all_errors`], any other 4xx or 5xx without a problem+json body | kept | the status's ([`Kind::of_status`]) |
 //!
 //! A panic while the response *body* is polled comes after the head is
 //! sent: the body ends with a [`BodyPanicked`] error, and the server aborts
 //! the connection (HTTP/1) or resets the stream (HTTP/2), so the client never
 //! takes a cut body for a complete one.
 //!
-//! Every failure is logged once through `tracing` at error level, under the
-//! target `tower_problem::app`, with the method, path and request id (each
+//! Every failure is logged once through `tracing` at error level (a 4xx
+//! kind of a handler's error at info, a replaced 4xx response at debug),
+//! under the target `tower_problem::app`, with the method, path and request id (each
 //! left out when it is not known); error texts and panic messages have
 //! their control characters replaced, so they cannot forge a log line. The
 //! client sees the panic message or error
