@@ -9,6 +9,9 @@
 //!   §3.2 advises against for an extension.
 //! - URI references built from RFC 3986's grammar are accepted, and a
 //!   string holding a character no URI may hold is refused.
+//! - With the `serde` feature, a problem read back (from its own rendering
+//!   or from serde's) equals the one written, every extension member
+//!   included.
 //!
 //! The expected results come from a model of the documented rules, and the
 //! URI references from the grammar, written independently of the crate.
@@ -731,6 +734,18 @@ fn to_value(value: &ExtensionValue) -> Value {
 // Properties
 
 proptest! {
+    #[cfg(feature = "serde")]
+    #[test]
+    fn a_problem_round_trips_through_serde(case in case(true)) {
+        let problem = case.build().unwrap();
+        let read: Problem = serde_json::from_slice(&problem.to_json()).unwrap();
+        prop_assert_eq!(&read, &problem);
+        let written = serde_json::to_vec(&problem).unwrap();
+        prop_assert_eq!(&Bytes::from(written.clone()), &problem.to_json());
+        let read: Problem = serde_json::from_slice(&written).unwrap();
+        prop_assert_eq!(read, problem);
+    }
+
     #[test]
     fn a_built_problem_renders_json_that_parses_back_in_member_order(case in case(true)) {
         let problem = case.build().unwrap();

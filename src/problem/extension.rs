@@ -47,7 +47,9 @@ pub(super) fn check_name(name: &str) -> Result<(), NameError> {
 /// Made with `From`: strings, integers and booleans; with the `serde`
 /// feature, any `Serialize` value through
 /// [`ProblemBuilder::serialized_extension`](super::ProblemBuilder::serialized_extension).
-#[derive(Clone, Debug, PartialEq)]
+/// Two integers are equal when their numbers are, whatever their variants:
+/// JSON has one kind of number.
+#[derive(Clone, Debug)]
 #[non_exhaustive]
 pub enum ExtensionValue {
     /// A JSON string.
@@ -76,6 +78,29 @@ impl SerializedJson {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The text of `value`, as serde_json writes a value: the same text for
+    /// the same data, so that a problem read back equals the one written.
+    pub(super) fn from_value(value: &serde_json::Value) -> Result<Self, serde_json::Error> {
+        serde_json::to_string(value).map(Self)
+    }
+}
+
+impl PartialEq for ExtensionValue {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::String(a), Self::String(b)) => a == b,
+            (Self::Bool(a), Self::Bool(b)) => a == b,
+            (Self::Integer(a), Self::Integer(b)) => a == b,
+            (Self::Unsigned(a), Self::Unsigned(b)) => a == b,
+            (Self::Integer(a), Self::Unsigned(b)) | (Self::Unsigned(b), Self::Integer(a)) => {
+                i128::from(*a) == i128::from(*b)
+            }
+            #[cfg(feature = "serde")]
+            (Self::Json(a), Self::Json(b)) => a == b,
+            _ => false,
+        }
+    }
 }
 
 impl ExtensionValue {
@@ -83,7 +108,22 @@ impl ExtensionValue {
     pub(super) fn serialize<T: serde::Serialize + ?Sized>(
         value: &T,
     ) -> Result<Self, serde_json::Error> {
-        serde_json::to_string(value).map(|json| Self::Json(SerializedJson(json)))
+        Self::from_value(serde_json::to_value(value)?)
+    }
+
+    /// A JSON value as an extension's: a string, an integer or a boolean as
+    /// itself, anything else as its JSON; so a value reads back as it was
+    /// written.
+    #[cfg(feature = "serde")]
+    pub(super) fn from_value(value: serde_json::Value) -> Result<Self, serde_json::Error> {
+        use serde_json::Value;
+        Ok(match value {
+            Value::String(s) => Self::String(Cow::Owned(s)),
+            Value::Bool(b) => Self::Bool(b),
+            Value::Number(n) if n.is_u64() => Self::Unsigned(n.as_u64().unwrap_or_default()),
+            Value::Number(n) if n.is_i64() => Self::Integer(n.as_i64().unwrap_or_default()),
+            other => Self::Json(SerializedJson::from_value(&other)?),
+        })
     }
 
     /// The string, if this is one.

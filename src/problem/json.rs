@@ -4,10 +4,10 @@
 //! an escape (nearly none does), so the buffer is allocated once, full, and
 //! becomes a `Bytes` without a second allocation (one that is not full
 //! needs a shared header); text that needs escapes grows it, and costs the
-//! second allocation. Member names, `type` and
-//! `instance` are checked on the way in (extension names are letters,
-//! digits and `_`; URI references hold no `"`, `\\` or control character),
-//! so they are copied as they are; only free text is escaped.
+//! second allocation. `type` and `instance` are checked on the way in (URI
+//! references hold no `"`, `\\` or control character), so they are copied as
+//! they are; free text and member names (a problem read from another server
+//! may have any) are escaped.
 
 use bytes::Bytes;
 
@@ -116,15 +116,15 @@ impl ObjectWriter {
         Bytes::from(self.buf)
     }
 
-    /// A checked name: copied as it is.
+    /// A member's name, escaped: a problem read from another server may
+    /// have any.
     #[inline]
     fn key(&mut self, key: &str) {
         if self.buf.len() > 1 {
             self.buf.push(b',');
         }
-        self.buf.push(b'"');
-        self.buf.extend_from_slice(key.as_bytes());
-        self.buf.extend_from_slice(b"\":");
+        write_string(&mut self.buf, key);
+        self.buf.push(b':');
     }
 }
 

@@ -52,6 +52,8 @@ mod extension;
 mod into_response;
 pub(crate) mod json;
 mod response;
+#[cfg(feature = "serde")]
+mod serde;
 mod uri;
 
 use std::borrow::Cow;
@@ -78,10 +80,14 @@ pub(crate) use self::response::{
 /// `http::Response::from(problem)` (or, with the `axum` feature, return it
 /// from a handler). See the [module docs](self).
 ///
-/// Every `Problem` went through the builder's checks, so its `type`,
-/// `instance` and member names need no escaping in JSON, and it renders as
-/// valid JSON whatever its free text (`title`, `detail`, string values)
-/// holds.
+/// A built `Problem` went through the builder's checks; one read from
+/// another server (with the `serde` feature, through `Deserialize`, which
+/// reads as RFC 9457 §3.1 asks a consumer to) may have any member names.
+/// Either renders as valid JSON whatever its text holds.
+///
+/// With the `serde` feature it is `Serialize`, writing what
+/// [`to_json`](Self::to_json) writes, and `Deserialize`: a problem read
+/// back equals the one written.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Problem {
     type_uri: Option<Cow<'static, str>>,
