@@ -51,6 +51,8 @@ mod extension;
 #[cfg(feature = "axum")]
 mod into_response;
 pub(crate) mod json;
+#[cfg(feature = "utoipa")]
+mod openapi;
 mod response;
 #[cfg(feature = "serde")]
 mod serde;

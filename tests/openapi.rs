@@ -1,0 +1,118 @@
+//! The `Problem` schema in a generated OpenAPI document (feature `utoipa`):
+//! the document lists the error responses with it, and the problems a real
+//! server answers, over a socket, validate against it.
+#![cfg(feature = "utoipa")]
+
+mod support;
+
+use std::error::Error;
+use std::fmt;
+
+use axum::extract::Path;
+use axum::http::{Method, StatusCode};
+use axum::routing::get;
+use axum::Router;
+use serde_json::{json, Value};
+use tower_problem::app::{AppErrorLayer, HandlerError, Kind};
+use tower_problem::problem::Problem;
+use utoipa::OpenApi;
+
+use support::{h1, request, serve_router};
+
+#[derive(Debug)]
+struct NoSuchOrder;
+
+impl fmt::Display for NoSuchOrder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("no such order")
+    }
+}
+
+impl Error for NoSuchOrder {}
+
+/// An order.
+#[utoipa::path(
+    get,
+    path = "/orders/{id}",
+    params(("id" = u32, Path, description = "The order's id")),
+    responses(
+        (status = 200, description = "The order", body = String),
+        (status = 404, description = "No such order", body = Problem, content_type = "application/problem+json"),
+        (status = 500, description = "The server failed", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn order(Path(id): Path<u32>) -> Result<String, HandlerError> {
+    match id {
+        1 => Ok("one".into()),
+        13 => panic!("unlucky"),
+        _ => Err(NoSuchOrder)?,
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(paths(order), components(schemas(Problem)))]
+struct ApiDoc;
+
+fn problem_schema(document: &Value) -> Value {
+    let mut schema = document["components"]["schemas"]["Problem"].clone();
+    assert!(schema.is_object(), "no Problem schema: {document}");
+    schema["$schema"] = json!("https://json-schema.org/draft/2020-12/schema");
+    schema
+}
+
+#[tokio::test]
+async fn the_document_lists_the_error_responses_and_real_problems_validate() {
+    let document = serde_json::to_value(ApiDoc::openapi()).unwrap();
+    let responses = &document["paths"]["/orders/{id}"]["get"]["responses"];
+    for status in ["404", "500"] {
+        assert_eq!(
+            responses[status]["content"]["application/problem+json"]["schema"]["$ref"],
+            "#/components/schemas/Problem",
+            "{responses}"
+        );
+    }
+    let schema = problem_schema(&document);
+    assert_eq!(schema["required"], json!(["status"]));
+    assert_eq!(schema["properties"]["type"]["format"], "uri-reference");
+    let validator = jsonschema::validator_for(&schema).expect("a valid JSON Schema");
+
+    let app = Router::new().route("/orders/{id}", get(order)).layer(
+        AppErrorLayer::new()
+            .intercept_all_errors(true)
+            .classify_with(|error: &(dyn Error + 'static)| {
+                error.is::<NoSuchOrder>().then_some(Kind::NotFound)
+            }),
+    );
+    let addr = serve_router(app).await;
+    for (path, status) in [
+        ("/orders/7", StatusCode::NOT_FOUND),
+        ("/orders/13", StatusCode::INTERNAL_SERVER_ERROR),
+        ("/orders/x", StatusCode::BAD_REQUEST),
+        ("/no/such/path", StatusCode::NOT_FOUND),
+    ] {
+        let reply = h1(addr, request(Method::GET, path, &[("x-request-id", "r-1")])).await;
+        assert_eq!(reply.status, status, "{path}");
+        let body = reply.json();
+        let errors: Vec<String> = validator
+            .iter_errors(&body)
+            .map(|e| e.to_string())
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "{path}: {body} does not validate: {errors:?}"
+        );
+        // What the schema describes is what the crate reads back.
+        let problem: Problem = serde_json::from_value(body).unwrap();
+        assert_eq!(problem.status(), status);
+    }
+
+    // The schema refuses what is no problem: it can fail.
+    for bad in [
+        json!({"title": "no status"}),
+        json!({"status": 700}),
+        json!({"status": "404"}),
+        json!({"status": 404, "type": 5}),
+    ] {
+        assert!(!validator.is_valid(&bad), "{bad} should not validate");
+    }
+}
