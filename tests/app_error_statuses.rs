@@ -72,6 +72,27 @@ async fn order(axum::extract::Path(id): axum::extract::Path<u32>) -> Result<Stri
     Ok(find_order(id)?)
 }
 
+/// A text longer than the 1 KiB the layer reads.
+const LONG_TEXT: &str = concat!(
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "and one byte more than 1 KiB",
+);
+
 fn plain(status: StatusCode, text: &'static str) -> Response {
     (status, [(header::CONTENT_TYPE, "text/plain")], text).into_response()
 }
@@ -145,6 +166,10 @@ fn app(layer: AppErrorLayer<fn(&(dyn Error + 'static)) -> Option<Kind>>) -> Rout
                     r#"{"title":"mine","status":400}"#,
                 )
             }),
+        )
+        .route(
+            "/long-text",
+            get(|| async { plain(StatusCode::BAD_REQUEST, LONG_TEXT) }),
         )
         .route(
             "/streamed",
@@ -350,6 +375,10 @@ async fn problems_of_the_app_pass_and_unread_bodies_say_nothing() {
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
     assert_eq!(reply.text(), r#"{"title":"mine","status":400}"#);
 
+    // Above the bound, of a known length or of none: not read, not said.
+    let reply = h1(addr, request(Method::GET, "/long-text", &[])).await;
+    let problem = assert_status_problem(&reply, StatusCode::BAD_REQUEST, "bad_request");
+    assert!(problem.get("detail").is_none(), "{problem}");
     let reply = h1(addr, request(Method::GET, "/streamed", &[])).await;
     let problem = assert_status_problem(&reply, StatusCode::BAD_REQUEST, "bad_request");
     assert!(problem.get("detail").is_none(), "{problem}");
