@@ -417,6 +417,21 @@ async fn by_default_only_500s_are_replaced_and_the_set_can_be_narrowed() {
     assert!(problem.get("detail").is_none(), "{problem}");
 }
 
+#[tokio::test]
+async fn it_works_over_any_tower_service_outside_a_router() {
+    let svc = ServiceBuilder::new()
+        .layer(AppErrorLayer::new().intercept_all_errors(true))
+        .service_fn(|_req: Request<hyper::body::Incoming>| async {
+            Ok::<_, Infallible>(plain(StatusCode::GONE, "the resource is gone"))
+        });
+    let addr = support::serve_service(svc).await;
+    let reply = h1(addr, request(Method::GET, "/", &[])).await;
+    let problem = assert_status_problem(&reply, StatusCode::GONE, "gone");
+    assert_eq!(problem["detail"], "the resource is gone");
+    let reply = h2(addr, request(Method::GET, "/", &[])).await;
+    assert_status_problem(&reply, StatusCode::GONE, "gone");
+}
+
 #[test]
 #[should_panic(expected = "not a 4xx or 5xx status")]
 fn intercept_only_refuses_a_success_status() {
@@ -547,4 +562,7 @@ async fn anyhow_and_eyre_work_with_question_mark() {
         assert_eq!(reply.json()["kind"], "handler_error");
         logs.wait_for(&["request handler failed", text]).await;
     }
+    // anyhow's own `Debug` form is logged too: where its backtrace would be.
+    logs.wait_for(&["error.debug=\"reading the ledger\\n\\nCaused by:"])
+        .await;
 }
