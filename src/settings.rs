@@ -148,6 +148,54 @@ impl<X: fmt::Debug, F: fmt::Debug> fmt::Debug for Common<X, F> {
     }
 }
 
+/// What a layer, its services and their futures keep: the [`Common`]
+/// settings (the layer's flags `F` by value, the rest, `X` among it, behind
+/// one `Arc`), and the classifier and the responder by value.
+pub(crate) struct Settings<X, F, C, R> {
+    pub(crate) common: Common<X, F>,
+    pub(crate) classify: C,
+    pub(crate) respond: R,
+}
+
+impl<X, F, C, R> Settings<X, F, C, R> {
+    pub(crate) fn with_classify<C2>(self, classify: C2) -> Settings<X, F, C2, R> {
+        Settings {
+            common: self.common,
+            classify,
+            respond: self.respond,
+        }
+    }
+
+    pub(crate) fn with_respond<R2>(self, respond: R2) -> Settings<X, F, C, R2> {
+        Settings {
+            common: self.common,
+            classify: self.classify,
+            respond,
+        }
+    }
+}
+
+impl<X, F: Copy, C: Clone, R: Clone> Clone for Settings<X, F, C, R> {
+    #[inline]
+    fn clone(&self) -> Self {
+        Self {
+            common: self.common.clone(),
+            classify: self.classify.clone(),
+            respond: self.respond.clone(),
+        }
+    }
+}
+
+impl<X: fmt::Debug, F: fmt::Debug, C, R> fmt::Debug for Settings<X, F, C, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("common", &self.common)
+            .field("classify", &std::any::type_name::<C>())
+            .field("respond", &std::any::type_name::<R>())
+            .finish()
+    }
+}
+
 /// The builder methods of the [`Common`] settings, one text for both
 /// layers: expands inside a layer's `impl` that has
 /// `fn common_mut(&mut self) -> &mut Common<_, _>`.
@@ -245,21 +293,41 @@ macro_rules! flag_setter {
 }
 pub(crate) use flag_setter;
 
-/// `fmt::Debug` of a layer's service: its inner service, settings, and
-/// the readiness failure it holds for the next call.
-pub(crate) fn debug_service(
-    f: &mut fmt::Formatter<'_>,
-    name: &str,
-    inner: &dyn fmt::Debug,
-    settings: &dyn fmt::Debug,
-    not_ready: &dyn fmt::Debug,
-) -> fmt::Result {
-    f.debug_struct(name)
-        .field("inner", inner)
-        .field("settings", settings)
-        .field("not_ready", not_ready)
-        .finish()
+/// What a layer's service `$name<S, C, R>` (fields `inner`, `settings`,
+/// `not_ready`) has besides its `Service` impl: `new`, `get_ref`,
+/// `get_mut`, `into_inner`, `Clone` and `Debug`.
+macro_rules! layer_service {
+    ($name:ident) => {
+        impl<S, C, R> $name<S, C, R> {
+            pub(super) fn new(inner: S, settings: Settings<C, R>) -> Self {
+                Self {
+                    inner,
+                    settings,
+                    not_ready: None,
+                }
+            }
+
+            crate::settings::inner_accessors!(S, "wrapped service");
+        }
+
+        impl<S: Clone, C: Clone, R: Clone> Clone for $name<S, C, R> {
+            fn clone(&self) -> Self {
+                Self::new(self.inner.clone(), self.settings.clone())
+            }
+        }
+
+        impl<S: std::fmt::Debug, C, R> std::fmt::Debug for $name<S, C, R> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($name))
+                    .field("inner", &self.inner)
+                    .field("settings", &self.settings)
+                    .field("not_ready", &self.not_ready)
+                    .finish()
+            }
+        }
+    };
 }
+pub(crate) use layer_service;
 
 /// `get_ref`, `get_mut` and `into_inner` of a wrapper's `inner` field of
 /// type `$ty`, described as `$what`.

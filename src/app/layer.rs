@@ -8,7 +8,7 @@ use super::failure::{Failure, Kind};
 use super::service::AppErrorService;
 use crate::classify::{Classify, DefaultClassifier};
 use crate::respond::{DefaultResponse, ResponseForFailure};
-use crate::settings::{common_builder_methods, flag_setter, Common};
+use crate::settings::{self, common_builder_methods, flag_setter, Common};
 
 /// Turns every panic and error of the service it wraps into a 500 with a
 /// problem+json body (and, when told, every error response of the stack
@@ -18,15 +18,8 @@ pub struct AppErrorLayer<C = DefaultClassifier, R = DefaultResponse> {
     settings: Settings<C, R>,
 }
 
-/// What the layer, its services and their futures keep: flags, the
-/// classifier and the responder by value, the rest behind [`Common`]'s one
-/// `Arc`.
-#[derive(Clone)]
-pub(super) struct Settings<C, R> {
-    pub(super) common: Common<Custom, Flags>,
-    pub(super) classify: C,
-    pub(super) respond: R,
-}
+/// What the layer, its services and their futures keep.
+pub(super) type Settings<C, R> = settings::Settings<Custom, Flags, C, R>;
 
 /// The app layer's own flags.
 #[derive(Clone, Copy, Debug)]
@@ -77,16 +70,6 @@ impl<C, R> Settings<C, R> {
     }
 }
 
-impl<C, R> fmt::Debug for Settings<C, R> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Settings")
-            .field("common", &self.common)
-            .field("classify", &std::any::type_name::<C>())
-            .field("respond", &std::any::type_name::<R>())
-            .finish()
-    }
-}
-
 impl AppErrorLayer {
     /// The layer with the default problem+json body and every check on;
     /// only 500s among the inner stack's error responses are replaced.
@@ -129,13 +112,8 @@ impl<C, R> AppErrorLayer<C, R> {
     /// [`RequestContext`]: crate::RequestContext
     /// [`Problem`]: crate::problem::Problem
     pub fn respond_with<T: ResponseForFailure<Failure>>(self, respond: T) -> AppErrorLayer<C, T> {
-        let s = self.settings;
         AppErrorLayer {
-            settings: Settings {
-                common: s.common,
-                classify: s.classify,
-                respond,
-            },
+            settings: self.settings.with_respond(respond),
         }
     }
 
@@ -160,13 +138,8 @@ impl<C, R> AppErrorLayer<C, R> {
     /// responder is: the default and a closure that captures nothing are
     /// zero-sized.
     pub fn classify_with<C2: Classify<Kind>>(self, classify: C2) -> AppErrorLayer<C2, R> {
-        let s = self.settings;
         AppErrorLayer {
-            settings: Settings {
-                common: s.common,
-                classify,
-                respond: s.respond,
-            },
+            settings: self.settings.with_classify(classify),
         }
     }
 

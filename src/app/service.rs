@@ -1,4 +1,3 @@
-use std::fmt;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -14,7 +13,7 @@ use crate::classify::Classify;
 use crate::context::RequestContext;
 use crate::panic::catch;
 use crate::respond::ResponseForFailure;
-use crate::settings::{debug_service, inner_accessors};
+use crate::settings::layer_service;
 use crate::BoxError;
 
 /// The service of [`AppErrorLayer`](super::AppErrorLayer): it never fails,
@@ -34,24 +33,13 @@ pub struct AppErrorService<S, C, R> {
     not_ready: Option<Failure>,
 }
 
-impl<S, C, R> AppErrorService<S, C, R> {
-    pub(super) fn new(inner: S, settings: Settings<C, R>) -> Self {
-        Self {
-            inner,
-            settings,
-            not_ready: None,
-        }
-    }
-
-    inner_accessors!(S, "wrapped service");
-}
+layer_service!(AppErrorService);
 
 impl<S, C, R, ReqBody, ResBody> Service<Request<ReqBody>> for AppErrorService<S, C, R>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     S::Error: Into<BoxError>,
-    ResBody: http_body::Body<Data = Bytes>,
-    ResBody::Error: Into<BoxError>,
+    ResBody: http_body::Body<Data = Bytes, Error: Into<BoxError>>,
     C: Classify<Kind>,
     R: ResponseForFailure<Failure>,
 {
@@ -84,18 +72,5 @@ where
             Ok(future) => ResponseFuture::running(future, request, settings),
             Err(panic) => ResponseFuture::failed(Failure::panic(panic), request, settings),
         }
-    }
-}
-
-impl<S: Clone, C: Clone, R: Clone> Clone for AppErrorService<S, C, R> {
-    fn clone(&self) -> Self {
-        Self::new(self.inner.clone(), self.settings.clone())
-    }
-}
-
-impl<S: fmt::Debug, C, R> fmt::Debug for AppErrorService<S, C, R> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = "AppErrorService";
-        debug_service(f, name, &self.inner, &self.settings, &self.not_ready)
     }
 }

@@ -92,8 +92,7 @@ impl<F, C, R, B, E> Future for ResponseFuture<F, C, R>
 where
     F: Future<Output = Result<Response<B>, E>>,
     E: Into<BoxError>,
-    B: http_body::Body<Data = Bytes>,
-    B::Error: Into<BoxError>,
+    B: http_body::Body<Data = Bytes, Error: Into<BoxError>>,
     C: Classify<Kind>,
     R: ResponseForFailure<Failure>,
 {

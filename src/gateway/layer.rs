@@ -9,7 +9,7 @@ use super::proxy_status::serialize_name;
 use super::service::GatewayErrorService;
 use crate::classify::{Classify, DefaultClassifier};
 use crate::respond::{DefaultResponse, ResponseForFailure};
-use crate::settings::{common_builder_methods, flag_setter, Common};
+use crate::settings::{self, common_builder_methods, flag_setter, Common};
 
 /// The default head timeout: 30 seconds.
 pub const DEFAULT_HEAD_TIMEOUT: Duration = Duration::from_secs(30);
@@ -25,15 +25,8 @@ pub struct GatewayErrorLayer<C = DefaultClassifier, R = DefaultResponse> {
     settings: Settings<C, R>,
 }
 
-/// What the layer, its services and their futures keep: flags, timeouts,
-/// the classifier and the responder by value, the rest behind [`Common`]'s
-/// one `Arc`.
-#[derive(Clone)]
-pub(super) struct Settings<C, R> {
-    pub(super) common: Common<Custom, Flags>,
-    pub(super) classify: C,
-    pub(super) respond: R,
-}
+/// What the layer, its services and their futures keep.
+pub(super) type Settings<C, R> = settings::Settings<Custom, Flags, C, R>;
 
 /// The gateway layer's own flags and timeouts, small enough to be copied
 /// into every request's future.
@@ -124,16 +117,6 @@ impl<C, R> Settings<C, R> {
     }
 }
 
-impl<C, R> fmt::Debug for Settings<C, R> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Settings")
-            .field("common", &self.common)
-            .field("classify", &std::any::type_name::<C>())
-            .field("respond", &std::any::type_name::<R>())
-            .finish()
-    }
-}
-
 impl GatewayErrorLayer {
     /// The layer with the default classifier and problem+json body, a head
     /// timeout of 30 s and a body idle timeout of 60 s.
@@ -183,13 +166,8 @@ impl<C, R> GatewayErrorLayer<C, R> {
         self,
         respond: R2,
     ) -> GatewayErrorLayer<C, R2> {
-        let s = self.settings;
         GatewayErrorLayer {
-            settings: Settings {
-                common: s.common,
-                classify: s.classify,
-                respond,
-            },
+            settings: self.settings.with_respond(respond),
         }
     }
 
@@ -247,13 +225,8 @@ impl<C, R> GatewayErrorLayer<C, R> {
     /// responder is: the default and a closure that captures nothing are
     /// zero-sized.
     pub fn classify_with<C2: Classify<Kind>>(self, classify: C2) -> GatewayErrorLayer<C2, R> {
-        let s = self.settings;
         GatewayErrorLayer {
-            settings: Settings {
-                common: s.common,
-                classify,
-                respond: s.respond,
-            },
+            settings: self.settings.with_classify(classify),
         }
     }
 

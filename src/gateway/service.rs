@@ -1,4 +1,3 @@
-use std::fmt;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -13,7 +12,7 @@ use super::request_body::RequestBody;
 use crate::classify::Classify;
 use crate::context::RequestContext;
 use crate::respond::ResponseForFailure;
-use crate::settings::{debug_service, inner_accessors};
+use crate::settings::layer_service;
 use crate::BoxError;
 
 /// The service of [`GatewayErrorLayer`](super::GatewayErrorLayer): it never
@@ -39,24 +38,13 @@ pub struct GatewayErrorService<S, C, R> {
     not_ready: Option<BoxError>,
 }
 
-impl<S, C, R> GatewayErrorService<S, C, R> {
-    pub(super) fn new(inner: S, settings: Settings<C, R>) -> Self {
-        Self {
-            inner,
-            settings,
-            not_ready: None,
-        }
-    }
-
-    inner_accessors!(S, "wrapped service");
-}
+layer_service!(GatewayErrorService);
 
 impl<S, C, R, ReqBody, ResBody> Service<Request<ReqBody>> for GatewayErrorService<S, C, R>
 where
     S: Service<Request<RequestBody<ReqBody>>, Response = Response<ResBody>>,
     S::Error: Into<BoxError>,
-    ResBody: http_body::Body<Data = Bytes>,
-    ResBody::Error: Into<BoxError>,
+    ResBody: http_body::Body<Data = Bytes, Error: Into<BoxError>>,
     C: Classify<Kind>,
     R: ResponseForFailure<Failure>,
 {
@@ -98,18 +86,5 @@ where
         }
         let future = self.inner.call(req.map(RequestBody::new));
         ResponseFuture::running(future, call, settings)
-    }
-}
-
-impl<S: Clone, C: Clone, R: Clone> Clone for GatewayErrorService<S, C, R> {
-    fn clone(&self) -> Self {
-        Self::new(self.inner.clone(), self.settings.clone())
-    }
-}
-
-impl<S: fmt::Debug, C, R> fmt::Debug for GatewayErrorService<S, C, R> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = "GatewayErrorService";
-        debug_service(f, name, &self.inner, &self.settings, &self.not_ready)
     }
 }
