@@ -1,6 +1,7 @@
 //! The `Problem` schema in a generated OpenAPI document (feature `utoipa`):
 //! the document lists the error responses with it, and the problems a real
-//! server answers, over a socket, validate against it.
+//! server answers, over a socket, validate against it; schemars's (feature
+//! `schemars`) is the same schema.
 #![cfg(feature = "utoipa")]
 
 mod support;
@@ -60,6 +61,40 @@ fn problem_schema(document: &Value) -> Value {
     schema
 }
 
+/// The problems a real server answers, each with its status.
+async fn real_problems() -> Vec<(Value, StatusCode)> {
+    let app = Router::new().route("/orders/{id}", get(order)).layer(
+        AppErrorLayer::new()
+            .intercept_all_errors(true)
+            .classify_with(|error: &(dyn Error + 'static)| {
+                error.is::<NoSuchOrder>().then_some(Kind::NotFound)
+            }),
+    );
+    let addr = serve_router(app).await;
+    let mut problems = Vec::new();
+    for (path, status) in [
+        ("/orders/7", StatusCode::NOT_FOUND),
+        ("/orders/13", StatusCode::INTERNAL_SERVER_ERROR),
+        ("/orders/x", StatusCode::BAD_REQUEST),
+        ("/no/such/path", StatusCode::NOT_FOUND),
+    ] {
+        let reply = h1(addr, request(Method::GET, path, &[("x-request-id", "r-1")])).await;
+        assert_eq!(reply.status, status, "{path}");
+        problems.push((reply.json(), status));
+    }
+    problems
+}
+
+/// Not problems: a schema must refuse them, so the tests can fail.
+fn not_problems() -> [Value; 4] {
+    [
+        json!({"title": "no status"}),
+        json!({"status": 700}),
+        json!({"status": "404"}),
+        json!({"status": 404, "type": 5}),
+    ]
+}
+
 #[tokio::test]
 async fn the_document_lists_the_error_responses_and_real_problems_validate() {
     let document = serde_json::to_value(ApiDoc::openapi()).unwrap();
@@ -75,44 +110,34 @@ async fn the_document_lists_the_error_responses_and_real_problems_validate() {
     assert_eq!(schema["required"], json!(["status"]));
     assert_eq!(schema["properties"]["type"]["format"], "uri-reference");
     let validator = jsonschema::validator_for(&schema).expect("a valid JSON Schema");
-
-    let app = Router::new().route("/orders/{id}", get(order)).layer(
-        AppErrorLayer::new()
-            .intercept_all_errors(true)
-            .classify_with(|error: &(dyn Error + 'static)| {
-                error.is::<NoSuchOrder>().then_some(Kind::NotFound)
-            }),
-    );
-    let addr = serve_router(app).await;
-    for (path, status) in [
-        ("/orders/7", StatusCode::NOT_FOUND),
-        ("/orders/13", StatusCode::INTERNAL_SERVER_ERROR),
-        ("/orders/x", StatusCode::BAD_REQUEST),
-        ("/no/such/path", StatusCode::NOT_FOUND),
-    ] {
-        let reply = h1(addr, request(Method::GET, path, &[("x-request-id", "r-1")])).await;
-        assert_eq!(reply.status, status, "{path}");
-        let body = reply.json();
+    for (body, status) in real_problems().await {
         let errors: Vec<String> = validator
             .iter_errors(&body)
             .map(|e| e.to_string())
             .collect();
-        assert!(
-            errors.is_empty(),
-            "{path}: {body} does not validate: {errors:?}"
-        );
+        assert!(errors.is_empty(), "{body} does not validate: {errors:?}");
         // What the schema describes is what the crate reads back.
         let problem: Problem = serde_json::from_value(body).unwrap();
         assert_eq!(problem.status(), status);
     }
+    for bad in not_problems() {
+        assert!(!validator.is_valid(&bad), "{bad} should not validate");
+    }
+}
 
-    // The schema refuses what is no problem: it can fail.
-    for bad in [
-        json!({"title": "no status"}),
-        json!({"status": 700}),
-        json!({"status": "404"}),
-        json!({"status": 404, "type": 5}),
-    ] {
+#[cfg(feature = "schemars")]
+#[tokio::test]
+async fn schemars_gives_the_same_schema() {
+    let schemars = serde_json::to_value(schemars::schema_for!(Problem)).unwrap();
+    let utoipa = problem_schema(&serde_json::to_value(ApiDoc::openapi()).unwrap());
+    for member in ["type", "properties", "required", "additionalProperties"] {
+        assert_eq!(schemars[member], utoipa[member], "{member}");
+    }
+    let validator = jsonschema::validator_for(&schemars).expect("a valid JSON Schema");
+    for (body, _) in real_problems().await {
+        assert!(validator.is_valid(&body), "{body}");
+    }
+    for bad in not_problems() {
         assert!(!validator.is_valid(&bad), "{bad} should not validate");
     }
 }

@@ -51,9 +51,13 @@ mod extension;
 #[cfg(feature = "axum")]
 mod into_response;
 pub(crate) mod json;
+#[cfg(feature = "schemars")]
+mod json_schema;
 #[cfg(feature = "utoipa")]
 mod openapi;
 mod response;
+#[cfg(any(feature = "utoipa", feature = "schemars"))]
+mod schema;
 #[cfg(feature = "serde")]
 mod serde;
 mod uri;

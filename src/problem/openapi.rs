@@ -6,6 +6,7 @@ use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Schema, Schem
 use utoipa::openapi::RefOr;
 use utoipa::{PartialSchema, ToSchema};
 
+use super::schema::{DESCRIPTION, STATUS, STRINGS, URI_REFERENCE};
 use super::Problem;
 
 /// RFC 9457's members, and the two the layers add (`kind`, `request_id`):
@@ -14,57 +15,31 @@ use super::Problem;
 /// in `components(schemas(Problem))`.
 impl PartialSchema for Problem {
     fn schema() -> RefOr<Schema> {
-        let string = |description: &str| {
-            ObjectBuilder::new()
-                .schema_type(Type::String)
-                .description(Some(description))
-        };
-        let uri_reference = |description: &str| {
-            // JSON Schema's format name; utoipa names it only with its `url`
-            // feature, which would bring the `url` crate for a string.
-            string(description).format(Some(SchemaFormat::Custom("uri-reference".into())))
-        };
-        ObjectBuilder::new()
+        let mut schema = ObjectBuilder::new()
             .schema_type(Type::Object)
-            .description(Some(
-                "An RFC 9457 problem details object (application/problem+json).",
-            ))
+            .description(Some(DESCRIPTION))
             .property(
-                "type",
-                uri_reference("A URI reference that identifies the problem type.")
-                    .default(Some("about:blank".into())),
-            )
-            .property(
-                "title",
-                string("A short, human-readable summary of the problem type."),
-            )
-            .property(
-                "status",
+                STATUS.name,
                 ObjectBuilder::new()
                     .schema_type(Type::Integer)
                     .minimum(Some(100))
                     .maximum(Some(599))
-                    .description(Some("The HTTP status code of this occurrence.")),
+                    .description(Some(STATUS.description)),
             )
-            .required("status")
-            .property(
-                "detail",
-                string("A human-readable explanation of this occurrence."),
-            )
-            .property(
-                "instance",
-                uri_reference("A URI reference that identifies this occurrence."),
-            )
-            .property(
-                "kind",
-                string("What failed, as a stable token (tower-problem's layers)."),
-            )
-            .property(
-                "request_id",
-                string("The request's id, when it had one (tower-problem's layers)."),
-            )
-            .additional_properties(Some(AdditionalProperties::FreeForm(true)))
-            .into()
+            .required(STATUS.name)
+            .additional_properties(Some(AdditionalProperties::FreeForm(true)));
+        for member in STRINGS {
+            let mut string = ObjectBuilder::new()
+                .schema_type(Type::String)
+                .description(Some(member.description));
+            if member.uri {
+                // utoipa names the format only with its `url` feature, which
+                // would bring the `url` crate for a string.
+                string = string.format(Some(SchemaFormat::Custom(URI_REFERENCE.into())));
+            }
+            schema = schema.property(member.name, string);
+        }
+        schema.into()
     }
 }
 
