@@ -47,6 +47,11 @@ enum Found {
     /// A timer around the client: the response's, unless hyper-util's
     /// client says it was connecting.
     Elapsed,
+    /// `io::ErrorKind::UnexpectedEof`: an incomplete response, unless
+    /// hyper-util's client says it was connecting, when only a handshake
+    /// reads: the TLS handshake's with the `rustls` feature, else a
+    /// terminated connection.
+    IoEof,
 }
 
 impl<'a> Walk<'a> {
@@ -127,6 +132,11 @@ fn resolve(found: Option<Found>, connect: Option<bool>) -> Kind {
         Some(Found::IoTimeout) => Kind::ConnectionTimeout,
         Some(Found::Elapsed) if connect == Some(true) => Kind::ConnectionTimeout,
         Some(Found::Elapsed) => Kind::HttpResponseTimeout,
+        Some(Found::IoEof) if connect == Some(true) && cfg!(feature = "rustls") => {
+            Kind::TlsProtocolError
+        }
+        Some(Found::IoEof) if connect == Some(true) => Kind::ConnectionTerminated,
+        Some(Found::IoEof) => Kind::HttpResponseIncomplete,
         None => Kind::ProxyInternalError,
     }
 }
@@ -143,9 +153,17 @@ fn head_level(level: chain::Level<'_>) -> Told {
             io::ErrorKind::ConnectionReset
             | io::ErrorKind::ConnectionAborted
             | io::ErrorKind::BrokenPipe => Some(Found::Kind(Kind::ConnectionTerminated)),
-            io::ErrorKind::UnexpectedEof => Some(Found::Kind(Kind::HttpResponseIncomplete)),
+            io::ErrorKind::UnexpectedEof => Some(Found::IoEof),
             _ => None,
         });
+    }
+    #[cfg(feature = "rustls")]
+    if let Some(tls) = error.downcast_ref::<rustls::Error>() {
+        return Told::Known(Some(Found::Kind(match tls {
+            rustls::Error::InvalidCertificate(_) => Kind::TlsCertificateError,
+            rustls::Error::AlertReceived(_) => Kind::TlsAlertReceived,
+            _ => Kind::TlsProtocolError,
+        })));
     }
     if let Some(hyper) = error.downcast_ref::<hyper::Error>() {
         return Told::Known(if hyper.is_parse() {
@@ -188,6 +206,23 @@ fn is_dns_text(level: &(dyn Error + 'static)) -> bool {
         TEXTS[1].len()
     };
     text_starts_with_any::<LONGEST>(level, &TEXTS)
+}
+
+/// The id and name of the TLS alert in `error`'s chain, for the
+/// `alert-id` and `alert-message` of `tls_alert_received`.
+pub(super) fn tls_alert(error: &(dyn Error + 'static)) -> Option<(u8, String)> {
+    #[cfg(feature = "rustls")]
+    {
+        sources(error).find_map(|level| match level.error.downcast_ref::<rustls::Error>()? {
+            rustls::Error::AlertReceived(alert) => Some((u8::from(*alert), format!("{alert:?}"))),
+            _ => None,
+        })
+    }
+    #[cfg(not(feature = "rustls"))]
+    {
+        let _ = error;
+        None
+    }
 }
 
 /// The default classification of an upstream response body's error.

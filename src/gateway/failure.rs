@@ -70,6 +70,18 @@ kinds! {
         /// The upstream sent no complete response head within the head
         /// timeout: `http_response_timeout`.
         HttpResponseTimeout => "http_response_timeout", 502, "The upstream did not answer in time";
+        /// The upstream's TLS certificate was refused (expired, not yet
+        /// valid, of an unknown issuer, for another name, badly signed;
+        /// feature `rustls`): `tls_certificate_error`.
+        TlsCertificateError => "tls_certificate_error", 502, "The upstream's TLS certificate was refused";
+        /// The upstream ended the TLS handshake or the connection with a
+        /// fatal alert (feature `rustls`): `tls_alert_received`, with its
+        /// `alert-id` and `alert-message` in `Proxy-Status`.
+        TlsAlertReceived => "tls_alert_received", 502, "The upstream sent a TLS alert";
+        /// The TLS handshake with the upstream failed otherwise: plain HTTP
+        /// on a TLS port, a malformed record, a connection closed in the
+        /// middle of it (feature `rustls`): `tls_protocol_error`.
+        TlsProtocolError => "tls_protocol_error", 502, "The TLS handshake with the upstream failed";
         /// The connection was reset, aborted or broken: `connection_terminated`.
         ConnectionTerminated => "connection_terminated", 502, "The upstream connection was terminated";
         /// The upstream closed the connection before its response was

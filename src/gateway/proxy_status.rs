@@ -22,6 +22,8 @@ pub(super) struct Params<'a> {
     pub(super) details: Option<&'a str>,
     pub(super) next_hop: Option<&'a str>,
     pub(super) received_status: Option<StatusCode>,
+    /// A TLS alert's id and message, for `tls_alert_received`.
+    pub(super) alert: Option<(u8, &'a str)>,
 }
 
 /// The proxy's name as an sf-item: a token when it is a valid sf-token,
@@ -48,7 +50,7 @@ pub(super) fn member(name: &str, params: &Params<'_>) -> HeaderValue {
     if params.received_status.is_some() {
         len += "; received-status=000".len();
     }
-    if params.next_hop.is_some() || params.details.is_some() {
+    if params.next_hop.is_some() || params.details.is_some() || params.alert.is_some() {
         len += 64;
     }
     let mut out = String::with_capacity(len);
@@ -61,6 +63,12 @@ pub(super) fn member(name: &str, params: &Params<'_>) -> HeaderValue {
     if let Some(status) = params.received_status {
         out.push_str("; received-status=");
         out.push_str(status.as_str());
+    }
+    if let Some((id, message)) = params.alert {
+        out.push_str("; alert-id=");
+        out.push_str(&id.to_string());
+        out.push_str("; alert-message=");
+        write_string(&mut out, message, MAX_STRING);
     }
     if let Some(next_hop) = params.next_hop {
         out.push_str("; next-hop=");
@@ -202,6 +210,7 @@ mod tests {
                     details: Some(input),
                     next_hop: Some(input),
                     received_status: Some(StatusCode::SERVICE_UNAVAILABLE),
+                    alert: Some((40, input)),
                 },
             );
             assert!(value.to_str().is_ok());
@@ -217,11 +226,24 @@ mod tests {
                 details: Some("invalid \"status\""),
                 next_hop: Some("backend:8080"),
                 received_status: None,
+                alert: None,
             },
         );
         assert_eq!(
             value,
             r#"tower-problem; error=http_protocol_error; next-hop="backend:8080"; details="invalid \"status\"""#
+        );
+        let value = member(
+            "tower-problem",
+            &Params {
+                error: Some("tls_alert_received"),
+                alert: Some((70, "ProtocolVersion")),
+                ..Params::default()
+            },
+        );
+        assert_eq!(
+            value,
+            r#"tower-problem; error=tls_alert_received; alert-id=70; alert-message="ProtocolVersion""#
         );
         let value = member(
             "tower-problem",

@@ -6,7 +6,7 @@ use http::header::RETRY_AFTER;
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
 use tokio::time::Instant;
 
-use super::classify::Walk;
+use super::classify::{tls_alert, Walk};
 use super::failure::{Failure, Kind};
 use super::future::Call;
 use super::layer::{Settings, DEFAULT_PROXY_NAME};
@@ -157,7 +157,12 @@ fn build<C, R: ResponseForFailure<Failure>>(
 ) -> Response<Bytes> {
     let request = &call.request;
     let (kind, status) = (failure.kind(), failure.status());
-    let member = || proxy_status(kind, status, call, settings, details);
+    let alert = match (kind, failure.error()) {
+        (Kind::TlsAlertReceived, Some(error)) => tls_alert(error),
+        _ => None,
+    };
+    let alert = alert.as_ref().map(|(id, message)| (*id, message.as_str()));
+    let member = || proxy_status(kind, status, call, settings, details, alert);
     let built = respond::failure_response(
         failure,
         details.filter(|_| settings.common.expose_details),
@@ -221,6 +226,7 @@ fn proxy_status<C, R>(
     call: &Call,
     settings: &Settings<C, R>,
     details: Option<&str>,
+    alert: Option<(u8, &str)>,
 ) -> Option<Member> {
     let flags = &settings.common.flags;
     let name = settings.proxy_name();
@@ -228,6 +234,7 @@ fn proxy_status<C, R>(
         && !flags.proxy_status_details
         && !flags.proxy_status_next_hop
         && name.is_none()
+        && alert.is_none()
     {
         return Some(Member::KindDefault);
     }
@@ -245,6 +252,7 @@ fn proxy_status<C, R>(
             .map(|authority| authority.as_str())
             .filter(|_| flags.proxy_status_next_hop),
         received_status,
+        alert,
     };
     let name = name.unwrap_or(DEFAULT_PROXY_NAME);
     Some(Member::Written(member(name, &params)))
