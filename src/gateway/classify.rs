@@ -52,6 +52,10 @@ enum Found {
     /// reads: the TLS handshake's with the `rustls` feature, else a
     /// terminated connection.
     IoEof,
+    /// A reset, aborted or broken connection: terminated, and, while
+    /// connecting with the `rustls` feature, the TLS handshake's failure
+    /// (a TCP connect is refused, not reset).
+    Terminated,
 }
 
 impl<'a> Walk<'a> {
@@ -132,11 +136,14 @@ fn resolve(found: Option<Found>, connect: Option<bool>) -> Kind {
         Some(Found::IoTimeout) => Kind::ConnectionTimeout,
         Some(Found::Elapsed) if connect == Some(true) => Kind::ConnectionTimeout,
         Some(Found::Elapsed) => Kind::HttpResponseTimeout,
-        Some(Found::IoEof) if connect == Some(true) && cfg!(feature = "rustls") => {
+        Some(Found::IoEof | Found::Terminated)
+            if connect == Some(true) && cfg!(feature = "rustls") =>
+        {
             Kind::TlsProtocolError
         }
         Some(Found::IoEof) if connect == Some(true) => Kind::ConnectionTerminated,
         Some(Found::IoEof) => Kind::HttpResponseIncomplete,
+        Some(Found::Terminated) => Kind::ConnectionTerminated,
         None => Kind::ProxyInternalError,
     }
 }
@@ -152,7 +159,7 @@ fn head_level(level: chain::Level<'_>) -> Told {
             io::ErrorKind::TimedOut => Some(Found::IoTimeout),
             io::ErrorKind::ConnectionReset
             | io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::BrokenPipe => Some(Found::Kind(Kind::ConnectionTerminated)),
+            | io::ErrorKind::BrokenPipe => Some(Found::Terminated),
             io::ErrorKind::UnexpectedEof => Some(Found::IoEof),
             _ => None,
         });
