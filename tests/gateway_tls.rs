@@ -187,45 +187,13 @@ async fn tls_gateway(client: TlsClient) -> Gateway {
     Gateway::serve(svc).await
 }
 
-/// The marker of the failure, from the layer called in process (the
-/// upstream is still a real TLS socket).
+/// The marker of the failure of a request to `upstream` through `client`.
 async fn marker(client: TlsClient, upstream: SocketAddr) -> Failure {
     let svc = ServiceBuilder::new()
         .map_request(route_tls)
         .layer(GatewayErrorLayer::new())
         .service(client);
-    // The layer needs a hyper `Incoming` body: send the request through a
-    // real connection to a server that hands it over.
-    let (tx, rx) = tokio::sync::oneshot::channel::<Failure>();
-    let tx = Arc::new(std::sync::Mutex::new(Some(tx)));
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let (stream, _) = listener.accept().await.unwrap();
-        let service = hyper::service::service_fn(move |req: Request<Incoming>| {
-            let svc = svc.clone();
-            let tx = Arc::clone(&tx);
-            async move {
-                let res = oneshot(svc, req).await;
-                if let Some(failure) = res.extensions().get::<Failure>() {
-                    if let Some(tx) = tx.lock().unwrap().take() {
-                        let _ = tx.send(failure.clone());
-                    }
-                }
-                Ok::<_, std::convert::Infallible>(res)
-            }
-        });
-        let _ = hyper::server::conn::http1::Builder::new()
-            .serve_connection(TokioIo::new(stream), service)
-            .await;
-    });
-    let client = downstream();
-    let req = Request::get(format!("http://{addr}/"))
-        .header(X_UPSTREAM, upstream.to_string())
-        .body(Full::default())
-        .unwrap();
-    let _ = within(BOUND, client.request(req)).await;
-    within(BOUND, rx).await.expect("a failure marker")
+    marker_of(svc, upstream).await
 }
 
 fn upstream_request(gateway: &Gateway, upstream: SocketAddr) -> Request<Full<Bytes>> {

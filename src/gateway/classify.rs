@@ -16,6 +16,10 @@ pub(super) struct Walk<'a> {
     request_body: bool,
     /// hyper-util's client's `is_connect()`, if the chain holds its error.
     connect: Option<bool>,
+    /// A level says the upstream did not process the request: hyper's
+    /// `is_canceled()`, an HTTP/2 `REFUSED_STREAM` or a stream above a
+    /// graceful `GOAWAY`'s last stream id.
+    unprocessed: bool,
     /// The first level the default rules know by its type.
     found: Option<Found>,
     /// The innermost level of a type the rules do not know, whose text is
@@ -32,6 +36,9 @@ pub(super) struct Walk<'a> {
 enum Told {
     /// A type they know, and what it tells, if anything.
     Known(Option<Found>),
+    /// The upstream did not process the request (its connection is
+    /// terminated for it): safe to retry whatever its method.
+    Unprocessed,
     /// A type they do not know: only its text can tell.
     Unknown,
 }
@@ -65,6 +72,7 @@ impl<'a> Walk<'a> {
             error,
             request_body: false,
             connect: None,
+            unprocessed: false,
             found: None,
             innermost_unknown: None,
             unread: 0,
@@ -84,6 +92,10 @@ impl<'a> Walk<'a> {
                 continue;
             }
             match head_level(level) {
+                Told::Unprocessed => {
+                    walk.unprocessed = true;
+                    walk.found = walk.found.or(Some(Found::Kind(Kind::ConnectionTerminated)));
+                }
                 Told::Known(found) => walk.found = walk.found.or(found),
                 Told::Unknown => {
                     if walk.innermost_unknown.replace(level.error).is_some() && innermost < 64 {
@@ -101,9 +113,11 @@ impl<'a> Walk<'a> {
         self.request_body
     }
 
-    /// Whether hyper-util's client says the error came from connecting.
-    pub(super) fn is_connect(&self) -> bool {
-        self.connect == Some(true)
+    /// Whether the request certainly never reached the upstream's
+    /// application: hyper-util's client says the error came from
+    /// connecting, or a level says the upstream did not process it.
+    pub(super) fn is_never_sent(&self) -> bool {
+        self.connect == Some(true) || self.unprocessed
     }
 
     /// The kind under the default rules (the request body's failure aside:
@@ -172,7 +186,14 @@ fn head_level(level: chain::Level<'_>) -> Told {
             _ => Kind::TlsProtocolError,
         })));
     }
+    #[cfg(feature = "h2")]
+    if let Some(h2) = error.downcast_ref::<h2::Error>() {
+        return h2_level(h2);
+    }
     if let Some(hyper) = error.downcast_ref::<hyper::Error>() {
+        if hyper.is_canceled() {
+            return Told::Unprocessed;
+        }
         return Told::Known(if hyper.is_parse() {
             Some(Found::Kind(if text_contains(hyper, "too large") {
                 Kind::HttpResponseHeaderSectionSize
@@ -200,6 +221,25 @@ fn head_level(level: chain::Level<'_>) -> Told {
         }
     }
     Told::Unknown
+}
+
+/// An HTTP/2 error before the head: a stream the upstream refused
+/// (`REFUSED_STREAM`) or one above the last stream id of its graceful
+/// `GOAWAY` was not processed (RFC 9113 §8.7); any other reset or `GOAWAY`
+/// terminated a request that may have been (a `GOAWAY` with an error code
+/// reaches the streams below its last id too, so it cannot say which).
+#[cfg(feature = "h2")]
+fn h2_level(error: &h2::Error) -> Told {
+    let refused = error.is_reset() && error.reason() == Some(h2::Reason::REFUSED_STREAM);
+    let above_graceful_go_away =
+        error.is_go_away() && error.is_remote() && error.reason() == Some(h2::Reason::NO_ERROR);
+    if refused || above_graceful_go_away {
+        Told::Unprocessed
+    } else if error.is_reset() || error.is_go_away() {
+        Told::Known(Some(Found::Kind(Kind::ConnectionTerminated)))
+    } else {
+        Told::Known(None)
+    }
 }
 
 /// Whether a level of an unknown type reads as a failed name lookup:
@@ -440,7 +480,7 @@ mod tests {
         let error = Wrap("client error (SendRequest)", Some(marked));
         let walk = Walk::of(&error);
         assert!(walk.is_request_body_error());
-        assert!(!walk.is_connect());
+        assert!(!walk.is_never_sent());
     }
 
     #[test]

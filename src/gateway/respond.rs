@@ -97,7 +97,7 @@ fn classify<C: Classify<Kind>>(
             }
         }
     };
-    (kind, walk.is_connect())
+    (kind, walk.is_never_sent())
 }
 
 /// The upstream's 5xx response with its body replaced by the gateway's

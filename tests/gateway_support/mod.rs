@@ -428,6 +428,39 @@ where
     svc.oneshot(req).await.unwrap_or_else(|e| match e {})
 }
 
+/// The failure marker of the response `svc` (a gateway layer's service,
+/// routed by `x-upstream`) gives a request to `upstream`: the layer's
+/// service is called in process, on a request that came over a real
+/// connection (it needs hyper's `Incoming` body).
+pub async fn marker_of<S, B>(svc: S, upstream: SocketAddr) -> Failure
+where
+    S: Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Failure>();
+    let svc = ServiceBuilder::new()
+        .map_response(move |res: Response<B>| {
+            if let Some(failure) = res.extensions().get::<Failure>() {
+                let _ = tx.send(failure.clone());
+            }
+            res
+        })
+        .service(svc);
+    let gateway = Gateway::serve(svc).await;
+    let req = request(&gateway, upstream);
+    let _ = within(Duration::from_secs(5), downstream().request(req)).await;
+    let mut rx = rx;
+    within(Duration::from_secs(5), rx.recv())
+        .await
+        .expect("a failure marker")
+}
+
 /// Awaits `fut` within `bound`.
 pub async fn within<F: Future>(bound: Duration, fut: F) -> F::Output {
     tokio::time::timeout(bound, fut)
