@@ -73,7 +73,9 @@ impl Upstream {
             .cloned()
             .ok_or("no scheme (use http://host:port)")?;
         if scheme != Scheme::HTTP && scheme != Scheme::HTTPS {
-            return Err(format!("scheme {scheme} is not supported (use http or https)"));
+            return Err(format!(
+                "scheme {scheme} is not supported (use http or https)"
+            ));
         }
         let authority = uri.authority().cloned().ok_or("no host")?;
         if uri.query().is_some() {
@@ -191,7 +193,10 @@ fn tls_config(ca: Option<&std::path::Path>) -> Result<rustls::ClientConfig, Stri
             .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
             .map_err(|e| format!("invalid UPSTREAM_CA={}: {e}", ca.display()))?;
         if certs.is_empty() {
-            return Err(format!("invalid UPSTREAM_CA={}: no certificate in it", ca.display()));
+            return Err(format!(
+                "invalid UPSTREAM_CA={}: no certificate in it",
+                ca.display()
+            ));
         }
         for cert in certs {
             roots

@@ -151,6 +151,8 @@ mod log;
 mod proxy_status;
 mod request_body;
 mod respond;
+#[cfg(feature = "tower")]
+mod retry;
 mod service;
 
 pub use self::body::{BodyError, GatewayBody};
@@ -158,4 +160,7 @@ pub use self::failure::{Failure, Kind};
 pub use self::future::ResponseFuture;
 pub use self::layer::{GatewayErrorLayer, DEFAULT_BODY_IDLE_TIMEOUT, DEFAULT_HEAD_TIMEOUT};
 pub use self::request_body::RequestBody;
+#[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
+pub use self::retry::RetryNeverSent;
 pub use self::service::GatewayErrorService;
