@@ -22,12 +22,22 @@
 //!   `https://` upstream (a private CA, a test certificate);
 //! - `HEAD_TIMEOUT_MS`, `BODY_IDLE_TIMEOUT_MS`, `CONNECT_TIMEOUT_MS`:
 //!   milliseconds, 0 = off (defaults 30000, 60000, 0);
+//! - `HEADER_READ_TIMEOUT_MS`: how long a client may take to send a
+//!   request's headers, HTTP/1 (default 10000); `IDLE_TIMEOUT_MS`: an
+//!   HTTP/2 connection that answers no ping within it is closed (default
+//!   60000); every connection closes after 10 minutes at most;
 //! - `RUST_LOG`: the log filter (default `info`).
 //!
 //! Requests are forwarded with their method, path, query, headers (less the
 //! hop-by-hop ones of RFC 9110 §7.6.1 and those named in `Connection`) and
 //! streamed bodies, over HTTP/1.1. WebSocket and other upgrades are not
-//! proxied.
+//! proxied. The path is normalized before it is joined to `UPSTREAM`'s
+//! prefix (`%2E` decoded, dot segments removed), so `GET /../secret` stays
+//! under the prefix; an encoded slash (`%2F`), an encoded or plain backslash
+//! and `OPTIONS *` are answered 400, `CONNECT` 501, each with a problem. A
+//! client that disconnects cancels its upstream request (hyper's
+//! `half_close` is off, so a client that half-closes after its request is
+//! taken as gone too).
 //!
 //! Build it with the crate's `rustls` and `hyper-util` features to have TLS
 //! failures named (`tls_certificate_error`, `tls_alert_received`,
@@ -40,21 +50,25 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName};
 use http::uri::{Authority, PathAndQuery, Scheme};
-use http::{Request, Response, Uri, Version};
+use http::{Method, Request, Response, Uri, Version};
+use http_body_util::{Either, Full};
 use hyper::body::Incoming;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
+use tower::ServiceExt;
 use tower_problem::gateway::{GatewayErrorLayer, RequestBody};
+use tower_problem::problem::Problem;
 
 /// Where requests go: scheme, authority, and a path prefix without its
 /// trailing slash.
@@ -89,14 +103,15 @@ impl Upstream {
         })
     }
 
-    /// The upstream URI for a request's path and query.
-    fn uri(&self, path: Option<&PathAndQuery>) -> Uri {
-        let path = path.map_or("/", PathAndQuery::as_str);
-        let path_and_query = if self.prefix.is_empty() {
-            PathAndQuery::try_from(path)
-        } else {
-            PathAndQuery::try_from(format!("{}{path}", self.prefix))
-        };
+    /// The upstream URI for a request's path and query: the path
+    /// normalized (see [`normalized_path`]) and joined to the prefix.
+    fn uri(&self, target: Option<&PathAndQuery>) -> Uri {
+        let path = normalized_path(target.map_or("/", PathAndQuery::path));
+        let query = target
+            .and_then(PathAndQuery::query)
+            .map(|query| format!("?{query}"))
+            .unwrap_or_default();
+        let path_and_query = PathAndQuery::try_from(format!("{}{path}{query}", self.prefix));
         Uri::builder()
             .scheme(self.scheme.clone())
             .authority(self.authority.clone())
@@ -137,6 +152,84 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
+/// Why a request is answered by the gateway itself, never forwarded.
+#[derive(Debug)]
+enum Refusal {
+    /// `CONNECT`: this gateway forwards no tunnels.
+    Connect,
+    /// A target the gateway will not map onto the upstream's path: an
+    /// encoded `/` or `\`, a `\`, or `OPTIONS *`.
+    Target(&'static str),
+}
+
+impl Refusal {
+    fn response(&self) -> Response<Full<Bytes>> {
+        let (status, detail) = match self {
+            Self::Connect => (
+                http::StatusCode::NOT_IMPLEMENTED,
+                "this gateway does not forward CONNECT tunnels",
+            ),
+            Self::Target(why) => (http::StatusCode::BAD_REQUEST, *why),
+        };
+        let problem = Problem::builder(status)
+            .title(status.canonical_reason().unwrap_or("Refused"))
+            .detail(detail)
+            .build()
+            .expect("a status and plain text make a valid problem");
+        Response::from(problem).map(Full::new)
+    }
+}
+
+/// Whether the gateway forwards `req`, and where: the path, its `%2E`s
+/// decoded (RFC 3986 §6.2.2.2) and its dot segments removed (§5.2.4), so
+/// that `..` cannot climb out of the upstream's prefix once joined to it.
+fn screen<B>(req: &Request<B>) -> Result<(), Refusal> {
+    if req.method() == Method::CONNECT {
+        return Err(Refusal::Connect);
+    }
+    let path = req.uri().path();
+    if path == "*" {
+        return Err(Refusal::Target("OPTIONS * is answered by no upstream here"));
+    }
+    let lower = path.to_ascii_lowercase();
+    if lower.contains("%2f") || lower.contains("%5c") || path.contains('\\') {
+        return Err(Refusal::Target(
+            "an encoded slash or a backslash in the path is refused",
+        ));
+    }
+    Ok(())
+}
+
+/// `path` with `%2E` decoded and its dot segments removed: always starts
+/// with `/`, never holds a `.` or `..` segment.
+fn normalized_path(path: &str) -> String {
+    let decoded = path.replace("%2E", ".").replace("%2e", ".");
+    let mut segments: Vec<&str> = Vec::new();
+    let mut trailing_slash = decoded.ends_with('/');
+    for segment in decoded.split('/').skip(1) {
+        match segment {
+            "." => trailing_slash = true,
+            ".." => {
+                segments.pop();
+                trailing_slash = true;
+            }
+            segment => {
+                segments.push(segment);
+                trailing_slash = false;
+            }
+        }
+    }
+    let mut out = String::with_capacity(decoded.len() + 1);
+    for segment in &segments {
+        out.push('/');
+        out.push_str(segment);
+    }
+    if out.is_empty() || (trailing_slash && !out.ends_with('/')) {
+        out.push('/');
+    }
+    out
+}
+
 fn forward(upstream: &Upstream, mut req: Request<Incoming>) -> Request<Incoming> {
     *req.uri_mut() = upstream.uri(req.uri().path_and_query());
     *req.version_mut() = Version::HTTP_11;
@@ -164,6 +257,8 @@ struct Config {
     body_idle_timeout: Option<Duration>,
     connect_timeout: Option<Duration>,
     upstream_ca: Option<std::path::PathBuf>,
+    header_read_timeout: Duration,
+    idle_timeout: Duration,
 }
 
 fn var(name: &str, default: &str) -> String {
@@ -227,6 +322,11 @@ fn config() -> Result<Config, String> {
         body_idle_timeout: millis("BODY_IDLE_TIMEOUT_MS", "60000")?,
         connect_timeout: millis("CONNECT_TIMEOUT_MS", "0")?,
         upstream_ca: std::env::var_os("UPSTREAM_CA").map(std::path::PathBuf::from),
+        header_read_timeout: millis("HEADER_READ_TIMEOUT_MS", "10000")?.ok_or(
+            "invalid HEADER_READ_TIMEOUT_MS=0: a connection must send its headers in time",
+        )?,
+        idle_timeout: millis("IDLE_TIMEOUT_MS", "60000")?
+            .ok_or("invalid IDLE_TIMEOUT_MS=0: an idle connection must close in time")?,
     })
 }
 
@@ -294,24 +394,90 @@ async fn main() -> ExitCode {
         }
     }
 
+    // Requests the gateway answers itself never reach the upstream.
+    let service = tower::service_fn(move |req: Request<Incoming>| {
+        let gateway = gateway.clone();
+        async move {
+            match screen(&req) {
+                Err(refusal) => {
+                    tracing::info!(method = %req.method(), ?refusal, "request refused");
+                    Ok::<_, std::convert::Infallible>(refusal.response().map(Either::Right))
+                }
+                Ok(()) => {
+                    let res = gateway.oneshot(req).await?;
+                    Ok(res.map(Either::Left))
+                }
+            }
+        }
+    });
+
+    let mut accept_errors = AcceptBackoff::default();
     loop {
         let (stream, _) = match listener.accept().await {
-            Ok(accepted) => accepted,
+            Ok(accepted) => {
+                accept_errors.reset();
+                accepted
+            }
             Err(e) => {
-                tracing::warn!(error = %e, "accept failed");
+                // Out of file descriptors, say: retrying at once would spin
+                // a core and flood the log. Wait, longer each time, and log
+                // once per wait.
+                let wait = accept_errors.next();
+                tracing::warn!(error = %e, wait_ms = wait.as_millis() as u64, "accept failed; waiting");
+                tokio::time::sleep(wait).await;
                 continue;
             }
         };
-        let service = TowerToHyperService::new(gateway.clone());
+        let service = TowerToHyperService::new(service.clone());
+        let header_read_timeout = config.header_read_timeout;
+        let idle_timeout = config.idle_timeout;
         tokio::spawn(async move {
             let mut builder = auto::Builder::new(TokioExecutor::new());
-            builder.http1().half_close(true);
-            if let Err(e) = builder
-                .serve_connection(TokioIo::new(stream), service)
-                .await
-            {
-                tracing::debug!(error = %e, "connection ended with an error");
+            // A client that goes away cancels its upstream request: with
+            // `half_close(true)` hyper would stop reading a half-closed
+            // socket and keep the request running. A client that half-closes
+            // after a complete request is treated the same way.
+            builder
+                .http1()
+                .half_close(false)
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_read_timeout);
+            builder
+                .http2()
+                .timer(TokioTimer::new())
+                .keep_alive_interval(Some(idle_timeout))
+                .keep_alive_timeout(idle_timeout);
+            let conn = builder.serve_connection(TokioIo::new(stream), service);
+            // The version sniff and an idle HTTP/2 connection have no hyper
+            // timeout: bound the whole connection's silence from here.
+            match tokio::time::timeout(CONNECTION_LIFETIME, conn).await {
+                Ok(Err(e)) => tracing::debug!(error = %e, "connection ended with an error"),
+                Ok(Ok(())) => {}
+                Err(_) => tracing::debug!("connection closed: it outlived CONNECTION_LIFETIME"),
             }
         });
+    }
+}
+
+/// The longest a connection may stay open, however busy: a bound on what a
+/// slow or silent client holds.
+const CONNECTION_LIFETIME: Duration = Duration::from_secs(600);
+
+/// The wait after each consecutive accept error: 10 ms, doubled each time,
+/// at most 1 s (as `axum::serve` waits 1 s).
+#[derive(Default)]
+struct AcceptBackoff {
+    failures: u32,
+}
+
+impl AcceptBackoff {
+    fn next(&mut self) -> Duration {
+        self.failures = self.failures.saturating_add(1);
+        Duration::from_millis(10u64 << self.failures.min(7).saturating_sub(1))
+            .min(Duration::from_secs(1))
+    }
+
+    fn reset(&mut self) {
+        self.failures = 0;
     }
 }

@@ -1,0 +1,226 @@
+//! The example gateway, run as a process the way people run it, tried as an
+//! attacker would over loopback: `..` cannot climb out of the upstream's
+//! prefix, encoded slashes and `CONNECT` are refused, a client that goes
+//! away cancels its upstream request, and slow headers are cut off.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+
+const BOUND: Duration = Duration::from_secs(5);
+
+/// The example's binary, which `cargo test` builds beside the tests.
+fn example() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap();
+    dir.join("examples")
+        .join(format!("gateway{}", std::env::consts::EXE_SUFFIX))
+}
+
+/// The running example; killed when dropped.
+struct Example {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Drop for Example {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn start_example(upstream: &str) -> Example {
+    let mut child = Command::new(example())
+        .env("GATEWAY_ADDR", "127.0.0.1:0")
+        .env("UPSTREAM", upstream)
+        .env("HEADER_READ_TIMEOUT_MS", "300")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the example gateway runs (cargo test builds it)");
+    let stdout = child.stdout.take().unwrap();
+    let stdout = tokio::process::ChildStdout::from_std(stdout).unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let line = tokio::time::timeout(BOUND, lines.next_line())
+        .await
+        .expect("the example starts in time")
+        .unwrap()
+        .expect("a line");
+    let addr = line
+        .strip_prefix("listening on ")
+        .expect("`listening on ADDR`")
+        .parse()
+        .unwrap();
+    Example { child, addr }
+}
+
+/// What the upstream saw: each request's path, and how many slow requests
+/// were dropped (their connection gone) before they finished.
+#[derive(Clone, Default)]
+struct Seen {
+    paths: Arc<Mutex<Vec<String>>>,
+    cancelled: Arc<Mutex<Vec<Instant>>>,
+}
+
+/// Marks its slow request cancelled when dropped unfinished.
+struct CancelGuard(Option<Arc<Mutex<Vec<Instant>>>>);
+
+impl Drop for CancelGuard {
+    fn drop(&mut self) {
+        if let Some(cancelled) = self.0.take() {
+            cancelled.lock().unwrap().push(Instant::now());
+        }
+    }
+}
+
+/// An HTTP/1.1 upstream that records paths; `/api/slow` answers after 30 s.
+async fn upstream() -> (SocketAddr, Seen) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen = Seen::default();
+    let record = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let record = record.clone();
+            let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+                let record = record.clone();
+                async move {
+                    let path = req.uri().path().to_owned();
+                    record.paths.lock().unwrap().push(path.clone());
+                    if path == "/api/slow" {
+                        let mut guard = CancelGuard(Some(Arc::clone(&record.cancelled)));
+                        tokio::time::sleep(Duration::from_secs(30)).await;
+                        guard.0 = None;
+                    }
+                    Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::from("ok"))))
+                }
+            });
+            tokio::spawn(
+                hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service),
+            );
+        }
+    });
+    (addr, seen)
+}
+
+/// Sends `raw` on a fresh connection and reads the answer's status line.
+async fn status_of(addr: SocketAddr, raw: &str) -> String {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream.write_all(raw.as_bytes()).await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(BOUND, stream.read(&mut buf))
+        .await
+        .expect("an answer in time")
+        .unwrap();
+    let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+    text.lines().next().unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn dot_segments_stay_under_the_prefix_and_encoded_slashes_are_refused() {
+    let (upstream, seen) = upstream().await;
+    let example = start_example(&format!("http://{upstream}/api")).await;
+    for (target, expected) in [
+        ("/../private/secret.txt", "/api/private/secret.txt"),
+        ("/%2e%2e/%2E%2E/secret.txt", "/api/secret.txt"),
+        ("/a/./b/../c", "/api/a/c"),
+        ("http://elsewhere.example/x", "/api/x"),
+    ] {
+        let status = status_of(
+            example.addr,
+            &format!("GET {target} HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n"),
+        )
+        .await;
+        assert_eq!(status, "HTTP/1.1 200 OK", "{target}");
+        let last = seen.paths.lock().unwrap().last().cloned();
+        assert_eq!(last.as_deref(), Some(expected), "{target}");
+    }
+    let before = seen.paths.lock().unwrap().len();
+    for target in ["/a%2Fb", "/a%5cb", "/a\\b"] {
+        let status = status_of(
+            example.addr,
+            &format!("GET {target} HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n"),
+        )
+        .await;
+        assert_eq!(status, "HTTP/1.1 400 Bad Request", "{target}");
+    }
+    let status = status_of(
+        example.addr,
+        "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n",
+    )
+    .await;
+    assert_eq!(status, "HTTP/1.1 501 Not Implemented");
+    assert_eq!(
+        seen.paths.lock().unwrap().len(),
+        before,
+        "nothing refused was forwarded"
+    );
+}
+
+#[tokio::test]
+async fn a_client_that_goes_away_cancels_its_upstream_request() {
+    let (upstream, seen) = upstream().await;
+    let example = start_example(&format!("http://{upstream}/api")).await;
+    let mut stream = TcpStream::connect(example.addr).await.unwrap();
+    stream
+        .write_all(b"GET /slow HTTP/1.1\r\nHost: gw\r\n\r\n")
+        .await
+        .unwrap();
+    // The upstream has the request...
+    let start = Instant::now();
+    while !seen.paths.lock().unwrap().iter().any(|p| p == "/api/slow") {
+        assert!(start.elapsed() < BOUND, "the request reached the upstream");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // ...when the client sends its FIN and goes.
+    stream.shutdown().await.unwrap();
+    drop(stream);
+    let gone = Instant::now();
+    while seen.cancelled.lock().unwrap().is_empty() {
+        assert!(
+            gone.elapsed() < Duration::from_secs(1),
+            "the upstream request outlived its client by a second"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn slow_headers_are_cut_off() {
+    let (upstream, _seen) = upstream().await;
+    let example = start_example(&format!("http://{upstream}")).await;
+    let mut stream = TcpStream::connect(example.addr).await.unwrap();
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: gw\r\n")
+        .await
+        .unwrap();
+    let start = Instant::now();
+    let mut buf = [0u8; 1024];
+    // The rest of the head never comes: the gateway closes (or answers 408
+    // and closes) after its header read timeout, 300 ms here.
+    loop {
+        match tokio::time::timeout(BOUND, stream.read(&mut buf)).await {
+            Ok(Ok(0) | Err(_)) => break,
+            Ok(Ok(_)) => continue,
+            Err(_) => panic!("a connection with slow headers was still open after {BOUND:?}"),
+        }
+    }
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
+}
