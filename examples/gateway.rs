@@ -23,7 +23,7 @@
 //! - `HEAD_TIMEOUT_MS`, `BODY_IDLE_TIMEOUT_MS`, `CONNECT_TIMEOUT_MS`:
 //!   milliseconds, 0 = off (defaults 30000, 60000, 0);
 //! - `HEADER_READ_TIMEOUT_MS`: how long a client may take to send a
-//!   request's headers, HTTP/1 (default 10000); `IDLE_TIMEOUT_MS`: an
+//!   request's headers, HTTP/1, or its first bytes (default 10000); `IDLE_TIMEOUT_MS`: an
 //!   HTTP/2 connection that answers no ping within it is closed (default
 //!   60000); every connection closes after 10 minutes at most;
 //! - `RUST_LOG`: the log filter (default `info`).
@@ -37,7 +37,9 @@
 //! and `OPTIONS *` are answered 400, `CONNECT` 501, each with a problem. A
 //! client that disconnects cancels its upstream request (hyper's
 //! `half_close` is off, so a client that half-closes after its request is
-//! taken as gone too).
+//! taken as gone too). An upstream head with a transfer coding other than
+//! `chunked` (`gzip, chunked`) is answered 502 `http_response_transfer_coding`:
+//! its body would reach the client undecoded.
 //!
 //! Build it with the crate's `rustls` and `hyper-util` features to have TLS
 //! failures named (`tls_certificate_error`, `tls_alert_received`,
@@ -67,8 +69,9 @@ use rustls::pki_types::CertificateDer;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower::ServiceExt;
-use tower_problem::gateway::{GatewayErrorLayer, RequestBody};
+use tower_problem::gateway::{GatewayErrorLayer, Kind, RequestBody};
 use tower_problem::problem::Problem;
+use tower_problem::BoxError;
 
 /// Where requests go: scheme, authority, and a path prefix without its
 /// trailing slash.
@@ -240,14 +243,51 @@ fn forward(upstream: &Upstream, mut req: Request<Incoming>) -> Request<Incoming>
     req
 }
 
-fn backward<B>(mut res: Response<B>) -> Response<B> {
+/// An upstream head whose transfer codings are more than `chunked`: hyper
+/// decodes only that one, and the rest (`gzip, chunked`) would reach the
+/// client as raw bytes with no `Content-Encoding` to say so.
+#[derive(Debug)]
+struct UnforwardableTransferCoding(String);
+
+impl std::fmt::Display for UnforwardableTransferCoding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the upstream's Transfer-Encoding {:?} is more than chunked",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for UnforwardableTransferCoding {}
+
+/// The layer's rules, and the example's own error: a head it cannot
+/// forward is `http_response_transfer_coding` (502).
+fn classify(error: &(dyn std::error::Error + 'static)) -> Option<Kind> {
+    error
+        .is::<UnforwardableTransferCoding>()
+        .then_some(Kind::HttpResponseTransferCoding)
+}
+
+fn backward<B, E: Into<BoxError>>(result: Result<Response<B>, E>) -> Result<Response<B>, BoxError> {
+    let mut res = result.map_err(Into::into)?;
     let headers = res.headers_mut();
-    if headers.contains_key(header::TRANSFER_ENCODING) {
+    let codings: Vec<String> = headers
+        .get_all(header::TRANSFER_ENCODING)
+        .iter()
+        .flat_map(|value| value.to_str().unwrap_or("?").split(','))
+        .map(|coding| coding.trim().to_ascii_lowercase())
+        .filter(|coding| !coding.is_empty())
+        .collect();
+    if codings.iter().any(|coding| coding != "chunked") {
+        return Err(Box::new(UnforwardableTransferCoding(codings.join(", "))));
+    }
+    if !codings.is_empty() {
         // RFC 9112 §6.3: chunked wins, the length must not be forwarded.
         headers.remove(header::CONTENT_LENGTH);
     }
     strip_hop_by_hop(headers);
-    res
+    Ok(res)
 }
 
 struct Config {
@@ -374,9 +414,10 @@ async fn main() -> ExitCode {
         .layer(
             GatewayErrorLayer::new()
                 .head_timeout(config.head_timeout)
-                .body_idle_timeout(config.body_idle_timeout),
+                .body_idle_timeout(config.body_idle_timeout)
+                .classify_with(classify),
         )
-        .map_response(backward)
+        .map_result(backward)
         .service(client);
 
     let listener = match TcpListener::bind(config.addr).await {
@@ -432,6 +473,14 @@ async fn main() -> ExitCode {
         let header_read_timeout = config.header_read_timeout;
         let idle_timeout = config.idle_timeout;
         tokio::spawn(async move {
+            // The auto builder reads the first bytes to tell HTTP/1 from
+            // HTTP/2 with no timeout of its own: a silent connection is
+            // closed after the header read timeout.
+            let mut first = [0u8; 1];
+            match tokio::time::timeout(header_read_timeout, stream.peek(&mut first)).await {
+                Ok(Ok(n)) if n > 0 => {}
+                _ => return,
+            }
             let mut builder = auto::Builder::new(TokioExecutor::new());
             // A client that goes away cancels its upstream request: with
             // `half_close(true)` hyper would stop reading a half-closed

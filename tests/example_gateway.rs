@@ -224,3 +224,69 @@ async fn slow_headers_are_cut_off() {
         start.elapsed()
     );
 }
+
+#[tokio::test]
+async fn a_silent_connection_is_closed() {
+    let (upstream, _seen) = upstream().await;
+    let example = start_example(&format!("http://{upstream}")).await;
+    let mut stream = TcpStream::connect(example.addr).await.unwrap();
+    let start = Instant::now();
+    let mut buf = [0u8; 64];
+    match tokio::time::timeout(BOUND, stream.read(&mut buf)).await {
+        Ok(Ok(0) | Err(_)) => {}
+        Ok(Ok(n)) => panic!("the gateway sent {n} bytes to a silent client"),
+        Err(_) => panic!("a silent connection was still open after {BOUND:?}"),
+    }
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+/// An upstream whose head says `Transfer-Encoding: gzip, chunked`.
+async fn gzip_chunked_upstream() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 1024];
+                let _ = stream.read(&mut buf).await;
+                let _ = stream
+                    .write_all(
+                        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n4\r\n\x1f\x8b\x08\x00\r\n0\r\n\r\n",
+                    )
+                    .await;
+                tokio::time::sleep(BOUND).await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn a_transfer_coding_beyond_chunked_is_not_forwarded_raw() {
+    let upstream = gzip_chunked_upstream().await;
+    let example = start_example(&format!("http://{upstream}")).await;
+    let mut stream = TcpStream::connect(example.addr).await.unwrap();
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(BOUND, stream.read_to_end(&mut answer))
+        .await
+        .expect("an answer in time")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 502 Bad Gateway"), "{answer}");
+    assert!(
+        answer.contains("error=http_response_transfer_coding"),
+        "{answer}"
+    );
+    assert!(
+        !answer.contains('\u{1f}'),
+        "raw gzip reached the client: {answer}"
+    );
+}

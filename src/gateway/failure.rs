@@ -101,7 +101,9 @@ kinds! {
         /// timeout (body phase only, never a status): `connection_read_timeout`.
         ConnectionReadTimeout => "connection_read_timeout", 502, "The upstream's response body stalled";
         /// The upstream's response body has a broken transfer coding, such as
-        /// an invalid chunk (body phase only): `http_response_transfer_coding`.
+        /// an invalid chunk (in the body, after the head), or a head whose
+        /// transfer coding the gateway cannot forward (told by a classifier
+        /// of yours): `http_response_transfer_coding`.
         HttpResponseTransferCoding => "http_response_transfer_coding", 502, "The upstream's response body was badly framed";
         /// The client's request body failed (it aborted its upload, or sent a
         /// broken body) while it was forwarded: `request_body_error`, 400 Bad
