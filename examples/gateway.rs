@@ -20,8 +20,13 @@
 //!   system's roots;
 //! - `UPSTREAM_CA`: a PEM file of more CA certificates to trust for an
 //!   `https://` upstream (a private CA, a test certificate);
-//! - `HEAD_TIMEOUT_MS`, `BODY_IDLE_TIMEOUT_MS`, `CONNECT_TIMEOUT_MS`:
-//!   milliseconds, 0 = off (defaults 30000, 60000, 0);
+//! - `HEAD_TIMEOUT_MS`, `BODY_IDLE_TIMEOUT_MS`: milliseconds, 0 = off
+//!   (defaults 30000, 60000);
+//! - `CONNECT_TIMEOUT_MS`: one deadline over resolving, connecting and the
+//!   TLS handshake (default 10000), a `connection_timeout`;
+//!   `DNS_TIMEOUT_MS`: one over resolving (default 5000), a `dns_timeout`;
+//!   both never sent, unlike a response that is late
+//!   (`http_response_timeout`: the upstream may have acted);
 //! - `HEADER_READ_TIMEOUT_MS`: how long a client may take to send a
 //!   request's headers, HTTP/1, or its first bytes (default 10000); `IDLE_TIMEOUT_MS`: an
 //!   HTTP/2 connection that answers no ping within it is closed (default
@@ -48,8 +53,11 @@
 //! an `https://` upstream works the same, and its TLS failures are
 //! `proxy_internal_error`.
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::process::ExitCode;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -58,7 +66,7 @@ use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{Method, Request, Response, Uri, Version};
 use http_body_util::{Either, Full};
 use hyper::body::Incoming;
-use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::dns::{GaiAddrs, GaiResolver, Name};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -261,12 +269,19 @@ impl std::fmt::Display for UnforwardableTransferCoding {
 
 impl std::error::Error for UnforwardableTransferCoding {}
 
-/// The layer's rules, and the example's own error: a head it cannot
-/// forward is `http_response_transfer_coding` (502).
+/// The layer's rules, and the example's own errors: a head it cannot
+/// forward is `http_response_transfer_coding` (502), a resolution out of
+/// time `dns_timeout` (502, never sent).
 fn classify(error: &(dyn std::error::Error + 'static)) -> Option<Kind> {
-    error
-        .is::<UnforwardableTransferCoding>()
-        .then_some(Kind::HttpResponseTransferCoding)
+    std::iter::successors(Some(error), |level| level.source()).find_map(|level| {
+        if level.is::<UnforwardableTransferCoding>() {
+            Some(Kind::HttpResponseTransferCoding)
+        } else if level.is::<ResolveTimedOut>() {
+            Some(Kind::DnsTimeout)
+        } else {
+            None
+        }
+    })
 }
 
 fn backward<B, E: Into<BoxError>>(result: Result<Response<B>, E>) -> Result<Response<B>, BoxError> {
@@ -290,12 +305,93 @@ fn backward<B, E: Into<BoxError>>(result: Result<Response<B>, E>) -> Result<Resp
     Ok(res)
 }
 
+/// The resolver with a deadline: hyper-util's has none.
+#[derive(Clone)]
+struct TimedResolver {
+    inner: GaiResolver,
+    timeout: Duration,
+}
+
+/// The error of a resolution that ran out of time.
+#[derive(Debug)]
+struct ResolveTimedOut(Name);
+
+impl std::fmt::Display for ResolveTimedOut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "resolving {} took longer than DNS_TIMEOUT_MS", self.0)
+    }
+}
+
+impl std::error::Error for ResolveTimedOut {}
+
+impl tower::Service<Name> for TimedResolver {
+    type Response = GaiAddrs;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<GaiAddrs, BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, name: Name) -> Self::Future {
+        let resolving = self.inner.call(name.clone());
+        let timeout = self.timeout;
+        Box::pin(async move {
+            match tokio::time::timeout(timeout, resolving).await {
+                Ok(resolved) => resolved.map_err(Into::into),
+                Err(_) => Err(Box::new(ResolveTimedOut(name)) as BoxError),
+            }
+        })
+    }
+}
+
+/// The connector with one deadline over resolution, connect and the TLS
+/// handshake: hyper-util's `connect_timeout` covers only the TCP connect,
+/// per address. A boxed future: hyper-util needs it `Unpin`.
+#[derive(Clone)]
+struct TimedConnector<C> {
+    inner: C,
+    timeout: Duration,
+}
+
+impl<C> tower::Service<Uri> for TimedConnector<C>
+where
+    C: tower::Service<Uri>,
+    C::Error: Into<BoxError>,
+    C::Future: Send + 'static,
+{
+    type Response = C::Response;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<C::Response, BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, uri: Uri) -> Self::Future {
+        let connecting = self.inner.call(uri);
+        let timeout = self.timeout;
+        Box::pin(async move {
+            match tokio::time::timeout(timeout, connecting).await {
+                Ok(connected) => connected.map_err(Into::into),
+                // A timeout while connecting: the layer's rules name it
+                // `connection_timeout`, never sent.
+                Err(_) => Err(Box::new(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "connecting and the TLS handshake took longer than CONNECT_TIMEOUT_MS",
+                )) as BoxError),
+            }
+        })
+    }
+}
+
 struct Config {
     addr: SocketAddr,
     upstream: Upstream,
     head_timeout: Option<Duration>,
     body_idle_timeout: Option<Duration>,
-    connect_timeout: Option<Duration>,
+    connect_timeout: Duration,
+    dns_timeout: Duration,
     upstream_ca: Option<std::path::PathBuf>,
     header_read_timeout: Duration,
     idle_timeout: Duration,
@@ -360,7 +456,10 @@ fn config() -> Result<Config, String> {
         upstream,
         head_timeout: millis("HEAD_TIMEOUT_MS", "30000")?,
         body_idle_timeout: millis("BODY_IDLE_TIMEOUT_MS", "60000")?,
-        connect_timeout: millis("CONNECT_TIMEOUT_MS", "0")?,
+        connect_timeout: millis("CONNECT_TIMEOUT_MS", "10000")?
+            .ok_or("invalid CONNECT_TIMEOUT_MS=0: connecting must end in time")?,
+        dns_timeout: millis("DNS_TIMEOUT_MS", "5000")?
+            .ok_or("invalid DNS_TIMEOUT_MS=0: resolving must end in time")?,
         upstream_ca: std::env::var_os("UPSTREAM_CA").map(std::path::PathBuf::from),
         header_read_timeout: millis("HEADER_READ_TIMEOUT_MS", "10000")?.ok_or(
             "invalid HEADER_READ_TIMEOUT_MS=0: a connection must send its headers in time",
@@ -387,8 +486,11 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
 
-    let mut connector = HttpConnector::new();
-    connector.set_connect_timeout(config.connect_timeout);
+    let resolver = TimedResolver {
+        inner: GaiResolver::new(),
+        timeout: config.dns_timeout,
+    };
+    let mut connector = HttpConnector::new_with_resolver(resolver);
     // hyper-rustls takes `https://` URIs, which the plain connector refuses.
     connector.enforce_http(false);
     let tls = match tls_config(config.upstream_ca.as_deref()) {
@@ -398,12 +500,15 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let connector = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(tls)
-        .https_or_http()
-        .enable_http1()
-        .wrap_connector(connector);
-    let client: Client<HttpsConnector<HttpConnector>, RequestBody<Incoming>> =
+    let connector = TimedConnector {
+        inner: hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(connector),
+        timeout: config.connect_timeout,
+    };
+    let client: Client<_, RequestBody<Incoming>> =
         Client::builder(TokioExecutor::new()).build(connector);
 
     let upstream = config.upstream.clone();

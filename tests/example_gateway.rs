@@ -41,10 +41,15 @@ impl Drop for Example {
 }
 
 async fn start_example(upstream: &str) -> Example {
+    start_example_with(upstream, &[]).await
+}
+
+async fn start_example_with(upstream: &str, env: &[(&str, &str)]) -> Example {
     let mut child = Command::new(example())
         .env("GATEWAY_ADDR", "127.0.0.1:0")
         .env("UPSTREAM", upstream)
         .env("HEADER_READ_TIMEOUT_MS", "300")
+        .envs(env.iter().copied())
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -288,5 +293,45 @@ async fn a_transfer_coding_beyond_chunked_is_not_forwarded_raw() {
     assert!(
         !answer.contains('\u{1f}'),
         "raw gzip reached the client: {answer}"
+    );
+}
+
+#[tokio::test]
+async fn a_handshake_that_hangs_is_a_connection_timeout_not_a_response_timeout() {
+    // Accepts, reads the TLS hello, never answers.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upstream = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 1024];
+                let _ = stream.read(&mut buf).await;
+                tokio::time::sleep(Duration::from_secs(30)).await;
+            });
+        }
+    });
+    let example = start_example_with(
+        &format!("https://{upstream}"),
+        &[("CONNECT_TIMEOUT_MS", "300")],
+    )
+    .await;
+    let start = Instant::now();
+    let mut stream = TcpStream::connect(example.addr).await.unwrap();
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(BOUND, stream.read_to_end(&mut answer))
+        .await
+        .expect("an answer before the head timeout (30 s)")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 502 Bad Gateway"), "{answer}");
+    assert!(answer.contains("error=connection_timeout"), "{answer}");
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
     );
 }

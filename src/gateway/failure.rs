@@ -56,6 +56,9 @@ kinds! {
     pub enum Kind {
         /// The upstream's host name could not be resolved: `dns_error`.
         DnsError => "dns_error", 502, "The upstream's host name could not be resolved";
+        /// Resolving the upstream's host name took too long (told by a
+        /// classifier of yours, for a resolver with a deadline): `dns_timeout`.
+        DnsTimeout => "dns_timeout", 502, "Resolving the upstream's host name timed out";
         /// The upstream refused the connection: `connection_refused`.
         ConnectionRefused => "connection_refused", 502, "The upstream refused the connection";
         /// No route leads to the upstream's address (host or network
@@ -127,6 +130,7 @@ impl Kind {
         matches!(
             self,
             Self::DnsError
+                | Self::DnsTimeout
                 | Self::ConnectionRefused
                 | Self::DestinationIpUnroutable
                 | Self::DestinationUnavailable
