@@ -79,10 +79,6 @@ impl<'a> Walk<'a> {
         };
         let mut innermost = 0;
         for (i, level) in sources(error).enumerate() {
-            if is_client_body_error(level.error) {
-                walk.request_body = true;
-                break;
-            }
             #[cfg(feature = "hyper-util")]
             if let Some(client) = level
                 .error
@@ -97,6 +93,12 @@ impl<'a> Walk<'a> {
                     walk.found = walk.found.or(Some(Found::Kind(Kind::ConnectionTerminated)));
                 }
                 Told::Known(found) => walk.found = walk.found.or(found),
+                // The client body's mark is of no type the rules know: it
+                // is looked for among the levels they do not.
+                Told::Unknown if is_client_body_error(level.error) => {
+                    walk.request_body = true;
+                    break;
+                }
                 Told::Unknown => {
                     if walk.innermost_unknown.replace(level.error).is_some() && innermost < 64 {
                         walk.unread |= 1 << innermost;

@@ -157,9 +157,10 @@ fn build<C, R: ResponseForFailure<Failure>>(
 ) -> Response<Bytes> {
     let request = &call.request;
     let (kind, status) = (failure.kind(), failure.status());
-    let alert = match (kind, failure.error()) {
-        (Kind::TlsAlertReceived, Some(error)) => tls_alert(error),
-        _ => None,
+    let alert = if kind == Kind::TlsAlertReceived {
+        failure.error().and_then(|error| tls_alert(error))
+    } else {
+        None
     };
     let alert = alert.as_ref().map(|(id, message)| (*id, message.as_str()));
     let member = || proxy_status(kind, status, call, settings, details, alert);
