@@ -386,3 +386,77 @@ async fn an_unasked_switching_protocols_is_a_protocol_error() {
     )
     .await;
 }
+
+/// 2 KiB of text, over a cap of 1 KiB.
+const LONG_BODY: &str = concat!(
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+);
+
+#[tokio::test]
+async fn a_body_over_the_cap_is_aborted_and_one_under_it_passes() {
+    let long = Upstream::start(Behavior::Respond {
+        status: 200,
+        body: LONG_BODY,
+    })
+    .await;
+    let capped = Gateway::with_client(
+        layer().max_response_body(Some(1024)),
+        upstream_client(Some(SHORT)),
+    )
+    .await;
+    let client = downstream();
+    // The body comes in one frame, over the cap at once: the response is
+    // aborted before or after its head reached the client, never complete.
+    let outcome = within(BOUND, async {
+        match client.request(request(&capped, long.addr())).await {
+            Err(_) => Ok(()),
+            Ok(res) => {
+                use http_body_util::BodyExt;
+                match res.into_body().collect().await {
+                    Err(_) => Ok(()),
+                    Ok(body) => Err(body.to_bytes()),
+                }
+            }
+        }
+    })
+    .await;
+    assert!(outcome.is_ok(), "a capped body must not look complete: {outcome:?}");
+    let roomy = Gateway::with_client(
+        layer().max_response_body(Some(4096)),
+        upstream_client(Some(SHORT)),
+    )
+    .await;
+    let got = send(&client, request(&roomy, long.addr()), BOUND).await;
+    assert_eq!(got.text(), LONG_BODY);
+}

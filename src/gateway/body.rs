@@ -59,11 +59,20 @@ pin_project! {
 struct Watch {
     upstream: Option<Authority>,
     started: Option<Instant>,
-    idle_timeout: Option<Duration>,
+    /// Whole milliseconds, 0: off (the layer's flag, as it is kept there).
+    idle_timeout_ms: u32,
     /// Set on the first `Pending` of a wait, cleared by the next frame: the
     /// idle timer is reset once per wait, not on every poll.
     waiting: bool,
     bytes: u64,
+    /// The most bytes forwarded before the body is cut off.
+    max_bytes: u64,
+}
+
+impl Watch {
+    fn idle_timeout(&self) -> Option<Duration> {
+        (self.idle_timeout_ms != 0).then(|| Duration::from_millis(u64::from(self.idle_timeout_ms)))
+    }
 }
 
 impl<B> GatewayBody<B> {
@@ -71,7 +80,8 @@ impl<B> GatewayBody<B> {
         body: B,
         upstream: Option<Authority>,
         started: Option<Instant>,
-        idle_timeout: Option<Duration>,
+        idle_timeout_ms: u32,
+        max_bytes: Option<u64>,
     ) -> Self {
         Self {
             state: State::Upstream {
@@ -80,9 +90,10 @@ impl<B> GatewayBody<B> {
                 watch: Watch {
                     upstream,
                     started,
-                    idle_timeout,
+                    idle_timeout_ms,
                     waiting: false,
                     bytes: 0,
+                    max_bytes: max_bytes.unwrap_or(u64::MAX),
                 },
             },
         }
@@ -121,7 +132,11 @@ where
                     if let Some(data) = frame.data_ref() {
                         watch.bytes += data.len() as u64;
                     }
-                    return Poll::Ready(Some(Ok(frame)));
+                    if watch.bytes <= watch.max_bytes {
+                        return Poll::Ready(Some(Ok(frame)));
+                    }
+                    // Over the cap: this frame is not forwarded.
+                    over_cap(watch.max_bytes, frame)
                 }
                 Poll::Ready(None) => return Poll::Ready(None),
                 Poll::Ready(Some(Err(error))) => {
@@ -132,7 +147,7 @@ where
                     }
                 }
                 Poll::Pending => {
-                    let Some(timeout) = watch.idle_timeout else {
+                    let Some(timeout) = watch.idle_timeout() else {
                         return Poll::Pending;
                     };
                     if !watch.waiting {
@@ -166,7 +181,7 @@ where
                 upstream,
                 watch.bytes,
                 watch.started,
-                watch.idle_timeout,
+                watch.idle_timeout(),
             );
         }
         state.set(State::Failed);
@@ -202,6 +217,31 @@ impl<B> fmt::Debug for GatewayBody<B> {
             .finish()
     }
 }
+
+/// The error of a body over its cap; `frame`, the one that went over, is
+/// dropped here, out of the path every frame takes.
+#[cold]
+#[inline(never)]
+fn over_cap(max: u64, frame: Frame<Bytes>) -> BodyError {
+    drop(frame);
+    BodyError {
+        kind: Kind::HttpResponseBodySize,
+        source: Some(Box::new(OverCap(max))),
+    }
+}
+
+/// The cause of a body cut off at the layer's
+/// [`max_response_body`](super::GatewayErrorLayer::max_response_body).
+#[derive(Debug)]
+struct OverCap(u64);
+
+impl fmt::Display for OverCap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "the upstream body is longer than the gateway's cap of {} bytes", self.0)
+    }
+}
+
+impl Error for OverCap {}
 
 /// The error that ends a [`GatewayBody`] whose upstream body failed or sent
 /// nothing for the body idle timeout. Its `source()` is the upstream's
@@ -250,6 +290,7 @@ impl fmt::Display for BodyError {
             Kind::HttpResponseIncomplete => "the upstream response body was incomplete",
             Kind::ConnectionTerminated => "the upstream connection was terminated",
             Kind::HttpResponseTransferCoding => "the upstream response body was badly framed",
+            Kind::HttpResponseBodySize => "the upstream response body was longer than the cap",
             _ => "the upstream response body failed",
         })
     }

@@ -103,6 +103,12 @@ kinds! {
         /// The upstream's response body sent nothing for the body idle
         /// timeout (body phase only, never a status): `connection_read_timeout`.
         ConnectionReadTimeout => "connection_read_timeout", 502, "The upstream's response body stalled";
+        /// The upstream's response body was longer than the layer's cap
+        /// ([`GatewayErrorLayer::max_response_body`], body phase only, never
+        /// a status): `http_response_body_size`.
+        ///
+        /// [`GatewayErrorLayer::max_response_body`]: super::GatewayErrorLayer::max_response_body
+        HttpResponseBodySize => "http_response_body_size", 502, "The upstream's response body was too long";
         /// The upstream's response body has a broken transfer coding, such as
         /// an invalid chunk (in the body, after the head), or a head whose
         /// transfer coding the gateway cannot forward (told by a classifier
@@ -158,6 +164,7 @@ impl Kind {
         !matches!(
             self,
             Self::ConnectionReadTimeout
+                | Self::HttpResponseBodySize
                 | Self::HttpResponseTransferCoding
                 | Self::UpstreamServerError
         )

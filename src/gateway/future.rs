@@ -117,11 +117,12 @@ where
                         return Poll::Ready(Ok(res.map(GatewayBody::full)));
                     }
                     let upstream = this.call.upstream.take();
-                    let idle = settings.common.flags.body_idle_timeout();
+                    let idle = settings.common.flags.body_idle_timeout_ms();
+                    let max = settings.max_response_body();
                     let started = *this.started;
-                    return Poll::Ready(Ok(
-                        res.map(|body| GatewayBody::upstream(body, upstream, started, idle))
-                    ));
+                    return Poll::Ready(Ok(res.map(|body| {
+                        GatewayBody::upstream(body, upstream, started, idle, max)
+                    })));
                 }
                 Poll::Ready(Err(error)) => Cause::Error(error.into()),
                 Poll::Pending => {

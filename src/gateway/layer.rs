@@ -46,8 +46,9 @@ impl Flags {
         from_ms(self.head_timeout_ms)
     }
 
-    pub(super) fn body_idle_timeout(&self) -> Option<Duration> {
-        from_ms(self.body_idle_timeout_ms)
+    /// The body idle timeout as kept: whole milliseconds, 0 for none.
+    pub(super) fn body_idle_timeout_ms(&self) -> u32 {
+        self.body_idle_timeout_ms
     }
 }
 
@@ -73,6 +74,7 @@ pub(super) struct Custom {
     /// The proxy's name, already serialized as an sf-token or sf-string.
     proxy_name: Option<Box<str>>,
     statuses: Vec<(Kind, StatusCode)>,
+    max_response_body: Option<u64>,
 }
 
 /// The proxy name unless one is set, as a literal for `concat!`.
@@ -107,6 +109,11 @@ impl<C, R> Settings<C, R> {
             }
         }
         kind.default_status()
+    }
+
+    /// The cap on an upstream response body, if set.
+    pub(super) fn max_response_body(&self) -> Option<u64> {
+        self.common.layer().and_then(|custom| custom.max_response_body)
     }
 
     /// The proxy's name, serialized for `Proxy-Status`, if not the default.
@@ -300,6 +307,20 @@ impl<C, R> GatewayErrorLayer<C, R> {
         self
     }
 
+    /// Cuts an upstream response body off after `max` bytes (off by
+    /// default): the head is sent by then, so the response is aborted
+    /// (`http_response_body_size`, logged with the bytes sent) and the
+    /// client never takes the cut body for a complete one. The head's own
+    /// size is hyper's to bound (`http_response_header_section_size`). See
+    /// [`type_base`](Self::type_base) for the cost of a setting that is not
+    /// a flag.
+    pub fn max_response_body(mut self, max: Option<u64>) -> Self {
+        if max.is_some() || self.settings.common.layer().is_some() {
+            self.common_mut().custom_mut().layer.max_response_body = max;
+        }
+        self
+    }
+
     /// The name of this gateway in `Proxy-Status` (default `tower-problem`).
     ///
     /// Written as an sf-token when it is one (`proxy.example.com`), else as
@@ -413,7 +434,7 @@ mod tests {
             .common
             .flags;
         assert_eq!(flags.head_timeout(), Some(Duration::from_millis(2)));
-        assert_eq!(flags.body_idle_timeout(), None);
+        assert_eq!(flags.body_idle_timeout_ms(), 0);
         assert_eq!(layer.settings().proxy_name(), None);
         let named = layer.proxy_name("edge 1");
         assert_eq!(named.settings().proxy_name(), Some("\"edge 1\""));
