@@ -451,7 +451,10 @@ async fn a_body_over_the_cap_is_aborted_and_one_under_it_passes() {
         }
     })
     .await;
-    assert!(outcome.is_ok(), "a capped body must not look complete: {outcome:?}");
+    assert!(
+        outcome.is_ok(),
+        "a capped body must not look complete: {outcome:?}"
+    );
     let roomy = Gateway::with_client(
         layer().max_response_body(Some(4096)),
         upstream_client(Some(SHORT)),

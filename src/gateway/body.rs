@@ -237,7 +237,11 @@ struct OverCap(u64);
 
 impl fmt::Display for OverCap {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "the upstream body is longer than the gateway's cap of {} bytes", self.0)
+        write!(
+            f,
+            "the upstream body is longer than the gateway's cap of {} bytes",
+            self.0
+        )
     }
 }
 

@@ -120,9 +120,9 @@ where
                     let idle = settings.common.flags.body_idle_timeout_ms();
                     let max = settings.max_response_body();
                     let started = *this.started;
-                    return Poll::Ready(Ok(res.map(|body| {
-                        GatewayBody::upstream(body, upstream, started, idle, max)
-                    })));
+                    return Poll::Ready(Ok(
+                        res.map(|body| GatewayBody::upstream(body, upstream, started, idle, max))
+                    ));
                 }
                 Poll::Ready(Err(error)) => Cause::Error(error.into()),
                 Poll::Pending => {

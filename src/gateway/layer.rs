@@ -113,7 +113,9 @@ impl<C, R> Settings<C, R> {
 
     /// The cap on an upstream response body, if set.
     pub(super) fn max_response_body(&self) -> Option<u64> {
-        self.common.layer().and_then(|custom| custom.max_response_body)
+        self.common
+            .layer()
+            .and_then(|custom| custom.max_response_body)
     }
 
     /// The proxy's name, serialized for `Proxy-Status`, if not the default.
