@@ -335,3 +335,85 @@ async fn a_handshake_that_hangs_is_a_connection_timeout_not_a_response_timeout()
         start.elapsed()
     );
 }
+
+/// The example's resident memory, from `/proc/PID/status`.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS in /proc/PID/status")
+}
+
+/// A soak through the example gateway's process: `SOAK_REQUESTS` (default
+/// 1,000,000) requests over `SOAK_CONNECTIONS` (default 500) keep-alive
+/// connections, its memory read after a fifth of them and at the end.
+/// `cargo test --release --all-features --test example_gateway -- --ignored --nocapture`
+/// (BENCHMARKS.md, "Soak").
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "long: run with --release -- --ignored --nocapture (BENCHMARKS.md, Soak)"]
+async fn soak_the_example_gateway() {
+    let number = |name: &str, default: usize| {
+        std::env::var(name)
+            .ok()
+            .and_then(|value| value.parse().ok())
+            .unwrap_or(default)
+    };
+    let requests = number("SOAK_REQUESTS", 1_000_000);
+    let connections = number("SOAK_CONNECTIONS", 500);
+    let (upstream, _seen) = upstream().await;
+    let example = start_example(&format!("http://{upstream}")).await;
+    let pid = example.child.id();
+    let sent = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let warm_rss = Arc::new(Mutex::new(None));
+    let start = Instant::now();
+    let mut drivers = Vec::new();
+    for _ in 0..connections {
+        let (sent, warm_rss) = (Arc::clone(&sent), Arc::clone(&warm_rss));
+        let addr = example.addr;
+        drivers.push(tokio::spawn(async move {
+            let stream = TcpStream::connect(addr).await.unwrap();
+            let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+                .await
+                .unwrap();
+            tokio::spawn(conn);
+            loop {
+                let n = sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if n >= requests {
+                    return;
+                }
+                if n == requests / 5 {
+                    *warm_rss.lock().unwrap() = Some(rss_kib(pid));
+                }
+                sender.ready().await.unwrap();
+                let req = Request::get("/")
+                    .header("host", "gw")
+                    .body(Full::<Bytes>::default())
+                    .unwrap();
+                let res = sender.send_request(req).await.unwrap();
+                assert_eq!(res.status(), http::StatusCode::OK);
+                http_body_util::BodyExt::collect(res.into_body())
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    for driver in drivers {
+        driver.await.unwrap();
+    }
+    let elapsed = start.elapsed();
+    let end_rss = rss_kib(pid);
+    let warm_rss = warm_rss.lock().unwrap().expect("read after the warm-up");
+    println!(
+        "soak: {requests} requests over {connections} connections in {elapsed:.2?} \
+         ({:.0} req/s); VmRSS after warm-up {warm_rss} KiB, at the end {end_rss} KiB ({:+} KiB)",
+        requests as f64 / elapsed.as_secs_f64(),
+        end_rss as i64 - warm_rss as i64
+    );
+    assert!(
+        end_rss <= warm_rss + 10 * 1024,
+        "VmRSS grew from {warm_rss} to {end_rss} KiB after the warm-up"
+    );
+}
