@@ -417,3 +417,77 @@ async fn soak_the_example_gateway() {
         "VmRSS grew from {warm_rss} to {end_rss} KiB after the warm-up"
     );
 }
+
+/// The CPU time of process `pid` so far, from `/proc/PID/stat`, in clock
+/// ticks.
+#[cfg(target_os = "linux")]
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // The fields after the command's `)`: state is the 1st, utime the 12th,
+    // stime the 13th.
+    let after = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn out_of_file_descriptors_the_gateway_backs_off_and_recovers() {
+    let (upstream, _seen) = upstream().await;
+    // The example with 64 file descriptors, its warnings kept.
+    let mut child = Command::new("bash")
+        .arg("-c")
+        .arg(format!("ulimit -n 64 && exec {}", example().display()))
+        .env("GATEWAY_ADDR", "127.0.0.1:0")
+        .env("UPSTREAM", format!("http://{upstream}"))
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = tokio::process::ChildStdout::from_std(child.stdout.take().unwrap()).unwrap();
+    let stderr = tokio::process::ChildStderr::from_std(child.stderr.take().unwrap()).unwrap();
+    let line = tokio::time::timeout(BOUND, BufReader::new(stdout).lines().next_line())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let addr: SocketAddr = line.strip_prefix("listening on ").unwrap().parse().unwrap();
+    let example = Example { child, addr };
+    let pid = example.child.id();
+    let warnings = Arc::new(Mutex::new(0usize));
+    let count = Arc::clone(&warnings);
+    tokio::spawn(async move {
+        let mut lines = BufReader::new(stderr).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            if line.contains("accept failed") {
+                *count.lock().unwrap() += 1;
+            }
+        }
+    });
+    // More connections than the gateway has descriptors: idle, each holds one.
+    let mut held = Vec::new();
+    for _ in 0..100 {
+        held.push(TcpStream::connect(addr).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let ticks = cpu_ticks(pid);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let spent = cpu_ticks(pid) - ticks;
+    // 2 s at 100 ticks a second: a spinning accept loop would spend ~200.
+    assert!(spent < 40, "the accept loop spun: {spent} ticks in 2 s");
+    let logged = *warnings.lock().unwrap();
+    assert!(
+        (1..40).contains(&logged),
+        "accept errors logged {logged} times in about 2 s"
+    );
+    // Descriptors free again: a new client is served.
+    drop(held);
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let status = status_of(
+        addr,
+        "GET / HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(status, "HTTP/1.1 200 OK");
+}
