@@ -491,3 +491,31 @@ async fn out_of_file_descriptors_the_gateway_backs_off_and_recovers() {
     .await;
     assert_eq!(status, "HTTP/1.1 200 OK");
 }
+
+#[tokio::test]
+async fn an_http2_connection_that_stops_answering_is_closed() {
+    let (upstream, _seen) = upstream().await;
+    let example =
+        start_example_with(&format!("http://{upstream}"), &[("IDLE_TIMEOUT_MS", "300")]).await;
+    let mut stream = TcpStream::connect(example.addr).await.unwrap();
+    // The preface and an empty SETTINGS, then silence: no request, and no
+    // answer to the gateway's SETTINGS or PING.
+    stream
+        .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+        .await
+        .unwrap();
+    let start = Instant::now();
+    let mut buf = [0u8; 1024];
+    loop {
+        match tokio::time::timeout(BOUND, stream.read(&mut buf)).await {
+            Ok(Ok(0) | Err(_)) => break,
+            Ok(Ok(_)) => continue,
+            Err(_) => panic!("a silent HTTP/2 connection was still open after {BOUND:?}"),
+        }
+    }
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        start.elapsed()
+    );
+}
