@@ -20,6 +20,9 @@
 //!   system's roots;
 //! - `UPSTREAM_CA`: a PEM file of more CA certificates to trust for an
 //!   `https://` upstream (a private CA, a test certificate);
+//! - `UPSTREAM_HTTP2=1`: HTTP/2 to the upstream with prior knowledge (h2c
+//!   for `http://`); without it, an `https://` upstream that offers h2 in
+//!   ALPN gets HTTP/2, any other HTTP/1.1;
 //! - `HEAD_TIMEOUT_MS`, `BODY_IDLE_TIMEOUT_MS`: milliseconds, 0 = off
 //!   (defaults 30000, 60000);
 //! - `CONNECT_TIMEOUT_MS`: one deadline over resolving, connecting and the
@@ -35,7 +38,7 @@
 //!
 //! Requests are forwarded with their method, path, query, headers (less the
 //! hop-by-hop ones of RFC 9110 §7.6.1 and those named in `Connection`) and
-//! streamed bodies, over HTTP/1.1. WebSocket and other upgrades are not
+//! streamed bodies, over HTTP/1.1 or HTTP/2 (see `UPSTREAM_HTTP2`). WebSocket and other upgrades are not
 //! proxied. The path is normalized before it is joined to `UPSTREAM`'s
 //! prefix (`%2E` decoded, dot segments removed), so `GET /../secret` stays
 //! under the prefix; an encoded slash (`%2F`), an encoded or plain backslash
@@ -243,6 +246,8 @@ fn normalized_path(path: &str) -> String {
 
 fn forward(upstream: &Upstream, mut req: Request<Incoming>) -> Request<Incoming> {
     *req.uri_mut() = upstream.uri(req.uri().path_and_query());
+    // The upstream connection's own version: hyper-util's client sends
+    // each request as that connection speaks.
     *req.version_mut() = Version::HTTP_11;
     let headers = req.headers_mut();
     strip_hop_by_hop(headers);
@@ -395,6 +400,7 @@ struct Config {
     upstream_ca: Option<std::path::PathBuf>,
     header_read_timeout: Duration,
     idle_timeout: Duration,
+    upstream_http2: bool,
 }
 
 fn var(name: &str, default: &str) -> String {
@@ -466,6 +472,11 @@ fn config() -> Result<Config, String> {
         )?,
         idle_timeout: millis("IDLE_TIMEOUT_MS", "60000")?
             .ok_or("invalid IDLE_TIMEOUT_MS=0: an idle connection must close in time")?,
+        upstream_http2: match var("UPSTREAM_HTTP2", "").as_str() {
+            "" | "0" => false,
+            "1" => true,
+            other => return Err(format!("invalid UPSTREAM_HTTP2={other:?}: expected 1 or 0")),
+        },
     })
 }
 
@@ -504,12 +515,13 @@ async fn main() -> ExitCode {
         inner: hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(tls)
             .https_or_http()
-            .enable_http1()
+            .enable_all_versions()
             .wrap_connector(connector),
         timeout: config.connect_timeout,
     };
-    let client: Client<_, RequestBody<Incoming>> =
-        Client::builder(TokioExecutor::new()).build(connector);
+    let client: Client<_, RequestBody<Incoming>> = Client::builder(TokioExecutor::new())
+        .http2_only(config.upstream_http2)
+        .build(connector);
 
     let upstream = config.upstream.clone();
     // The request is routed before the layer, so its logs (and an opt-in

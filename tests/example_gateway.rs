@@ -3,6 +3,8 @@
 //! prefix, encoded slashes and `CONNECT` are refused, a client that goes
 //! away cancels its upstream request, and slow headers are cut off.
 
+mod h2_upstream;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -518,4 +520,25 @@ async fn an_http2_connection_that_stops_answering_is_closed() {
         "{:?}",
         start.elapsed()
     );
+}
+
+#[tokio::test]
+async fn it_talks_http2_to_its_upstream_and_names_a_refused_stream() {
+    // The frame server refuses its first stream and serves the others.
+    let (upstream, requests) = h2_upstream::h2_upstream(h2_upstream::Answer::RefuseFirst).await;
+    let example =
+        start_example_with(&format!("http://{upstream}"), &[("UPSTREAM_HTTP2", "1")]).await;
+    let get = "GET / HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n";
+    let mut stream = TcpStream::connect(example.addr).await.unwrap();
+    stream.write_all(get.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(BOUND, stream.read_to_end(&mut answer))
+        .await
+        .unwrap()
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 502 Bad Gateway"), "{answer}");
+    assert!(answer.contains("error=connection_terminated"), "{answer}");
+    assert_eq!(status_of(example.addr, get).await, "HTTP/1.1 200 OK");
+    assert_eq!(requests.load(std::sync::atomic::Ordering::SeqCst), 2);
 }
