@@ -25,16 +25,18 @@ use super::failure::Failure;
 /// use std::time::Duration;
 /// use bytes::Bytes;
 /// use http_body_util::Full;
+/// use hyper_util::client::legacy::Client;
+/// use hyper_util::rt::TokioExecutor;
 /// use tower::ServiceBuilder;
-/// use tower_problem::gateway::{GatewayErrorLayer, RetryNeverSent};
+/// use tower_problem::gateway::{GatewayErrorLayer, RequestBody, RetryNeverSent};
 ///
-/// # fn client() -> tower::util::BoxCloneService<http::Request<tower_problem::gateway::RequestBody<Full<Bytes>>>, http::Response<Full<Bytes>>, tower_problem::BoxError> { unimplemented!() }
-/// # fn build() {
+/// // Bodies buffered into `Full<Bytes>`, so that a retry can send them again.
+/// let client = Client::builder(TokioExecutor::new()).build_http::<RequestBody<Full<Bytes>>>();
 /// let gateway = ServiceBuilder::new()
 ///     .retry(RetryNeverSent::new(2, Duration::from_millis(50)))
 ///     .layer(GatewayErrorLayer::new())
-///     .service(client());
-/// # }
+///     .service(client);
+/// # let _ = gateway;
 /// ```
 #[derive(Clone, Copy, Debug)]
 pub struct RetryNeverSent {
