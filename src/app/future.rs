@@ -227,14 +227,7 @@ fn read_text<B>(headers: &HeaderMap, body: B, cx: &mut Context<'_>) -> Option<Bo
 where
     B: http_body::Body<Data = Bytes>,
 {
-    let plain = headers.get(header::CONTENT_TYPE).is_some_and(|value| {
-        let essence = value
-            .as_bytes()
-            .split(|&b| b == b';')
-            .next()
-            .unwrap_or_default();
-        essence.trim_ascii().eq_ignore_ascii_case(b"text/plain")
-    });
+    let plain = has_media_type(headers, b"text/plain");
     let small = body
         .size_hint()
         .upper()
@@ -283,15 +276,18 @@ fn replace_body<B, C, R: ResponseForFailure<Failure>>(
 }
 
 fn is_problem_json(headers: &HeaderMap) -> bool {
+    has_media_type(headers, PROBLEM_JSON.as_bytes())
+}
+
+/// Whether `Content-Type` names `media_type`, whatever its parameters.
+fn has_media_type(headers: &HeaderMap, media_type: &[u8]) -> bool {
     headers.get(header::CONTENT_TYPE).is_some_and(|value| {
         let essence = value
             .as_bytes()
             .split(|&b| b == b';')
             .next()
             .unwrap_or_default();
-        essence
-            .trim_ascii()
-            .eq_ignore_ascii_case(PROBLEM_JSON.as_bytes())
+        essence.trim_ascii().eq_ignore_ascii_case(media_type)
     })
 }
 
