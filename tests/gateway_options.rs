@@ -210,6 +210,82 @@ async fn an_upload_aborted_by_the_downstream_client_is_not_a_502() {
     assert!(!answer.contains("proxy-status"), "{answer}");
 }
 
+/// Sends `head` and then `rest` (after `pause`) to the gateway on one
+/// connection, half-closes, and reads the whole answer.
+async fn upload(gateway: &Gateway, head: &str, rest: &[u8], pause: Duration) -> String {
+    let mut stream = TcpStream::connect(gateway.addr).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    tokio::time::sleep(pause).await;
+    // The gateway may answer and close before it reads the rest.
+    let _ = stream.write_all(rest).await;
+    let _ = stream.shutdown().await;
+    let mut answer = Vec::new();
+    let _ = within(BOUND, stream.read_to_end(&mut answer)).await;
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test]
+async fn a_content_length_over_the_limit_is_413_and_the_upstream_is_never_called() {
+    let gateway = Gateway::start(GatewayErrorLayer::new().max_request_body(Some(16))).await;
+    let upstream = Upstream::start(Behavior::Ok).await;
+    let head = format!(
+        "POST /upload HTTP/1.1\r\nhost: gateway\r\n{X_UPSTREAM}: {}\r\ncontent-length: 17\r\nconnection: close\r\n\r\n",
+        upstream.addr()
+    );
+    let answer = upload(&gateway, &head, &[b'x'; 17], Duration::ZERO).await;
+    assert!(answer.starts_with("HTTP/1.1 413 "), "{answer}");
+    assert!(
+        answer.contains("content-type: application/problem+json"),
+        "{answer}"
+    );
+    assert!(
+        answer.contains(r#""kind":"request_body_too_large""#),
+        "{answer}"
+    );
+    assert!(!answer.contains("proxy-status"), "{answer}");
+    assert_eq!(upstream.accepted(), 0, "the upstream was called");
+
+    // At the limit, the body is forwarded.
+    let head = head.replace("content-length: 17", "content-length: 16");
+    let answer = upload(&gateway, &head, &[b'x'; 16], Duration::ZERO).await;
+    assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
+    assert_eq!(upstream.requests(), 1);
+}
+
+#[tokio::test]
+async fn a_chunked_body_that_grows_over_the_limit_is_413_and_its_last_frame_never_leaves() {
+    let gateway = Gateway::start(
+        GatewayErrorLayer::new()
+            .max_request_body(Some(16))
+            .head_timeout(Some(BOUND)),
+    )
+    .await;
+    // An upstream that keeps all it is sent, until the gateway closes.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let received = tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let mut got = Vec::new();
+        let _ = stream.read_to_end(&mut got).await;
+        String::from_utf8_lossy(&got).into_owned()
+    });
+    let head = format!(
+        "POST /upload HTTP/1.1\r\nhost: gateway\r\n{X_UPSTREAM}: {addr}\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n8\r\naaaaaaaa\r\n8\r\nbbbbbbbb\r\n"
+    );
+    let answer = upload(&gateway, &head, b"4\r\nZZZZ\r\n0\r\n\r\n", SHORT).await;
+    assert!(answer.starts_with("HTTP/1.1 413 "), "{answer}");
+    assert!(
+        answer.contains(r#""kind":"request_body_too_large""#),
+        "{answer}"
+    );
+    let received = within(BOUND, received).await.unwrap();
+    // The 16 bytes within the limit were forwarded, the frame over it not,
+    // and the upstream request was aborted (no last chunk).
+    assert!(received.contains("bbbbbbbb"), "{received}");
+    assert!(!received.contains('Z'), "{received}");
+    assert!(!received.ends_with("0\r\n\r\n"), "{received}");
+}
+
 // ---- intercepting upstream 5xx ----
 
 /// An upstream that answers every request with a 503 carrying its own

@@ -64,9 +64,12 @@ struct Watch {
     /// Set on the first `Pending` of a wait, cleared by the next frame: the
     /// idle timer is reset once per wait, not on every poll.
     waiting: bool,
-    bytes: u64,
-    /// The most bytes forwarded before the body is cut off.
+    /// The most bytes forwarded before the body is cut off: `u64::MAX`
+    /// without a cap.
     max_bytes: u64,
+    /// The bytes it may still forward: one subtraction a frame both counts
+    /// what was sent and checks the cap.
+    room: u64,
 }
 
 impl Watch {
@@ -92,8 +95,8 @@ impl<B> GatewayBody<B> {
                     started,
                     idle_timeout_ms,
                     waiting: false,
-                    bytes: 0,
                     max_bytes: max_bytes.unwrap_or(u64::MAX),
+                    room: max_bytes.unwrap_or(u64::MAX),
                 },
             },
         }
@@ -129,10 +132,9 @@ where
             } => match body.poll_frame(cx) {
                 Poll::Ready(Some(Ok(frame))) => {
                     watch.waiting = false;
-                    if let Some(data) = frame.data_ref() {
-                        watch.bytes += data.len() as u64;
-                    }
-                    if watch.bytes <= watch.max_bytes {
+                    let len = frame.data_ref().map_or(0, |data| data.len() as u64);
+                    if let Some(room) = watch.room.checked_sub(len) {
+                        watch.room = room;
                         return Poll::Ready(Some(Ok(frame)));
                     }
                     // Over the cap: this frame is not forwarded.
@@ -174,17 +176,7 @@ where
             StateProj::Full { body } => return body.poll_frame(),
             StateProj::Failed => return Poll::Ready(None),
         };
-        if let StateProj::Upstream { watch, .. } = state.as_mut().project() {
-            let upstream = watch.upstream.as_ref();
-            log::body_failed(
-                &error,
-                upstream,
-                watch.bytes,
-                watch.started,
-                watch.idle_timeout(),
-            );
-        }
-        state.set(State::Failed);
+        fail(state, &error);
         Poll::Ready(Some(Err(error)))
     }
 
@@ -228,6 +220,23 @@ fn over_cap(max: u64, frame: Frame<Bytes>) -> BodyError {
         kind: Kind::HttpResponseBodySize,
         source: Some(Box::new(OverCap(max))),
     }
+}
+
+/// Logs the failure of the upstream body and drops it: out of line, so that
+/// the path every frame takes keeps fewer values alive.
+#[inline(never)]
+fn fail<B>(mut state: Pin<&mut State<B>>, error: &BodyError) {
+    if let StateProj::Upstream { watch, .. } = state.as_mut().project() {
+        let upstream = watch.upstream.as_ref();
+        log::body_failed(
+            error,
+            upstream,
+            watch.max_bytes - watch.room,
+            watch.started,
+            watch.idle_timeout(),
+        );
+    }
+    state.set(State::Failed);
 }
 
 /// The cause of a body cut off at the layer's

@@ -6,14 +6,14 @@ use std::fmt::{self, Write as _};
 use std::io;
 
 use super::failure::Kind;
-use super::request_body::is_client_body_error;
+use super::request_body::{client_body_error, ClientBodyFailure};
 use crate::chain::{self, sources};
 
 /// What the one walk of an error before the response head finds.
 pub(super) struct Walk<'a> {
     error: &'a (dyn Error + 'static),
-    /// The chain holds the mark of the client's request body.
-    request_body: bool,
+    /// The chain holds the mark of the client's request body: how it failed.
+    request_body: Option<ClientBodyFailure>,
     /// hyper-util's client's `is_connect()`, if the chain holds its error.
     connect: Option<bool>,
     /// A level says the upstream did not process the request: hyper's
@@ -70,7 +70,7 @@ impl<'a> Walk<'a> {
     pub(super) fn of(error: &'a (dyn Error + 'static)) -> Self {
         let mut walk = Self {
             error,
-            request_body: false,
+            request_body: None,
             connect: None,
             unprocessed: false,
             found: None,
@@ -95,11 +95,11 @@ impl<'a> Walk<'a> {
                 Told::Known(found) => walk.found = walk.found.or(found),
                 // The client body's mark is of no type the rules know: it
                 // is looked for among the levels they do not.
-                Told::Unknown if is_client_body_error(level.error) => {
-                    walk.request_body = true;
-                    break;
-                }
                 Told::Unknown => {
+                    if let Some(failure) = client_body_error(level.error) {
+                        walk.request_body = Some(failure);
+                        break;
+                    }
                     if walk.innermost_unknown.replace(level.error).is_some() && innermost < 64 {
                         walk.unread |= 1 << innermost;
                     }
@@ -110,8 +110,8 @@ impl<'a> Walk<'a> {
         walk
     }
 
-    /// Whether the client's request body failed.
-    pub(super) fn is_request_body_error(&self) -> bool {
+    /// How the client's request body failed, if it did.
+    pub(super) fn request_body_failure(&self) -> Option<ClientBodyFailure> {
         self.request_body
     }
 
@@ -481,7 +481,7 @@ mod tests {
         let marked = crate::gateway::request_body::tests::marked(io::ErrorKind::ConnectionReset);
         let error = Wrap("client error (SendRequest)", Some(marked));
         let walk = Walk::of(&error);
-        assert!(walk.is_request_body_error());
+        assert_eq!(walk.request_body_failure(), Some(ClientBodyFailure::Failed));
         assert!(!walk.is_never_sent());
     }
 

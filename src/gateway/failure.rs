@@ -48,8 +48,9 @@ kinds! {
     /// header.
     ///
     /// The tokens are the error types of RFC 9209 (the HTTP Proxy-Status
-    /// Parameter registry), except the two that are not proxy errors:
-    /// [`Kind::RequestBodyError`] (the client's upload failed) and
+    /// Parameter registry), except the three that are not proxy errors:
+    /// [`Kind::RequestBodyError`] (the client's upload failed),
+    /// [`Kind::RequestBodyTooLarge`] (it was over the layer's limit) and
     /// [`Kind::UpstreamServerError`] (the upstream answered 5xx and the
     /// layer replaced its body). Each kind is documented, with its title and
     /// status, on the [kinds page](crate::kinds).
@@ -118,6 +119,15 @@ kinds! {
         /// broken body) while it was forwarded: `request_body_error`, 400 Bad
         /// Request. Not an upstream failure.
         RequestBodyError => "request_body_error", 400, "The request body could not be read";
+        /// The client's request body was over the layer's
+        /// [`GatewayErrorLayer::max_request_body`]: by its size hint
+        /// (hyper's bodies report their `Content-Length`) before the
+        /// upstream is called, or while it was forwarded:
+        /// `request_body_too_large`, 413 Content Too Large. Not an upstream
+        /// failure.
+        ///
+        /// [`GatewayErrorLayer::max_request_body`]: super::GatewayErrorLayer::max_request_body
+        RequestBodyTooLarge => "request_body_too_large", 413, "The request body is larger than the gateway accepts";
         /// The upstream answered with a 5xx and the layer replaced its body
         /// ([`GatewayErrorLayer::intercept_error_responses`]), keeping its
         /// status: `upstream_server_error`.
@@ -148,7 +158,10 @@ impl Kind {
     /// Whether it is an RFC 9209 proxy error type, written into the
     /// `Proxy-Status` header's `error` parameter.
     pub(super) const fn is_proxy_error(self) -> bool {
-        !matches!(self, Self::RequestBodyError | Self::UpstreamServerError)
+        !matches!(
+            self,
+            Self::RequestBodyError | Self::RequestBodyTooLarge | Self::UpstreamServerError
+        )
     }
 
     /// Whether it is a timeout, answered with 504 under
@@ -234,7 +247,8 @@ impl Failure {
     }
 
     /// The error that caused it: the upstream client's, or the request
-    /// body's for [`Kind::RequestBodyError`]. `None` for a timeout of the
+    /// body's for [`Kind::RequestBodyError`] and
+    /// [`Kind::RequestBodyTooLarge`]. `None` for a timeout of the
     /// layer itself and for [`Kind::UpstreamServerError`].
     pub fn error(&self) -> Option<&(dyn Error + Send + Sync + 'static)> {
         self.error.as_deref().map(|error| &**error)

@@ -75,6 +75,7 @@ pub(super) struct Custom {
     proxy_name: Option<Box<str>>,
     statuses: Vec<(Kind, StatusCode)>,
     max_response_body: Option<u64>,
+    max_request_body: Option<u64>,
 }
 
 /// The proxy name unless one is set, as a literal for `concat!`.
@@ -116,6 +117,13 @@ impl<C, R> Settings<C, R> {
         self.common
             .layer()
             .and_then(|custom| custom.max_response_body)
+    }
+
+    /// The limit on a client's request body, if set.
+    pub(super) fn max_request_body(&self) -> Option<u64> {
+        self.common
+            .layer()
+            .and_then(|custom| custom.max_request_body)
     }
 
     /// The proxy's name, serialized for `Proxy-Status`, if not the default.
@@ -319,6 +327,23 @@ impl<C, R> GatewayErrorLayer<C, R> {
     pub fn max_response_body(mut self, max: Option<u64>) -> Self {
         if max.is_some() || self.settings.common.layer().is_some() {
             self.common_mut().custom_mut().layer.max_response_body = max;
+        }
+        self
+    }
+
+    /// Answers a client's request body over `max` bytes with 413 Content
+    /// Too Large ([`Kind::RequestBodyTooLarge`]; off by default). A body
+    /// whose size hint is already over it (hyper's and axum's bodies report
+    /// their `Content-Length`) is answered before the upstream is called;
+    /// one that grows past it while it is forwarded fails instead of
+    /// sending the frame that crosses it, and the upstream client aborts
+    /// the request. See [`type_base`](Self::type_base) for the cost of a
+    /// setting that is not a flag.
+    ///
+    /// [`Kind::RequestBodyTooLarge`]: super::Kind::RequestBodyTooLarge
+    pub fn max_request_body(mut self, max: Option<u64>) -> Self {
+        if max.is_some() || self.settings.common.layer().is_some() {
+            self.common_mut().custom_mut().layer.max_request_body = max;
         }
         self
     }

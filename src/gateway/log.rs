@@ -36,7 +36,7 @@ pub(super) fn failure(
     details: Option<&str>,
 ) {
     let level = match failure.kind() {
-        Kind::RequestBodyError => tracing::Level::DEBUG,
+        Kind::RequestBodyError | Kind::RequestBodyTooLarge => tracing::Level::DEBUG,
         Kind::ConnectionLimitReached | Kind::UpstreamServerError => tracing::Level::WARN,
         _ => tracing::Level::ERROR,
     };
@@ -67,6 +67,17 @@ pub(super) fn failure(
             elapsed_ms,
             error = error.to_string().as_str(),
             "the client's request body failed while it was forwarded"
+        ),
+        Kind::RequestBodyTooLarge => request_event!(
+            debug,
+            TARGET,
+            request,
+            kind,
+            status,
+            upstream,
+            elapsed_ms,
+            error = error.to_string().as_str(),
+            "the client's request body was over the gateway's limit"
         ),
         Kind::ConnectionLimitReached => request_event!(
             warn,

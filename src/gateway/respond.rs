@@ -12,6 +12,7 @@ use super::future::Call;
 use super::layer::{Settings, DEFAULT_PROXY_NAME};
 use super::log;
 use super::proxy_status::{member, Params, PROXY_STATUS};
+use super::request_body::ClientBodyFailure;
 use crate::chain::ErrorChain;
 use crate::classify::Classify;
 use crate::panic::catch;
@@ -84,10 +85,10 @@ fn classify<C: Classify<Kind>>(
     call: &Call,
 ) -> (Kind, bool) {
     let walk = Walk::of(error);
-    let kind = if walk.is_request_body_error() {
-        Kind::RequestBodyError
-    } else {
-        match catch(|| classifier.classify(error)) {
+    let kind = match walk.request_body_failure() {
+        Some(ClientBodyFailure::Failed) => Kind::RequestBodyError,
+        Some(ClientBodyFailure::TooLarge) => Kind::RequestBodyTooLarge,
+        None => match catch(|| classifier.classify(error)) {
             Ok(Some(kind)) => kind,
             Ok(None) => walk.kind(),
             Err(payload) => {
@@ -95,7 +96,7 @@ fn classify<C: Classify<Kind>>(
                 log::classify_panicked(&panic, call, std::any::type_name::<C>());
                 walk.kind()
             }
-        }
+        },
     };
     (kind, walk.is_never_sent())
 }

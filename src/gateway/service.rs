@@ -8,7 +8,7 @@ use super::body::GatewayBody;
 use super::failure::{Failure, Kind};
 use super::future::{Call, ResponseFuture};
 use super::layer::Settings;
-use super::request_body::RequestBody;
+use super::request_body::{too_large, RequestBody};
 use crate::classify::Classify;
 use crate::context::RequestContext;
 use crate::respond::ResponseForFailure;
@@ -44,6 +44,7 @@ impl<S, C, R, ReqBody, ResBody> Service<Request<ReqBody>> for GatewayErrorServic
 where
     S: Service<Request<RequestBody<ReqBody>>, Response = Response<ResBody>>,
     S::Error: Into<BoxError>,
+    ReqBody: http_body::Body,
     ResBody: http_body::Body<Data = Bytes, Error: Into<BoxError>>,
     C: Classify<Kind>,
     R: ResponseForFailure<Failure>,
@@ -84,7 +85,13 @@ where
         if let Some(error) = self.not_ready.take() {
             return ResponseFuture::failed(error, call, settings);
         }
-        let future = self.inner.call(req.map(RequestBody::new));
+        let limit = self.settings.max_request_body();
+        if limit.is_some_and(|limit| req.body().size_hint().lower() > limit) {
+            return ResponseFuture::failed(too_large(), call, settings);
+        }
+        let future = self
+            .inner
+            .call(req.map(|body| RequestBody::new(body, limit)));
         ResponseFuture::running(future, call, settings)
     }
 }
