@@ -31,9 +31,21 @@
 //!   both never sent, unlike a response that is late
 //!   (`http_response_timeout`: the upstream may have acted);
 //! - `HEADER_READ_TIMEOUT_MS`: how long a client may take to send a
-//!   request's headers, HTTP/1, or its first bytes (default 10000); `IDLE_TIMEOUT_MS`: an
+//!   request's headers, HTTP/1, or its first bytes, and a replayable body
+//!   (below) (default 10000); `IDLE_TIMEOUT_MS`: an
 //!   HTTP/2 connection that answers no ping within it is closed (default
 //!   60000); every connection closes after 10 minutes at most;
+//! - `MAX_REQUEST_BODY`: the largest request body forwarded, in bytes
+//!   (default 1048576, as nginx's `client_max_body_size`; 0 = no limit):
+//!   over it, 413 `request_body_too_large`, before the upstream is called
+//!   when `Content-Length` says so;
+//! - `RETRIES`: how many times a request the upstream certainly never saw
+//!   (refused or failed connection, refused HTTP/2 stream) is sent again,
+//!   50 ms apart (default 2; 0 = off). Only a request whose body is
+//!   replayable is retried: one with a `Content-Length` of at most 64 KiB
+//!   (or none, as a `GET` has), which the gateway buffers before it
+//!   forwards it. Any other body (chunked, or larger) streams and is never
+//!   retried;
 //! - `RUST_LOG`: the log filter (default `info`).
 //!
 //! Requests are forwarded with their method, path, query, headers (less the
@@ -49,12 +61,14 @@
 //! `chunked` (`gzip, chunked`) is answered 502 `http_response_transfer_coding`:
 //! its body would reach the client undecoded.
 //!
-//! Build it with the crate's `rustls` and `hyper-util` features to have TLS
-//! failures named (`tls_certificate_error`, `tls_alert_received`,
-//! `tls_protocol_error`) and connect failures marked never sent:
-//! `cargo run --features rustls,hyper-util --example gateway`. Without them
-//! an `https://` upstream works the same, and its TLS failures are
-//! `proxy_internal_error`.
+//! Build it with the crate's `rustls`, `hyper-util` and `h2` features to
+//! have TLS failures named (`tls_certificate_error`, `tls_alert_received`,
+//! `tls_protocol_error`), and connect failures and refused HTTP/2 streams
+//! marked never sent, so retried:
+//! `cargo run --features rustls,hyper-util,h2 --example gateway`. Without
+//! them an `https://` upstream works the same, its TLS failures are
+//! `proxy_internal_error`, and only what the layer's own rules mark never
+//! sent is retried.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -67,7 +81,8 @@ use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName};
 use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{Method, Request, Response, Uri, Version};
-use http_body_util::{Either, Full};
+use http_body::Body as _;
+use http_body_util::{BodyExt, Either, Full};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::connect::dns::{GaiAddrs, GaiResolver, Name};
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -80,7 +95,7 @@ use rustls::pki_types::CertificateDer;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower::ServiceExt;
-use tower_problem::gateway::{GatewayErrorLayer, Kind, RequestBody};
+use tower_problem::gateway::{GatewayErrorLayer, Kind, RequestBody, RetryNeverSent};
 use tower_problem::problem::Problem;
 use tower_problem::BoxError;
 
@@ -174,6 +189,11 @@ enum Refusal {
     /// A target the gateway will not map onto the upstream's path: an
     /// encoded `/` or `\`, a `\`, or `OPTIONS *`.
     Target(&'static str),
+    /// A replayable body that did not arrive within the header read
+    /// timeout.
+    BodyTimeout,
+    /// A replayable body that failed as it was read (the client aborted).
+    BodyFailed,
 }
 
 impl Refusal {
@@ -184,6 +204,14 @@ impl Refusal {
                 "this gateway does not forward CONNECT tunnels",
             ),
             Self::Target(why) => (http::StatusCode::BAD_REQUEST, *why),
+            Self::BodyTimeout => (
+                http::StatusCode::REQUEST_TIMEOUT,
+                "the request body did not arrive in time",
+            ),
+            Self::BodyFailed => (
+                http::StatusCode::BAD_REQUEST,
+                "the request body could not be read",
+            ),
         };
         let problem = Problem::builder(status)
             .title(status.canonical_reason().unwrap_or("Refused"))
@@ -244,7 +272,7 @@ fn normalized_path(path: &str) -> String {
     out
 }
 
-fn forward(upstream: &Upstream, mut req: Request<Incoming>) -> Request<Incoming> {
+fn forward<B>(upstream: &Upstream, mut req: Request<B>) -> Request<B> {
     *req.uri_mut() = upstream.uri(req.uri().path_and_query());
     // The upstream connection's own version: hyper-util's client sends
     // each request as that connection speaks.
@@ -401,6 +429,8 @@ struct Config {
     header_read_timeout: Duration,
     idle_timeout: Duration,
     upstream_http2: bool,
+    max_request_body: Option<u64>,
+    retries: usize,
 }
 
 fn var(name: &str, default: &str) -> String {
@@ -414,6 +444,14 @@ fn millis(name: &str, default: &str) -> Result<Option<Duration>, String> {
         .parse()
         .map_err(|_| format!("invalid {name}={value:?}: expected milliseconds (0 = off)"))?;
     Ok((ms > 0).then(|| Duration::from_millis(ms)))
+}
+
+fn number(name: &str, default: &str) -> Result<u64, String> {
+    let value = var(name, default);
+    value
+        .trim()
+        .parse()
+        .map_err(|_| format!("invalid {name}={value:?}: expected a whole number"))
 }
 
 /// The TLS client configuration for `https://` upstreams: the system's
@@ -477,6 +515,10 @@ fn config() -> Result<Config, String> {
             "1" => true,
             other => return Err(format!("invalid UPSTREAM_HTTP2={other:?}: expected 1 or 0")),
         },
+        max_request_body: Some(number("MAX_REQUEST_BODY", "1048576")?).filter(|&max| max > 0),
+        retries: number("RETRIES", "2")?
+            .try_into()
+            .map_err(|_| "invalid RETRIES: too many".to_owned())?,
     })
 }
 
@@ -519,23 +561,32 @@ async fn main() -> ExitCode {
             .wrap_connector(connector),
         timeout: config.connect_timeout,
     };
-    let client: Client<_, RequestBody<Incoming>> = Client::builder(TokioExecutor::new())
-        .http2_only(config.upstream_http2)
-        .build(connector);
+    let client: Client<_, RequestBody<Either<Full<Bytes>, Incoming>>> =
+        Client::builder(TokioExecutor::new())
+            .http2_only(config.upstream_http2)
+            .build(connector);
 
-    let upstream = config.upstream.clone();
-    // The request is routed before the layer, so its logs (and an opt-in
-    // `next-hop`) name the upstream.
     let gateway = ServiceBuilder::new()
-        .map_request(move |req| forward(&upstream, req))
         .layer(
             GatewayErrorLayer::new()
                 .head_timeout(config.head_timeout)
                 .body_idle_timeout(config.body_idle_timeout)
+                .max_request_body(config.max_request_body)
                 .classify_with(classify),
         )
         .map_result(backward)
         .service(client);
+    // A buffered body can be sent again: such requests go through the
+    // retry policy; the others stream, and are sent once.
+    let retrying = ServiceBuilder::new()
+        .retry(RetryNeverSent::new(config.retries, RETRY_BACKOFF))
+        .map_request(|req: Request<Full<Bytes>>| req.map(Either::Left))
+        .service(gateway.clone());
+    let streaming = ServiceBuilder::new()
+        .map_request(|req: Request<Incoming>| req.map(Either::Right))
+        .service(gateway);
+    let upstream = config.upstream.clone();
+    let body_timeout = config.header_read_timeout;
 
     let listener = match TcpListener::bind(config.addr).await {
         Ok(listener) => listener,
@@ -554,18 +605,38 @@ async fn main() -> ExitCode {
 
     // Requests the gateway answers itself never reach the upstream.
     let service = tower::service_fn(move |req: Request<Incoming>| {
-        let gateway = gateway.clone();
+        let (retrying, streaming) = (retrying.clone(), streaming.clone());
+        let upstream = upstream.clone();
         async move {
-            match screen(&req) {
-                Err(refusal) => {
-                    tracing::info!(method = %req.method(), ?refusal, "request refused");
-                    Ok::<_, std::convert::Infallible>(refusal.response().map(Either::Right))
-                }
-                Ok(()) => {
-                    let res = gateway.oneshot(req).await?;
-                    Ok(res.map(Either::Left))
-                }
+            let refused = |refusal: Refusal, method: &Method| {
+                tracing::info!(%method, ?refusal, "request refused");
+                Ok::<_, std::convert::Infallible>(refusal.response().map(Either::Right))
+            };
+            if let Err(refusal) = screen(&req) {
+                return refused(refusal, req.method());
             }
+            // Routed before the layer, so that its logs (and an opt-in
+            // `next-hop`) name the upstream.
+            let req = forward(&upstream, req);
+            let replayable = req
+                .body()
+                .size_hint()
+                .exact()
+                .is_some_and(|len| len <= MAX_REPLAYABLE_BODY);
+            let res = if replayable {
+                let (parts, body) = req.into_parts();
+                let body = match tokio::time::timeout(body_timeout, body.collect()).await {
+                    Ok(Ok(body)) => body.to_bytes(),
+                    Ok(Err(_)) => return refused(Refusal::BodyFailed, &parts.method),
+                    Err(_) => return refused(Refusal::BodyTimeout, &parts.method),
+                };
+                retrying
+                    .oneshot(Request::from_parts(parts, Full::new(body)))
+                    .await?
+            } else {
+                streaming.oneshot(req).await?
+            };
+            Ok(res.map(Either::Left))
         }
     });
 
@@ -624,6 +695,13 @@ async fn main() -> ExitCode {
         });
     }
 }
+
+/// The largest body buffered so that its request can be retried: hyper's
+/// body reports its `Content-Length` as its exact size.
+const MAX_REPLAYABLE_BODY: u64 = 64 * 1024;
+
+/// The wait before each retry of a request that was never sent.
+const RETRY_BACKOFF: Duration = Duration::from_millis(50);
 
 /// The longest a connection may stay open, however busy: a bound on what a
 /// slow or silent client holds.

@@ -1,9 +1,12 @@
 //! The example gateway, run as a process the way people run it, tried as an
 //! attacker would over loopback: `..` cannot climb out of the upstream's
 //! prefix, encoded slashes and `CONNECT` are refused, a client that goes
-//! away cancels its upstream request, and slow headers are cut off.
+//! away cancels its upstream request, and slow headers are cut off; a
+//! request the upstream never saw is retried, one it may have seen never
+//! is, and a body over the limit is refused without calling the upstream.
 
 mod h2_upstream;
+mod upstream;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -21,12 +24,24 @@ use tokio::net::{TcpListener, TcpStream};
 
 const BOUND: Duration = Duration::from_secs(5);
 
-/// The example's binary, which `cargo test` builds beside the tests.
+/// The example's binary, which `cargo test` builds beside the tests (`cargo
+/// test --test example_gateway` alone does not: then build it first, with
+/// the same features). Refused if older than its source.
 fn example() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().unwrap().parent().unwrap();
-    dir.join("examples")
-        .join(format!("gateway{}", std::env::consts::EXE_SUFFIX))
+    let binary = dir
+        .join("examples")
+        .join(format!("gateway{}", std::env::consts::EXE_SUFFIX));
+    let modified = |path: &std::path::Path| std::fs::metadata(path).and_then(|m| m.modified());
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/gateway.rs");
+    let built = modified(&binary).expect("the example gateway is built");
+    assert!(
+        built >= modified(&source).unwrap(),
+        "{} is older than examples/gateway.rs: run `cargo build --all-features --example gateway`",
+        binary.display()
+    );
+    binary
 }
 
 /// The running example; killed when dropped.
@@ -54,7 +69,11 @@ async fn start_example_with(upstream: &str, env: &[(&str, &str)]) -> Example {
         .envs(env.iter().copied())
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(if std::env::var_os("EXAMPLE_STDERR").is_some() {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        })
         .spawn()
         .expect("the example gateway runs (cargo test builds it)");
     let stdout = child.stdout.take().unwrap();
@@ -522,23 +541,114 @@ async fn an_http2_connection_that_stops_answering_is_closed() {
     );
 }
 
+/// Sends `raw` on a fresh connection and reads the whole answer.
+async fn answer_to(addr: SocketAddr, raw: &[u8]) -> String {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream.write_all(raw).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(BOUND, stream.read_to_end(&mut answer))
+        .await
+        .expect("an answer in time")
+        .unwrap();
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
 #[tokio::test]
-async fn it_talks_http2_to_its_upstream_and_names_a_refused_stream() {
+async fn it_talks_http2_to_its_upstream_and_retries_a_refused_stream() {
     // The frame server refuses its first stream and serves the others.
     let (upstream, requests) = h2_upstream::h2_upstream(h2_upstream::Answer::RefuseFirst).await;
     let example =
         start_example_with(&format!("http://{upstream}"), &[("UPSTREAM_HTTP2", "1")]).await;
+    let post = b"POST /orders HTTP/1.1\r\nHost: gw\r\nContent-Length: 8\r\nConnection: close\r\n\r\nan order";
+    let answer = answer_to(example.addr, post).await;
+    // The refused stream was never processed: sent again, and served.
+    assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
+    assert!(!answer.contains("proxy-status"), "{answer}");
+    assert_eq!(requests.load(std::sync::atomic::Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn without_retries_a_refused_stream_is_named_connection_terminated() {
+    let (upstream, requests) = h2_upstream::h2_upstream(h2_upstream::Answer::RefuseFirst).await;
+    let example = start_example_with(
+        &format!("http://{upstream}"),
+        &[("UPSTREAM_HTTP2", "1"), ("RETRIES", "0")],
+    )
+    .await;
     let get = "GET / HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n";
-    let mut stream = TcpStream::connect(example.addr).await.unwrap();
-    stream.write_all(get.as_bytes()).await.unwrap();
-    let mut answer = Vec::new();
-    tokio::time::timeout(BOUND, stream.read_to_end(&mut answer))
-        .await
-        .unwrap()
-        .unwrap();
-    let answer = String::from_utf8_lossy(&answer);
+    let answer = answer_to(example.addr, get.as_bytes()).await;
     assert!(answer.starts_with("HTTP/1.1 502 Bad Gateway"), "{answer}");
     assert!(answer.contains("error=connection_terminated"), "{answer}");
     assert_eq!(status_of(example.addr, get).await, "HTTP/1.1 200 OK");
     assert_eq!(requests.load(std::sync::atomic::Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn a_post_the_upstream_read_before_it_reset_is_never_sent_twice() {
+    let upstream = upstream::Upstream::start(upstream::Behavior::ResetAfterRequest).await;
+    let example = start_example(&format!("http://{}", upstream.addr())).await;
+    let post = b"POST /orders HTTP/1.1\r\nHost: gw\r\nContent-Length: 8\r\nConnection: close\r\n\r\nan order";
+    let answer = answer_to(example.addr, post).await;
+    assert!(answer.starts_with("HTTP/1.1 502 Bad Gateway"), "{answer}");
+    assert!(answer.contains("error=connection_terminated"), "{answer}");
+    // Give a wrong retry the time to happen: its backoff is 50 ms.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        upstream.requests(),
+        1,
+        "the POST reached the upstream again"
+    );
+}
+
+#[tokio::test]
+async fn a_refused_connection_is_retried_then_answered_connection_refused() {
+    let upstream = upstream::Upstream::start(upstream::Behavior::NotListening).await;
+    let example = start_example(&format!("http://{}", upstream.addr())).await;
+    let get = "GET / HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n";
+    let started = Instant::now();
+    let answer = answer_to(example.addr, get.as_bytes()).await;
+    assert!(answer.starts_with("HTTP/1.1 502 Bad Gateway"), "{answer}");
+    assert!(answer.contains("error=connection_refused"), "{answer}");
+    // Two retries, 50 ms apart each.
+    assert!(
+        started.elapsed() >= Duration::from_millis(100),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_413_and_never_forwarded_whole() {
+    let upstream = upstream::Upstream::start(upstream::Behavior::Ok).await;
+    let example = start_example_with(
+        &format!("http://{}", upstream.addr()),
+        &[("MAX_REQUEST_BODY", "16")],
+    )
+    .await;
+    // By its length, buffered (replayable) or streamed: the same answer.
+    for length in [17, 100_000] {
+        let mut post = format!(
+            "POST /upload HTTP/1.1\r\nHost: gw\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n"
+        )
+        .into_bytes();
+        post.resize(post.len() + length, b'x');
+        let answer = answer_to(example.addr, &post).await;
+        assert!(answer.starts_with("HTTP/1.1 413 "), "{answer}");
+        assert!(
+            answer.contains(r#""kind":"request_body_too_large""#),
+            "{answer}"
+        );
+    }
+    assert_eq!(upstream.requests(), 0, "the upstream was called");
+    // A chunked body that grows over it: its head and the first 16 bytes
+    // were forwarded, then the upstream request was aborted.
+    let chunked = b"POST /upload HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n10\r\n0123456789abcdef\r\n1\r\nZ\r\n0\r\n\r\n";
+    let answer = answer_to(example.addr, chunked).await;
+    assert!(answer.starts_with("HTTP/1.1 413 "), "{answer}");
+    let before = upstream.requests();
+    // At the limit, forwarded.
+    let post = b"POST /upload HTTP/1.1\r\nHost: gw\r\nContent-Length: 16\r\nConnection: close\r\n\r\n0123456789abcdef";
+    let answer = answer_to(example.addr, post).await;
+    assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
+    assert_eq!(upstream.requests(), before + 1);
 }
