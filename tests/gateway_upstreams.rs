@@ -463,3 +463,44 @@ async fn a_body_over_the_cap_is_aborted_and_one_under_it_passes() {
     let got = send(&client, request(&roomy, long.addr()), BOUND).await;
     assert_eq!(got.text(), LONG_BODY);
 }
+
+// ---- hyper's `is_canceled()`: the connection closed before the request was written ----
+
+#[tokio::test]
+async fn a_request_on_a_connection_that_closed_first_is_never_sent() {
+    use http::Request;
+    use http_body_util::Empty;
+    use hyper_util::rt::TokioIo;
+    use tower::{Layer, ServiceExt};
+    use tower_problem::gateway::{Failure, Kind, RequestBody};
+
+    // The upstream accepts, then closes without reading a byte.
+    let upstream = Upstream::start(Behavior::CloseOnAccept).await;
+    let addr = upstream.addr();
+    // A client holding a connection the upstream has closed, as a pool
+    // does: hyper's connection task sees the close and ends, then the
+    // request is handed to it.
+    let client = tower::service_fn(
+        move |req: Request<RequestBody<Empty<bytes::Bytes>>>| async move {
+            let stream = tokio::net::TcpStream::connect(addr).await?;
+            let (mut sender, conn) =
+                hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+            // Its own end, clean or not, is the pool's business.
+            let _ = within(BOUND, conn).await;
+            sender.send_request(req).await.map_err(BoxError::from)
+        },
+    );
+    let svc = GatewayErrorLayer::new().layer(client);
+    let req = Request::get("http://upstream.test/")
+        .body(Empty::new())
+        .unwrap();
+    let res = within(BOUND, oneshot(svc, req)).await;
+    assert_eq!(res.status(), StatusCode::BAD_GATEWAY);
+    let failure = res.extensions().get::<Failure>().expect("a failure marker");
+    assert_eq!(failure.kind(), Kind::ConnectionTerminated);
+    let error = failure.error().expect("the client's error");
+    let hyper = error.downcast_ref::<hyper::Error>().expect("hyper's error");
+    assert!(hyper.is_canceled(), "{hyper}");
+    assert!(failure.is_request_never_sent());
+    assert_eq!(upstream.requests(), 0);
+}
