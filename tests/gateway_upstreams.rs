@@ -471,7 +471,7 @@ async fn a_request_on_a_connection_that_closed_first_is_never_sent() {
     use http::Request;
     use http_body_util::Empty;
     use hyper_util::rt::TokioIo;
-    use tower::{Layer, ServiceExt};
+    use tower::Layer;
     use tower_problem::gateway::{Failure, Kind, RequestBody};
 
     // The upstream accepts, then closes without reading a byte.
