@@ -53,6 +53,7 @@ pub(crate) trait LayerFailure: Clone + Send + Sync + 'static {
     type Kind: FailureKind;
     fn kind(&self) -> Self::Kind;
     fn status(&self) -> StatusCode;
+    fn grpc_code(&self) -> crate::grpc::Code;
 }
 
 /// `LayerFailure` for the layer's `Failure`, through its own `kind` and
@@ -68,6 +69,10 @@ macro_rules! layer_failure {
 
             fn status(&self) -> http::StatusCode {
                 Failure::status(self)
+            }
+
+            fn grpc_code(&self) -> crate::grpc::Code {
+                Failure::grpc_code(self)
             }
         }
     };

@@ -18,6 +18,7 @@ mod full_body;
 #[cfg(feature = "gateway")]
 #[cfg_attr(docsrs, doc(cfg(feature = "gateway")))]
 pub mod gateway;
+pub mod grpc;
 mod kind;
 pub mod kinds;
 mod log;

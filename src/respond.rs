@@ -8,7 +8,8 @@ use http::header::{CONTENT_LANGUAGE, RETRY_AFTER};
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
 
 use crate::context::RequestContext;
-use crate::kind::{default_problem, fixed_json, LayerFailure};
+use crate::grpc;
+use crate::kind::{default_problem, fixed_json, FailureKind, LayerFailure};
 use crate::panic::{catch, Panic};
 use crate::problem::json::with_request_id;
 use crate::problem::{fix_content_length, problem_response, response_with, Problem};
@@ -70,6 +71,23 @@ pub trait ResponseForFailure<F>: Clone + Send + Sync + 'static {
         request: &RequestContext,
         problem: Problem,
     ) -> Response<Bytes>;
+
+    /// The response for `failure` of a gRPC request (see
+    /// [`grpc`](crate::grpc)), with the gRPC `code` and `message`
+    /// the layer chose: by default [`grpc::trailers_only`]. The layer then
+    /// adds its kind in [`grpc::KIND_HEADER`] and its own headers, as for
+    /// [`response_for_failure`](Self::response_for_failure). A closure
+    /// answers gRPC requests this default way.
+    fn grpc_response_for_failure(
+        &self,
+        failure: &F,
+        request: &RequestContext,
+        code: grpc::Code,
+        message: &str,
+    ) -> Response<Bytes> {
+        let _ = (failure, request);
+        grpc::trailers_only(code, message)
+    }
 }
 
 impl<Fun, F, T> ResponseForFailure<F> for Fun
@@ -182,6 +200,9 @@ where
     F: LayerFailure,
     R: ResponseForFailure<F>,
 {
+    if common.grpc_request {
+        return grpc_failure_response(failure, detail, request, respond, own_headers);
+    }
     let (kind, status) = (failure.kind(), failure.status());
     let problem = || default_problem(kind, status, detail, request.request_id_str(), common);
     let head = request.is_head();
@@ -211,6 +232,43 @@ where
     if head {
         *response.body_mut() = Bytes::new();
     }
+    response.extensions_mut().insert(failure);
+    Built {
+        response,
+        respond_panicked,
+    }
+}
+
+/// [`failure_response`] for a gRPC request: the responder's gRPC answer
+/// (the default one if it panics), with the layer's kind and own headers.
+#[cold]
+#[inline(never)]
+fn grpc_failure_response<F, R>(
+    failure: F,
+    detail: Option<&str>,
+    request: &RequestContext,
+    respond: &R,
+    own_headers: impl FnOnce(&mut HeaderMap),
+) -> Built
+where
+    F: LayerFailure,
+    R: ResponseForFailure<F>,
+{
+    let kind = failure.kind();
+    let (code, message) = (failure.grpc_code(), detail.unwrap_or(kind.title()));
+    let (mut response, respond_panicked) =
+        match catch(|| respond.grpc_response_for_failure(&failure, request, code, message)) {
+            Ok(response) => (response, None),
+            Err(payload) => (
+                grpc::trailers_only(code, message),
+                Some(payload.into_panic()),
+            ),
+        };
+    let headers = response.headers_mut();
+    if !headers.contains_key(grpc::KIND_HEADER) {
+        headers.insert(grpc::KIND_HEADER, HeaderValue::from_static(kind.token()));
+    }
+    own_headers(headers);
     response.extensions_mut().insert(failure);
     Built {
         response,

@@ -20,6 +20,11 @@ static DEFAULT_REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-reques
 pub(crate) struct Common<X, F> {
     pub(crate) expose_details: bool,
     pub(crate) capture_request: bool,
+    /// Whether the request is gRPC: false in the layer's and its services'
+    /// settings, set in the copy a gRPC request's future keeps, where it
+    /// takes the padding beside the flags (a field of the future or of the
+    /// request's context would make every future larger to move).
+    pub(crate) grpc_request: bool,
     /// The layer's own flags and small settings, here so that they share
     /// this value's padding: every request's future carries them.
     pub(crate) flags: F,
@@ -43,6 +48,7 @@ impl<X, F> Common<X, F> {
         Self {
             expose_details: false,
             capture_request: true,
+            grpc_request: false,
             flags,
             custom: None,
         }
@@ -131,6 +137,7 @@ impl<X, F: Copy> Clone for Common<X, F> {
         Self {
             expose_details: self.expose_details,
             capture_request: self.capture_request,
+            grpc_request: self.grpc_request,
             flags: self.flags,
             custom: self.custom.clone(),
         }
@@ -142,6 +149,7 @@ impl<X: fmt::Debug, F: fmt::Debug> fmt::Debug for Common<X, F> {
         f.debug_struct("Common")
             .field("expose_details", &self.expose_details)
             .field("capture_request", &self.capture_request)
+            .field("grpc_request", &self.grpc_request)
             .field("flags", &self.flags)
             .field("custom", &self.custom)
             .finish()

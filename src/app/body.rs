@@ -7,8 +7,10 @@ use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
+use super::failure::Kind;
 use super::log;
 use crate::full_body::FullBody;
+use crate::grpc;
 use crate::panic::catch;
 use crate::BoxError;
 
@@ -19,7 +21,11 @@ pin_project! {
     /// A panic while the inner body is polled is logged (inside the current
     /// span: the request's context is not kept this long) and ends the body
     /// with a [`BodyPanicked`] error, so the server aborts the response
-    /// instead of presenting it as complete. See the [module docs](super).
+    /// instead of presenting it as complete. The response to a gRPC request
+    /// ends instead with trailers `grpc-status: 13` (`INTERNAL`),
+    /// `grpc-message` and the kind `panic`, which a gRPC client reads as the
+    /// call's failure: gRPC can say so after the head, where HTTP cannot.
+    /// See the [module docs](super).
     pub struct AppBody<B> {
         #[pin]
         state: State<B>,
@@ -30,6 +36,8 @@ pin_project! {
     #[project = StateProj]
     enum State<B> {
         Guarded { #[pin] body: B },
+        // A gRPC response's: a panic ends it with gRPC trailers.
+        GuardedGrpc { #[pin] body: B },
         Unguarded { #[pin] body: B },
         Full { body: FullBody },
         Panicked,
@@ -45,13 +53,14 @@ impl<B> AppBody<B> {
         }
     }
 
-    /// The inner body, its panics caught when `guard` is set.
+    /// The inner body, its panics caught when `guard` is set: for a gRPC
+    /// response (`grpc`), answered with gRPC trailers.
     #[inline]
-    pub(super) fn new(body: B, guard: bool) -> Self {
-        let state = if guard {
-            State::Guarded { body }
-        } else {
-            State::Unguarded { body }
+    pub(super) fn new(body: B, guard: bool, grpc: bool) -> Self {
+        let state = match (guard, grpc) {
+            (false, _) => State::Unguarded { body },
+            (true, false) => State::Guarded { body },
+            (true, true) => State::GuardedGrpc { body },
         };
         Self { state }
     }
@@ -66,7 +75,9 @@ where
 
     fn is_end_stream(&self) -> bool {
         match &self.state {
-            State::Guarded { body, .. } | State::Unguarded { body } => body.is_end_stream(),
+            State::Guarded { body } | State::GuardedGrpc { body } | State::Unguarded { body } => {
+                body.is_end_stream()
+            }
             State::Full { body } => body.is_end_stream(),
             State::Panicked => true,
         }
@@ -74,7 +85,9 @@ where
 
     fn size_hint(&self) -> SizeHint {
         match &self.state {
-            State::Guarded { body, .. } | State::Unguarded { body } => body.size_hint(),
+            State::Guarded { body } | State::GuardedGrpc { body } | State::Unguarded { body } => {
+                body.size_hint()
+            }
             State::Full { body } => body.size_hint(),
             State::Panicked => SizeHint::with_exact(0),
         }
@@ -85,21 +98,33 @@ where
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let mut state = self.project().state;
-        match state.as_mut().project() {
-            StateProj::Guarded { body } => match catch(|| body.poll_frame(cx)) {
-                Ok(polled) => polled.map(|frame| frame.map(|result| result.map_err(Into::into))),
-                Err(payload) => {
-                    log::body_panicked(&payload.into_panic());
-                    // Dropping a body that panicked may panic again.
-                    let _dropped = catch(|| state.set(State::Panicked));
-                    Poll::Ready(Some(Err(Box::new(BodyPanicked(())))))
-                }
-            },
-            StateProj::Unguarded { body } => body
-                .poll_frame(cx)
-                .map(|frame| frame.map(|result| result.map_err(Into::into))),
-            StateProj::Full { body } => body.poll_frame(),
-            StateProj::Panicked => Poll::Ready(None),
+        let (body, grpc) = match state.as_mut().project() {
+            StateProj::Guarded { body } => (body, false),
+            StateProj::GuardedGrpc { body } => (body, true),
+            StateProj::Unguarded { body } => {
+                return body
+                    .poll_frame(cx)
+                    .map(|frame| frame.map(|result| result.map_err(Into::into)));
+            }
+            StateProj::Full { body } => return body.poll_frame(),
+            StateProj::Panicked => return Poll::Ready(None),
+        };
+        match catch(|| body.poll_frame(cx)) {
+            Ok(polled) => polled.map(|frame| frame.map(|result| result.map_err(Into::into))),
+            Err(payload) => {
+                log::body_panicked(&payload.into_panic());
+                // Dropping a body that panicked may panic again.
+                let _dropped = catch(|| state.set(State::Panicked));
+                Poll::Ready(Some(if grpc {
+                    Ok(Frame::trailers(grpc::trailers(
+                        grpc::Code::Internal,
+                        "the response body panicked",
+                        Kind::Panic.as_str(),
+                    )))
+                } else {
+                    Err(Box::new(BodyPanicked(())))
+                }))
+            }
         }
     }
 }
@@ -108,6 +133,7 @@ impl<B> fmt::Debug for AppBody<B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match &self.state {
             State::Guarded { .. } => "Guarded",
+            State::GuardedGrpc { .. } => "GuardedGrpc",
             State::Unguarded { .. } => "Unguarded",
             State::Full { .. } => "Full",
             State::Panicked => "Panicked",

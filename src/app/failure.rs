@@ -295,6 +295,22 @@ impl Failure {
         }
     }
 
+    /// The gRPC status code a gRPC request's failure is answered with:
+    /// `INTERNAL` for a panic, a handler's error and `internal_error`;
+    /// `DEADLINE_EXCEEDED` for the layer's timeout; `UNAVAILABLE` for
+    /// overload (gRPC's clients retry it with a backoff); any other kind by
+    /// its status, through [`Code::of_status`](crate::grpc::Code::of_status)
+    /// (a `not_found` is `UNIMPLEMENTED`: the method is unknown).
+    pub fn grpc_code(&self) -> crate::grpc::Code {
+        use crate::grpc::Code;
+        match self.kind() {
+            Kind::Panic | Kind::HandlerError | Kind::InternalError => Code::Internal,
+            Kind::Timeout => Code::DeadlineExceeded,
+            Kind::Overloaded => Code::Unavailable,
+            _ => Code::of_status(self.status()),
+        }
+    }
+
     /// Whether a panic caused it.
     pub fn is_panic(&self) -> bool {
         matches!(self.cause, Cause::Panic { .. })

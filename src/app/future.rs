@@ -107,7 +107,8 @@ where
                             )));
                         }
                         let guard = this.settings.common.flags.catch_body_panics;
-                        return Poll::Ready(Ok(res.map(|body| AppBody::new(body, guard))));
+                        let grpc = this.settings.common.grpc_request;
+                        return Poll::Ready(Ok(res.map(|body| AppBody::new(body, guard, grpc))));
                     }
                     (Ok(()), Poll::Ready(Err(error))) => classified(error.into(), this.settings),
                     (Err(payload), output) => {
@@ -191,7 +192,10 @@ where
     C: Classify<Kind>,
     R: ResponseForFailure<Failure>,
 {
-    let guard = settings.common.flags.catch_body_panics;
+    let (guard, grpc) = (
+        settings.common.flags.catch_body_panics,
+        settings.common.grpc_request,
+    );
     let failure = match res.extensions().get::<Failure>() {
         // A `HandlerError` response: the layer classifies and logs it, with
         // context.
@@ -201,7 +205,7 @@ where
                 marker.clone().with_kind(kind)
             }
             // Made by an inner layer, already logged: pass it on.
-            None => return res.map(|body| AppBody::new(body, guard)),
+            None => return res.map(|body| AppBody::new(body, guard, grpc)),
         },
         None if settings.intercepts(res.status()) && !is_problem_json(res.headers()) => {
             let (parts, body) = res.into_parts();
@@ -209,7 +213,7 @@ where
             let failure = Failure::replaced(parts.status, text);
             return replace_body(parts, failure, request, settings);
         }
-        None => return res.map(|body| AppBody::new(body, guard)),
+        None => return res.map(|body| AppBody::new(body, guard, grpc)),
     };
     let (parts, body) = res.into_parts();
     let _dropped = catch(|| drop(body));

@@ -61,10 +61,11 @@ where
         Poll::Ready(Ok(()))
     }
 
-    #[inline]
+    #[inline(always)]
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         let request = RequestContext::capture(&req, &self.settings.common);
-        let settings = self.settings.clone();
+        let mut settings = self.settings.clone();
+        settings.common.grpc_request = crate::grpc::is_grpc_request(&req);
         if let Some(failure) = self.not_ready.take() {
             return ResponseFuture::failed(failure, request, settings);
         }

@@ -155,6 +155,44 @@ impl Kind {
         )
     }
 
+    /// The gRPC status code that tells a gRPC client what it can do:
+    /// `UNAVAILABLE` for every failure to reach the upstream or to get a
+    /// valid answer from it (gRPC's clients retry it with a backoff where
+    /// the call allows: the never-sent kinds are always safe to retry);
+    /// `DEADLINE_EXCEEDED` for the head timeout (the upstream may have
+    /// acted: no blind retry); `INTERNAL` for `proxy_internal_error`;
+    /// `CANCELLED` for the client's own failed upload and
+    /// `RESOURCE_EXHAUSTED` for one over the limit; `UNAVAILABLE` for an
+    /// intercepted upstream 5xx of no other status ([`Failure::grpc_code`]
+    /// reads its status).
+    pub const fn grpc_code(self) -> crate::grpc::Code {
+        use crate::grpc::Code;
+        match self {
+            Self::HttpResponseTimeout => Code::DeadlineExceeded,
+            Self::ProxyInternalError => Code::Internal,
+            Self::RequestBodyError => Code::Cancelled,
+            Self::RequestBodyTooLarge => Code::ResourceExhausted,
+            Self::DnsError
+            | Self::DnsTimeout
+            | Self::ConnectionRefused
+            | Self::DestinationIpUnroutable
+            | Self::DestinationUnavailable
+            | Self::ConnectionTimeout
+            | Self::ConnectionLimitReached
+            | Self::TlsCertificateError
+            | Self::TlsAlertReceived
+            | Self::TlsProtocolError
+            | Self::ConnectionTerminated
+            | Self::HttpResponseIncomplete
+            | Self::HttpProtocolError
+            | Self::HttpResponseHeaderSectionSize
+            | Self::ConnectionReadTimeout
+            | Self::HttpResponseBodySize
+            | Self::HttpResponseTransferCoding
+            | Self::UpstreamServerError => Code::Unavailable,
+        }
+    }
+
     /// Whether it is an RFC 9209 proxy error type, written into the
     /// `Proxy-Status` header's `error` parameter.
     pub(super) const fn is_proxy_error(self) -> bool {
@@ -236,6 +274,16 @@ impl Failure {
     /// The status of the response the layer made for it.
     pub fn status(&self) -> StatusCode {
         self.status
+    }
+
+    /// The gRPC status code a gRPC request's failure is answered with
+    /// ([`Kind::grpc_code`]; an intercepted upstream 5xx by its status,
+    /// through [`Code::of_status`](crate::grpc::Code::of_status)).
+    pub fn grpc_code(&self) -> crate::grpc::Code {
+        match self.kind {
+            Kind::UpstreamServerError => crate::grpc::Code::of_status(self.status),
+            kind => kind.grpc_code(),
+        }
     }
 
     /// Whether the request certainly never reached the upstream, so a retry

@@ -1,7 +1,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use http::StatusCode;
+use http::{Request, StatusCode};
 use tower_layer::Layer;
 
 use super::failure::{Failure, Kind};
@@ -44,6 +44,44 @@ pub(super) struct Flags {
 impl Flags {
     pub(super) fn head_timeout(&self) -> Option<Duration> {
         from_ms(self.head_timeout_ms)
+    }
+
+    /// For a gRPC request, the head timeout (as kept) bounded by its
+    /// `grpc-timeout`, its deadline, if it has one: the client has given up
+    /// by then. `None` for any other request, which pays for one test of
+    /// its version.
+    #[inline]
+    pub(super) fn grpc_head_timeout<B>(&self, req: &Request<B>) -> Option<u32> {
+        if req.version() != http::Version::HTTP_2 {
+            return None;
+        }
+        self.grpc_head_timeout_slow(req.method(), req.headers())
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn grpc_head_timeout_slow(
+        &self,
+        method: &http::Method,
+        headers: &http::HeaderMap,
+    ) -> Option<u32> {
+        if !crate::grpc::is_grpc_post(method, headers) {
+            return None;
+        }
+        let Some(deadline) = crate::grpc::timeout(headers) else {
+            return Some(self.head_timeout_ms);
+        };
+        let ms = to_ms(Some(deadline)).max(1);
+        Some(if self.head_timeout_ms == 0 {
+            ms
+        } else {
+            ms.min(self.head_timeout_ms)
+        })
+    }
+
+    /// Sets the head timeout, as kept (whole milliseconds, 0: off).
+    pub(super) fn set_head_timeout_ms(&mut self, ms: u32) {
+        self.head_timeout_ms = ms;
     }
 
     /// The body idle timeout as kept: whole milliseconds, 0 for none.

@@ -68,7 +68,10 @@ where
         }
     }
 
+    #[inline(always)]
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        // A gRPC request's head timeout, bounded by its deadline.
+        let grpc = self.settings.common.flags.grpc_head_timeout(&req);
         let mut upgrade = false;
         let request = RequestContext::capture_and_find(
             &req,
@@ -81,7 +84,11 @@ where
             upstream: req.uri().authority().cloned(),
             upgrade,
         };
-        let settings = self.settings.clone();
+        let mut settings = self.settings.clone();
+        if let Some(head_timeout_ms) = grpc {
+            settings.common.grpc_request = true;
+            settings.common.flags.set_head_timeout_ms(head_timeout_ms);
+        }
         if let Some(error) = self.not_ready.take() {
             return ResponseFuture::failed(error, call, settings);
         }
