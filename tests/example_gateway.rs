@@ -5,12 +5,12 @@
 //! request the upstream never saw is retried, one it may have seen never
 //! is, and a body over the limit is refused without calling the upstream.
 
+mod example_support;
 mod h2_upstream;
 mod upstream;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -24,72 +24,20 @@ use tokio::net::{TcpListener, TcpStream};
 
 const BOUND: Duration = Duration::from_secs(5);
 
-/// The example's binary, which `cargo test` builds beside the tests (`cargo
-/// test --test example_gateway` alone does not: then build it first, with
-/// the same features). Refused if older than its source.
-fn example() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap();
-    let binary = dir
-        .join("examples")
-        .join(format!("gateway{}", std::env::consts::EXE_SUFFIX));
-    let modified = |path: &std::path::Path| std::fs::metadata(path).and_then(|m| m.modified());
-    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/gateway.rs");
-    let built = modified(&binary).expect("the example gateway is built");
-    assert!(
-        built >= modified(&source).unwrap(),
-        "{} is older than examples/gateway.rs: run `cargo build --all-features --example gateway`",
-        binary.display()
-    );
-    binary
-}
-
-/// The running example; killed when dropped.
-struct Example {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Drop for Example {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use example_support::Example;
 
 async fn start_example(upstream: &str) -> Example {
     start_example_with(upstream, &[]).await
 }
 
 async fn start_example_with(upstream: &str, env: &[(&str, &str)]) -> Example {
-    let mut child = Command::new(example())
-        .env("GATEWAY_ADDR", "127.0.0.1:0")
-        .env("UPSTREAM", upstream)
-        .env("HEADER_READ_TIMEOUT_MS", "300")
-        .envs(env.iter().copied())
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(if std::env::var_os("EXAMPLE_STDERR").is_some() {
-            Stdio::inherit()
-        } else {
-            Stdio::null()
-        })
-        .spawn()
-        .expect("the example gateway runs (cargo test builds it)");
-    let stdout = child.stdout.take().unwrap();
-    let stdout = tokio::process::ChildStdout::from_std(stdout).unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let line = tokio::time::timeout(BOUND, lines.next_line())
-        .await
-        .expect("the example starts in time")
-        .unwrap()
-        .expect("a line");
-    let addr = line
-        .strip_prefix("listening on ")
-        .expect("`listening on ADDR`")
-        .parse()
-        .unwrap();
-    Example { child, addr }
+    let mut all = vec![
+        ("GATEWAY_ADDR", "127.0.0.1:0"),
+        ("UPSTREAM", upstream),
+        ("HEADER_READ_TIMEOUT_MS", "300"),
+    ];
+    all.extend_from_slice(env);
+    example_support::start("gateway", &all).await
 }
 
 /// What the upstream saw: each request's path, and how many slow requests
@@ -458,7 +406,7 @@ async fn out_of_file_descriptors_the_gateway_backs_off_and_recovers() {
     // The example with 64 file descriptors, its warnings kept.
     let mut child = Command::new("bash")
         .arg("-c")
-        .arg(format!("ulimit -n 64 && exec {}", example().display()))
+        .arg(format!("ulimit -n 64 && exec {}", example_support::binary("gateway").display()))
         .env("GATEWAY_ADDR", "127.0.0.1:0")
         .env("UPSTREAM", format!("http://{upstream}"))
         .env("RUST_LOG", "warn")

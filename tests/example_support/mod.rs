@@ -1,0 +1,76 @@
+//! Runs an example's binary as people run it: its environment set, its
+//! address read from its one `listening on ADDR` line, killed when dropped.
+#![allow(dead_code)] // each user takes what it needs
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+/// How long an example may take to start.
+const START: Duration = Duration::from_secs(5);
+
+/// The binary of example `name`, which `cargo test` builds beside the tests
+/// (`cargo test --test NAME` alone does not: then build it first, with the
+/// same features). Refused if older than its source.
+pub fn binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap();
+    let binary = dir
+        .join("examples")
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    let modified = |path: &Path| std::fs::metadata(path).and_then(|m| m.modified());
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("examples/{name}.rs"));
+    let built = modified(&binary).unwrap_or_else(|_| panic!("the example {name} is built"));
+    assert!(
+        built >= modified(&source).unwrap(),
+        "{} is older than examples/{name}.rs: run `cargo build --all-features --example {name}`",
+        binary.display()
+    );
+    binary
+}
+
+/// A running example; killed when dropped.
+pub struct Example {
+    pub child: Child,
+    pub addr: SocketAddr,
+}
+
+impl Drop for Example {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts example `name` with `env` (its stderr shown when `EXAMPLE_STDERR`
+/// is set) and waits for its `listening on ADDR` line.
+pub async fn start(name: &str, env: &[(&str, &str)]) -> Example {
+    let mut child = Command::new(binary(name))
+        .env("RUST_LOG", "warn")
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(if std::env::var_os("EXAMPLE_STDERR").is_some() {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        })
+        .spawn()
+        .unwrap_or_else(|e| panic!("the example {name} runs: {e}"));
+    let stdout = child.stdout.take().unwrap();
+    let stdout = tokio::process::ChildStdout::from_std(stdout).unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let line = tokio::time::timeout(START, lines.next_line())
+        .await
+        .expect("the example starts in time")
+        .unwrap()
+        .expect("a line");
+    let addr = line
+        .strip_prefix("listening on ")
+        .expect("`listening on ADDR`")
+        .parse()
+        .unwrap();
+    Example { child, addr }
+}
