@@ -49,7 +49,8 @@
 //! - `RUST_LOG`: the log filter (default `info`).
 //!
 //! Requests are forwarded with their method, path, query, headers (less the
-//! hop-by-hop ones of RFC 9110 §7.6.1 and those named in `Connection`) and
+//! hop-by-hop ones of RFC 9110 §7.6.1 and those named in `Connection`, but
+//! `te: trailers`, which gRPC needs) and
 //! streamed bodies, over HTTP/1.1 or HTTP/2 (see `UPSTREAM_HTTP2`). WebSocket and other upgrades are not
 //! proxied. The path is normalized before it is joined to `UPSTREAM`'s
 //! prefix (`%2E` decoded, dot segments removed), so `GET /../secret` stays
@@ -60,6 +61,11 @@
 //! taken as gone too). An upstream head with a transfer coding other than
 //! `chunked` (`gzip, chunked`) is answered 502 `http_response_transfer_coding`:
 //! its body would reach the client undecoded.
+//!
+//! gRPC goes through as any request does: h2c from the client, and h2c
+//! (`UPSTREAM_HTTP2=1`) or HTTP/2 over TLS to the upstream; the gateway's
+//! own failures reach a gRPC client as gRPC statuses
+//! (`examples/grpc.rs` is such an upstream).
 //!
 //! Build it with the crate's `rustls`, `hyper-util` and `h2` features to
 //! have TLS failures named (`tls_certificate_error`, `tls_alert_received`,
@@ -274,11 +280,20 @@ fn normalized_path(path: &str) -> String {
 
 fn forward<B>(upstream: &Upstream, mut req: Request<B>) -> Request<B> {
     *req.uri_mut() = upstream.uri(req.uri().path_and_query());
-    // The upstream connection's own version: hyper-util's client sends
-    // each request as that connection speaks.
-    *req.version_mut() = Version::HTTP_11;
     let headers = req.headers_mut();
+    // `te: trailers` says the client reads trailers, which gRPC needs its
+    // upstream to hear: forwarded, the hop-by-hop rest of `te` is not.
+    let trailers = headers.get_all(header::TE).iter().any(|value| {
+        value.to_str().is_ok_and(|value| {
+            value
+                .split(',')
+                .any(|coding| coding.trim().eq_ignore_ascii_case("trailers"))
+        })
+    });
     strip_hop_by_hop(headers);
+    if trailers {
+        headers.insert(header::TE, http::HeaderValue::from_static("trailers"));
+    }
     // The client sets the upstream's own `Host`.
     headers.remove(header::HOST);
     req
@@ -574,6 +589,13 @@ async fn main() -> ExitCode {
                 .max_request_body(config.max_request_body)
                 .classify_with(classify),
         )
+        // The upstream connection's own version, set after the layer has
+        // seen the client's (a gRPC request is told by it): hyper-util's
+        // client sends each request as its connection speaks.
+        .map_request(|mut req: Request<_>| {
+            *req.version_mut() = Version::HTTP_11;
+            req
+        })
         .map_result(backward)
         .service(client);
     // A buffered body can be sent again: such requests go through the

@@ -64,6 +64,8 @@ impl Health for Checks {
         let panics = request.get_ref().service == "panic";
         let first = stream::once(async { Ok(serving()) });
         let then = stream::once(async move {
+            // A later event: the first message has gone out by then.
+            tokio::time::sleep(Duration::from_millis(50)).await;
             if panics {
                 panic!("the watch of \"panic\" panics after its first message, on purpose");
             }
@@ -104,7 +106,11 @@ where
     }
 
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
-        if req.headers().get("x-fail").is_some_and(|value| value == "error") {
+        if req
+            .headers()
+            .get("x-fail")
+            .is_some_and(|value| value == "error")
+        {
             return Box::pin(async { Err(Box::new(AskedToFail) as BoxError) });
         }
         let future = self.0.call(req);

@@ -406,7 +406,10 @@ async fn out_of_file_descriptors_the_gateway_backs_off_and_recovers() {
     // The example with 64 file descriptors, its warnings kept.
     let mut child = Command::new("bash")
         .arg("-c")
-        .arg(format!("ulimit -n 64 && exec {}", example_support::binary("gateway").display()))
+        .arg(format!(
+            "ulimit -n 64 && exec {}",
+            example_support::binary("gateway").display()
+        ))
         .env("GATEWAY_ADDR", "127.0.0.1:0")
         .env("UPSTREAM", format!("http://{upstream}"))
         .env("RUST_LOG", "warn")

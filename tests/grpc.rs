@@ -1,0 +1,251 @@
+//! gRPC requests get gRPC answers, over real sockets with tonic's client:
+//! from the app layer in front of a tonic server (`examples/grpc.rs`), and
+//! from the gateway layer in front of it (`examples/gateway.rs`), directly
+//! and through the gateway; a plain HTTP request to the same layers still
+//! gets problem+json.
+
+mod example_support;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use example_support::Example;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use tokio::net::TcpListener;
+use tonic::transport::Channel;
+use tonic::{Code, Status};
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+use tonic_health::pb::HealthCheckRequest;
+
+const BOUND: Duration = Duration::from_secs(10);
+
+async fn grpc_server() -> Example {
+    example_support::start("grpc", &[("GRPC_ADDR", "127.0.0.1:0")]).await
+}
+
+async fn gateway_to(upstream: &str, env: &[(&str, &str)]) -> Example {
+    let mut all = vec![
+        ("GATEWAY_ADDR", "127.0.0.1:0"),
+        ("UPSTREAM", upstream),
+        ("UPSTREAM_HTTP2", "1"),
+    ];
+    all.extend_from_slice(env);
+    example_support::start("gateway", &all).await
+}
+
+async fn client(example: &Example) -> HealthClient<Channel> {
+    let channel = Channel::from_shared(format!("http://{}", example.addr))
+        .unwrap()
+        .connect_timeout(BOUND)
+        .connect()
+        .await
+        .expect("connected");
+    HealthClient::new(channel)
+}
+
+fn check(service: &str) -> tonic::Request<HealthCheckRequest> {
+    tonic::Request::new(HealthCheckRequest {
+        service: service.to_owned(),
+    })
+}
+
+async fn check_of(
+    example: &Example,
+    request: tonic::Request<HealthCheckRequest>,
+) -> Result<i32, Status> {
+    let mut client = client(example).await;
+    tokio::time::timeout(BOUND, client.check(request))
+        .await
+        .expect("answered in time")
+        .map(|res| res.into_inner().status)
+}
+
+/// The layer's kind on a gRPC answer.
+fn kind_of(status: &Status) -> &str {
+    status
+        .metadata()
+        .get("problem-kind")
+        .and_then(|kind| kind.to_str().ok())
+        .unwrap_or("-")
+}
+
+// ---- the app layer in front of tonic ----
+
+#[tokio::test]
+async fn a_healthy_call_is_served() {
+    let server = grpc_server().await;
+    assert_eq!(
+        check_of(&server, check("")).await.unwrap(),
+        ServingStatus::Serving as i32
+    );
+}
+
+#[tokio::test]
+async fn a_panicking_handler_is_internal_with_the_kind_panic() {
+    let server = grpc_server().await;
+    let status = check_of(&server, check("panic")).await.unwrap_err();
+    assert_eq!(status.code(), Code::Internal, "{status:?}");
+    assert_eq!(kind_of(&status), "panic");
+    assert_eq!(status.message(), "The request handler panicked");
+}
+
+#[tokio::test]
+async fn a_tower_level_error_is_internal_with_the_kind_handler_error() {
+    let server = grpc_server().await;
+    let mut request = check("");
+    request
+        .metadata_mut()
+        .insert("x-fail", "error".parse().unwrap());
+    let status = check_of(&server, request).await.unwrap_err();
+    assert_eq!(status.code(), Code::Internal, "{status:?}");
+    assert_eq!(kind_of(&status), "handler_error");
+    // No internal detail reaches the client.
+    assert!(!status.message().contains("x-fail"), "{status:?}");
+}
+
+#[tokio::test]
+async fn a_stream_that_panics_ends_with_grpc_status_13() {
+    let server = grpc_server().await;
+    let mut client = client(&server).await;
+    let mut stream = client
+        .watch(check("panic"))
+        .await
+        .expect("the stream starts")
+        .into_inner();
+    let first = tokio::time::timeout(BOUND, stream.message()).await.unwrap();
+    assert_eq!(
+        first.unwrap().unwrap().status,
+        ServingStatus::Serving as i32
+    );
+    let end = tokio::time::timeout(BOUND, stream.message()).await.unwrap();
+    let status = end.expect_err("the stream ends with a status");
+    assert_eq!(status.code(), Code::Internal, "{status:?}");
+    assert_eq!(kind_of(&status), "panic");
+}
+
+#[tokio::test]
+async fn a_plain_http_request_to_the_same_layer_gets_problem_json() {
+    let server = grpc_server().await;
+    let client = Client::builder(TokioExecutor::new())
+        .http2_only(true)
+        .build_http::<Full<Bytes>>();
+    let req = http::Request::post(format!(
+        "http://{}/grpc.health.v1.Health/Check",
+        server.addr
+    ))
+    .header("content-type", "application/json")
+    .header("x-fail", "error")
+    .body(Full::new(Bytes::from_static(b"{}")))
+    .unwrap();
+    let res = tokio::time::timeout(BOUND, client.request(req))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(res.status(), http::StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
+    assert!(res.headers().get("grpc-status").is_none());
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    let problem: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(problem["kind"], "handler_error");
+}
+
+// ---- the gateway layer in front of it ----
+
+#[tokio::test]
+async fn through_the_gateway_a_call_is_served_and_a_panic_passes_through() {
+    let server = grpc_server().await;
+    let gateway = gateway_to(&format!("http://{}", server.addr), &[]).await;
+    assert_eq!(
+        check_of(&gateway, check("")).await.unwrap(),
+        ServingStatus::Serving as i32
+    );
+    let status = check_of(&gateway, check("panic")).await.unwrap_err();
+    assert_eq!(status.code(), Code::Internal, "{status:?}");
+    assert_eq!(kind_of(&status), "panic");
+}
+
+#[tokio::test]
+async fn through_the_gateway_an_upstream_down_is_unavailable() {
+    // A port that was bound, then freed: nothing listens.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let gateway = gateway_to(&format!("http://{port}"), &[("RETRIES", "0")]).await;
+    let status = check_of(&gateway, check("")).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    assert_eq!(kind_of(&status), "connection_refused");
+    assert!(
+        status
+            .metadata()
+            .get("proxy-status")
+            .is_some_and(|value| value.to_str().unwrap().contains("error=connection_refused")),
+        "{status:?}"
+    );
+}
+
+#[tokio::test]
+async fn through_the_gateway_an_upstream_that_hangs_is_deadline_exceeded() {
+    // Accepts and never says a word, not even HTTP/2's settings.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let _silent = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    let gateway = gateway_to(&format!("http://{addr}"), &[("HEAD_TIMEOUT_MS", "300")]).await;
+    let status = check_of(&gateway, check("")).await.unwrap_err();
+    assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
+    assert_eq!(kind_of(&status), "http_response_timeout");
+}
+
+#[tokio::test]
+async fn a_grpc_timeout_bounds_the_gateways_head_timeout() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let _silent = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    // The head timeout is 30 s; the call's deadline, 300 ms. A client of
+    // its own (tonic's gives up at the deadline itself): the gateway's
+    // answer is what is read.
+    let gateway = gateway_to(&format!("http://{addr}"), &[]).await;
+    let client = Client::builder(TokioExecutor::new())
+        .http2_only(true)
+        .build_http::<Full<Bytes>>();
+    let req = http::Request::post(format!(
+        "http://{}/grpc.health.v1.Health/Check",
+        gateway.addr
+    ))
+    .header("content-type", "application/grpc")
+    .header("te", "trailers")
+    .header("grpc-timeout", "300m")
+    .body(Full::new(Bytes::from_static(&[0, 0, 0, 0, 0])))
+    .unwrap();
+    let started = std::time::Instant::now();
+    let res = tokio::time::timeout(BOUND, client.request(req))
+        .await
+        .unwrap()
+        .unwrap();
+    let elapsed = started.elapsed();
+    assert_eq!(res.status(), http::StatusCode::OK);
+    assert_eq!(res.headers()["content-type"], "application/grpc");
+    assert_eq!(res.headers()["grpc-status"], "4");
+    assert_eq!(res.headers()["problem-kind"], "http_response_timeout");
+    assert!(elapsed >= Duration::from_millis(300), "{elapsed:?}");
+    assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    assert!(
+        body.is_empty(),
+        "a trailers-only answer has no body: {body:?}"
+    );
+}
