@@ -141,6 +141,18 @@ impl fmt::Display for Code {
 /// application/grpc`, `grpc-status: code` and `grpc-message: message`
 /// (percent-encoded) in the head, and an empty body. What the layers send
 /// by default; a responder of your own can start from it.
+///
+/// ```
+/// use tower_problem::grpc::{trailers_only, Code};
+///
+/// let res = trailers_only(Code::Unavailable, "try again in 100% of cases\r\n");
+/// assert_eq!(res.status(), 200);
+/// assert_eq!(res.headers()["content-type"], "application/grpc");
+/// assert_eq!(res.headers()["grpc-status"], "14");
+/// // Nothing in the message can end the header.
+/// assert_eq!(res.headers()["grpc-message"], "try again in 100%25 of cases%0D%0A");
+/// assert!(res.body().is_empty());
+/// ```
 pub fn trailers_only(code: Code, message: &str) -> Response<Bytes> {
     let mut res = Response::new(Bytes::new());
     let headers = res.headers_mut();

@@ -307,4 +307,23 @@ mod tests {
             assert!(page.contains(&line), "the kinds page lacks {line:?}");
         }
     }
+
+    /// The kinds page's gRPC table gives each kind the code the layers
+    /// answer a gRPC request with (at the kind's default status).
+    #[test]
+    fn the_kinds_page_gives_every_kind_its_grpc_code() {
+        let page = include_str!("../docs/kinds.md");
+        let mut rows = Vec::new();
+        for kind in crate::app::Kind::ALL {
+            rows.push((kind.as_str(), kind.grpc_code()));
+        }
+        #[cfg(feature = "gateway")]
+        for kind in crate::gateway::Kind::ALL {
+            rows.push((kind.as_str(), kind.grpc_code()));
+        }
+        for (token, code) in rows {
+            let line = format!("| `{token}` | {} `{code}` |\n", code.as_i32());
+            assert!(page.contains(&line), "the kinds page lacks {line:?}");
+        }
+    }
 }

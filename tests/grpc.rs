@@ -6,6 +6,7 @@
 
 mod example_support;
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -36,8 +37,8 @@ async fn gateway_to(upstream: &str, env: &[(&str, &str)]) -> Example {
     example_support::start("gateway", &all).await
 }
 
-async fn client(example: &Example) -> HealthClient<Channel> {
-    let channel = Channel::from_shared(format!("http://{}", example.addr))
+async fn client(addr: SocketAddr) -> HealthClient<Channel> {
+    let channel = Channel::from_shared(format!("http://{addr}"))
         .unwrap()
         .connect_timeout(BOUND)
         .connect()
@@ -53,10 +54,10 @@ fn check(service: &str) -> tonic::Request<HealthCheckRequest> {
 }
 
 async fn check_of(
-    example: &Example,
+    addr: SocketAddr,
     request: tonic::Request<HealthCheckRequest>,
 ) -> Result<i32, Status> {
-    let mut client = client(example).await;
+    let mut client = client(addr).await;
     tokio::time::timeout(BOUND, client.check(request))
         .await
         .expect("answered in time")
@@ -78,7 +79,7 @@ fn kind_of(status: &Status) -> &str {
 async fn a_healthy_call_is_served() {
     let server = grpc_server().await;
     assert_eq!(
-        check_of(&server, check("")).await.unwrap(),
+        check_of(server.addr, check("")).await.unwrap(),
         ServingStatus::Serving as i32
     );
 }
@@ -86,7 +87,7 @@ async fn a_healthy_call_is_served() {
 #[tokio::test]
 async fn a_panicking_handler_is_internal_with_the_kind_panic() {
     let server = grpc_server().await;
-    let status = check_of(&server, check("panic")).await.unwrap_err();
+    let status = check_of(server.addr, check("panic")).await.unwrap_err();
     assert_eq!(status.code(), Code::Internal, "{status:?}");
     assert_eq!(kind_of(&status), "panic");
     assert_eq!(status.message(), "The request handler panicked");
@@ -99,7 +100,7 @@ async fn a_tower_level_error_is_internal_with_the_kind_handler_error() {
     request
         .metadata_mut()
         .insert("x-fail", "error".parse().unwrap());
-    let status = check_of(&server, request).await.unwrap_err();
+    let status = check_of(server.addr, request).await.unwrap_err();
     assert_eq!(status.code(), Code::Internal, "{status:?}");
     assert_eq!(kind_of(&status), "handler_error");
     // No internal detail reaches the client.
@@ -109,7 +110,7 @@ async fn a_tower_level_error_is_internal_with_the_kind_handler_error() {
 #[tokio::test]
 async fn a_stream_that_panics_ends_with_grpc_status_13() {
     let server = grpc_server().await;
-    let mut client = client(&server).await;
+    let mut client = client(server.addr).await;
     let mut stream = client
         .watch(check("panic"))
         .await
@@ -159,10 +160,10 @@ async fn through_the_gateway_a_call_is_served_and_a_panic_passes_through() {
     let server = grpc_server().await;
     let gateway = gateway_to(&format!("http://{}", server.addr), &[]).await;
     assert_eq!(
-        check_of(&gateway, check("")).await.unwrap(),
+        check_of(gateway.addr, check("")).await.unwrap(),
         ServingStatus::Serving as i32
     );
-    let status = check_of(&gateway, check("panic")).await.unwrap_err();
+    let status = check_of(gateway.addr, check("panic")).await.unwrap_err();
     assert_eq!(status.code(), Code::Internal, "{status:?}");
     assert_eq!(kind_of(&status), "panic");
 }
@@ -176,7 +177,7 @@ async fn through_the_gateway_an_upstream_down_is_unavailable() {
         .local_addr()
         .unwrap();
     let gateway = gateway_to(&format!("http://{port}"), &[("RETRIES", "0")]).await;
-    let status = check_of(&gateway, check("")).await.unwrap_err();
+    let status = check_of(gateway.addr, check("")).await.unwrap_err();
     assert_eq!(status.code(), Code::Unavailable, "{status:?}");
     assert_eq!(kind_of(&status), "connection_refused");
     assert!(
@@ -200,7 +201,7 @@ async fn through_the_gateway_an_upstream_that_hangs_is_deadline_exceeded() {
         }
     });
     let gateway = gateway_to(&format!("http://{addr}"), &[("HEAD_TIMEOUT_MS", "300")]).await;
-    let status = check_of(&gateway, check("")).await.unwrap_err();
+    let status = check_of(gateway.addr, check("")).await.unwrap_err();
     assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
     assert_eq!(kind_of(&status), "http_response_timeout");
 }
@@ -247,5 +248,79 @@ async fn a_grpc_timeout_bounds_the_gateways_head_timeout() {
     assert!(
         body.is_empty(),
         "a trailers-only answer has no body: {body:?}"
+    );
+}
+
+// ---- a responder of one's own ----
+
+/// Answers gRPC requests its own way (`UNAVAILABLE`, a retry hint), and
+/// others with the layer's problem.
+#[derive(Clone)]
+struct OwnGrpcAnswers;
+
+impl tower_problem::ResponseForFailure<tower_problem::app::Failure> for OwnGrpcAnswers {
+    fn response_for_failure(
+        &self,
+        _: &tower_problem::app::Failure,
+        _: &tower_problem::RequestContext,
+        problem: tower_problem::problem::Problem,
+    ) -> http::Response<Bytes> {
+        problem.into()
+    }
+
+    fn grpc_response_for_failure(
+        &self,
+        failure: &tower_problem::app::Failure,
+        _: &tower_problem::RequestContext,
+        _: tower_problem::grpc::Code,
+        _: &str,
+    ) -> http::Response<Bytes> {
+        let message = format!("try again later ({})", failure.kind());
+        let mut res =
+            tower_problem::grpc::trailers_only(tower_problem::grpc::Code::Unavailable, &message);
+        res.headers_mut().insert(
+            "grpc-retry-pushback-ms",
+            http::HeaderValue::from_static("100"),
+        );
+        res
+    }
+}
+
+#[tokio::test]
+async fn a_responder_of_ones_own_answers_grpc_requests_its_way() {
+    use hyper_util::rt::TokioIo;
+    use hyper_util::server::conn::auto;
+    use hyper_util::service::TowerToHyperService;
+    use tower::ServiceBuilder;
+    use tower_problem::app::AppErrorLayer;
+
+    let svc = ServiceBuilder::new()
+        .layer(AppErrorLayer::new().respond_with(OwnGrpcAnswers))
+        .service(tower::service_fn(
+            |_: http::Request<hyper::body::Incoming>| async {
+                panic!("on purpose");
+                #[allow(unreachable_code)]
+                Ok::<_, std::convert::Infallible>(http::Response::new(Full::<Bytes>::default()))
+            },
+        ));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let _server = tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let svc = TowerToHyperService::new(svc.clone());
+            tokio::spawn(async move {
+                let _ = auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    let status = check_of(addr, check("")).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    assert_eq!(status.message(), "try again later (panic)");
+    assert_eq!(kind_of(&status), "panic", "the layer adds its kind");
+    assert_eq!(
+        status.metadata().get("grpc-retry-pushback-ms").unwrap(),
+        "100"
     );
 }

@@ -111,6 +111,28 @@ kinds! {
 }
 
 impl Kind {
+    /// The gRPC status code a gRPC request's failure of this kind is
+    /// answered with: `INTERNAL` for a panic, a handler's error and
+    /// `internal_error`; `DEADLINE_EXCEEDED` for the layer's timeout;
+    /// `UNAVAILABLE` for overload (gRPC's clients retry it with a backoff;
+    /// `RESOURCE_EXHAUSTED` would say a quota ran out, which is
+    /// `too_many_requests`); any other kind by its status, through
+    /// [`Code::of_status`](crate::grpc::Code::of_status) (a `not_found` is
+    /// `UNIMPLEMENTED`: the method is unknown).
+    pub fn grpc_code(self) -> crate::grpc::Code {
+        self.grpc_code_at(self.default_status())
+    }
+
+    pub(super) fn grpc_code_at(self, status: StatusCode) -> crate::grpc::Code {
+        use crate::grpc::Code;
+        match self {
+            Self::Panic | Self::HandlerError | Self::InternalError => Code::Internal,
+            Self::Timeout => Code::DeadlineExceeded,
+            Self::Overloaded => Code::Unavailable,
+            _ => Code::of_status(status),
+        }
+    }
+
     /// The kind of an error response with `status` that the layer
     /// replaces: its status's own kind, `internal_error` for a 500, or
     /// [`Kind::ClientError`] or [`Kind::ServerError`].
@@ -295,20 +317,10 @@ impl Failure {
         }
     }
 
-    /// The gRPC status code a gRPC request's failure is answered with:
-    /// `INTERNAL` for a panic, a handler's error and `internal_error`;
-    /// `DEADLINE_EXCEEDED` for the layer's timeout; `UNAVAILABLE` for
-    /// overload (gRPC's clients retry it with a backoff); any other kind by
-    /// its status, through [`Code::of_status`](crate::grpc::Code::of_status)
-    /// (a `not_found` is `UNIMPLEMENTED`: the method is unknown).
+    /// The gRPC status code a gRPC request's failure is answered with
+    /// ([`Kind::grpc_code`], a replaced response's by its own status).
     pub fn grpc_code(&self) -> crate::grpc::Code {
-        use crate::grpc::Code;
-        match self.kind() {
-            Kind::Panic | Kind::HandlerError | Kind::InternalError => Code::Internal,
-            Kind::Timeout => Code::DeadlineExceeded,
-            Kind::Overloaded => Code::Unavailable,
-            _ => Code::of_status(self.status()),
-        }
+        self.kind().grpc_code_at(self.status())
     }
 
     /// Whether a panic caused it.
