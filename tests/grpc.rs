@@ -73,6 +73,41 @@ fn kind_of(status: &Status) -> &str {
         .unwrap_or("-")
 }
 
+/// A plain HTTP/2 client (h2c), for requests tonic's would not send.
+fn h2_client() -> Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>> {
+    Client::builder(TokioExecutor::new())
+        .http2_only(true)
+        .build_http()
+}
+
+/// A `POST` of the health check's path to `addr`, of `content_type`.
+fn health_check(addr: SocketAddr, content_type: &str) -> http::request::Builder {
+    http::Request::post(format!("http://{addr}/grpc.health.v1.Health/Check"))
+        .header("content-type", content_type)
+}
+
+/// An upstream that accepts and never says a word, not even HTTP/2's
+/// settings; it stops when the handle is dropped.
+async fn silent_upstream() -> (SocketAddr, AbortOnDrop) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    (addr, AbortOnDrop(task))
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 // ---- the app layer in front of tonic ----
 
 #[tokio::test]
@@ -130,18 +165,11 @@ async fn a_stream_that_panics_ends_with_grpc_status_13() {
 #[tokio::test]
 async fn a_plain_http_request_to_the_same_layer_gets_problem_json() {
     let server = grpc_server().await;
-    let client = Client::builder(TokioExecutor::new())
-        .http2_only(true)
-        .build_http::<Full<Bytes>>();
-    let req = http::Request::post(format!(
-        "http://{}/grpc.health.v1.Health/Check",
-        server.addr
-    ))
-    .header("content-type", "application/json")
-    .header("x-fail", "error")
-    .body(Full::new(Bytes::from_static(b"{}")))
-    .unwrap();
-    let res = tokio::time::timeout(BOUND, client.request(req))
+    let req = health_check(server.addr, "application/json")
+        .header("x-fail", "error")
+        .body(Full::new(Bytes::from_static(b"{}")))
+        .unwrap();
+    let res = tokio::time::timeout(BOUND, h2_client().request(req))
         .await
         .unwrap()
         .unwrap();
@@ -191,15 +219,7 @@ async fn through_the_gateway_an_upstream_down_is_unavailable() {
 
 #[tokio::test]
 async fn through_the_gateway_an_upstream_that_hangs_is_deadline_exceeded() {
-    // Accepts and never says a word, not even HTTP/2's settings.
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let _silent = tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((stream, _)) = listener.accept().await {
-            held.push(stream);
-        }
-    });
+    let (addr, _silent) = silent_upstream().await;
     let gateway = gateway_to(&format!("http://{addr}"), &[("HEAD_TIMEOUT_MS", "300")]).await;
     let status = check_of(gateway.addr, check("")).await.unwrap_err();
     assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
@@ -208,30 +228,17 @@ async fn through_the_gateway_an_upstream_that_hangs_is_deadline_exceeded() {
 
 #[tokio::test]
 async fn a_grpc_timeout_bounds_the_gateways_head_timeout() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let _silent = tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((stream, _)) = listener.accept().await {
-            held.push(stream);
-        }
-    });
+    let (addr, _silent) = silent_upstream().await;
     // The head timeout is 30 s; the call's deadline, 300 ms. A client of
     // its own (tonic's gives up at the deadline itself): the gateway's
     // answer is what is read.
     let gateway = gateway_to(&format!("http://{addr}"), &[]).await;
-    let client = Client::builder(TokioExecutor::new())
-        .http2_only(true)
-        .build_http::<Full<Bytes>>();
-    let req = http::Request::post(format!(
-        "http://{}/grpc.health.v1.Health/Check",
-        gateway.addr
-    ))
-    .header("content-type", "application/grpc")
-    .header("te", "trailers")
-    .header("grpc-timeout", "300m")
-    .body(Full::new(Bytes::from_static(&[0, 0, 0, 0, 0])))
-    .unwrap();
+    let req = health_check(gateway.addr, "application/grpc")
+        .header("te", "trailers")
+        .header("grpc-timeout", "300m")
+        .body(Full::new(Bytes::from_static(&[0, 0, 0, 0, 0])))
+        .unwrap();
+    let client = h2_client();
     let started = std::time::Instant::now();
     let res = tokio::time::timeout(BOUND, client.request(req))
         .await

@@ -172,24 +172,7 @@ impl Kind {
             Self::ProxyInternalError => Code::Internal,
             Self::RequestBodyError => Code::Cancelled,
             Self::RequestBodyTooLarge => Code::ResourceExhausted,
-            Self::DnsError
-            | Self::DnsTimeout
-            | Self::ConnectionRefused
-            | Self::DestinationIpUnroutable
-            | Self::DestinationUnavailable
-            | Self::ConnectionTimeout
-            | Self::ConnectionLimitReached
-            | Self::TlsCertificateError
-            | Self::TlsAlertReceived
-            | Self::TlsProtocolError
-            | Self::ConnectionTerminated
-            | Self::HttpResponseIncomplete
-            | Self::HttpProtocolError
-            | Self::HttpResponseHeaderSectionSize
-            | Self::ConnectionReadTimeout
-            | Self::HttpResponseBodySize
-            | Self::HttpResponseTransferCoding
-            | Self::UpstreamServerError => Code::Unavailable,
+            _ => Code::Unavailable,
         }
     }
 

@@ -57,7 +57,8 @@ pub(super) fn failure(
     };
     let error = &error;
     match failure.kind() {
-        Kind::RequestBodyError => request_event!(
+        // The kind tells a failed body from one over the limit.
+        Kind::RequestBodyError | Kind::RequestBodyTooLarge => request_event!(
             debug,
             TARGET,
             request,
@@ -67,17 +68,6 @@ pub(super) fn failure(
             elapsed_ms,
             error = error.to_string().as_str(),
             "the client's request body failed while it was forwarded"
-        ),
-        Kind::RequestBodyTooLarge => request_event!(
-            debug,
-            TARGET,
-            request,
-            kind,
-            status,
-            upstream,
-            elapsed_ms,
-            error = error.to_string().as_str(),
-            "the client's request body was over the gateway's limit"
         ),
         Kind::ConnectionLimitReached => request_event!(
             warn,
