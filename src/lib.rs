@@ -22,6 +22,8 @@ pub mod grpc;
 mod kind;
 pub mod kinds;
 mod log;
+#[cfg(feature = "metrics")]
+mod metrics;
 mod panic;
 pub mod problem;
 mod respond;

@@ -16,6 +16,8 @@ const TARGET: &str = "tower_problem::app";
 /// the server) and a replaced 4xx response (debug: the client's mistake,
 /// which an access log records).
 pub(super) fn failure(failure: &Failure, request: &RequestContext) {
+    #[cfg(feature = "metrics")]
+    crate::metrics::failure("app", failure.kind().as_str(), Some(failure.status()), None);
     let kind = failure.kind().as_str();
     let client = failure.status().is_client_error();
     if failure.is_panic() {
@@ -121,6 +123,8 @@ pub(super) fn cancelled(request: &RequestContext) {
 /// A panic while the response body was polled: the request's context comes
 /// from the span the body is polled in.
 pub(super) fn body_panicked(panic: &Panic) {
+    #[cfg(feature = "metrics")]
+    crate::metrics::failure("app", Kind::Panic.as_str(), None, None);
     tracing::error!(
         target: TARGET,
         kind = Kind::Panic.as_str(),

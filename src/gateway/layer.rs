@@ -114,6 +114,7 @@ pub(super) struct Custom {
     statuses: Vec<(Kind, StatusCode)>,
     max_response_body: Option<u64>,
     max_request_body: Option<u64>,
+    metrics_upstream: bool,
 }
 
 /// The proxy name unless one is set, as a literal for `concat!`.
@@ -155,6 +156,13 @@ impl<C, R> Settings<C, R> {
         self.common
             .layer()
             .and_then(|custom| custom.max_response_body)
+    }
+
+    /// Whether the failure counter is labelled with the upstream.
+    pub(super) fn metrics_upstream(&self) -> bool {
+        self.common
+            .layer()
+            .is_some_and(|custom| custom.metrics_upstream)
     }
 
     /// The limit on a client's request body, if set.
@@ -382,6 +390,20 @@ impl<C, R> GatewayErrorLayer<C, R> {
     pub fn max_request_body(mut self, max: Option<u64>) -> Self {
         if max.is_some() || self.settings.common.layer().is_some() {
             self.common_mut().custom_mut().layer.max_request_body = max;
+        }
+        self
+    }
+
+    /// Labels the failure counter (feature `metrics`) with the upstream's
+    /// authority too (`upstream`; off by default): one series per upstream,
+    /// which is as many as the gateway has upstreams. A failure after the
+    /// head is counted without it. See [`type_base`](Self::type_base) for
+    /// the cost of a setting that is not a flag.
+    #[cfg(feature = "metrics")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+    pub fn metrics_upstream(mut self, label: bool) -> Self {
+        if label || self.settings.common.layer().is_some() {
+            self.common_mut().custom_mut().layer.metrics_upstream = label;
         }
         self
     }

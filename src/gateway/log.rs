@@ -34,7 +34,17 @@ pub(super) fn failure(
     call: &Call,
     started: Option<Instant>,
     details: Option<&str>,
+    label_upstream: bool,
 ) {
+    #[cfg(feature = "metrics")]
+    crate::metrics::failure(
+        "gateway",
+        failure.kind().as_str(),
+        Some(failure.status()),
+        label_upstream.then(|| call.upstream()),
+    );
+    #[cfg(not(feature = "metrics"))]
+    let _ = label_upstream;
     let level = match failure.kind() {
         Kind::RequestBodyError | Kind::RequestBodyTooLarge => tracing::Level::DEBUG,
         Kind::ConnectionLimitReached | Kind::UpstreamServerError => tracing::Level::WARN,
@@ -185,6 +195,8 @@ pub(super) fn body_failed(
     started: Option<Instant>,
     idle_timeout: Option<Duration>,
 ) {
+    #[cfg(feature = "metrics")]
+    crate::metrics::failure("gateway", error.kind().as_str(), None, None);
     struct Cause<'a>(Option<&'a (dyn Error + 'static)>, Option<Duration>);
     impl fmt::Display for Cause<'_> {
         fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -71,7 +71,13 @@ where
         }
     };
     let details = details(&failure, settings);
-    log::failure(&failure, call, started, details.as_deref());
+    log::failure(
+        &failure,
+        call,
+        started,
+        details.as_deref(),
+        settings.metrics_upstream(),
+    );
     build(failure, call, settings, details.as_deref())
 }
 
@@ -116,7 +122,13 @@ where
     drop(body);
     let failure = Failure::new(Kind::UpstreamServerError, upstream.status, false, None);
     let details = details(&failure, settings);
-    log::failure(&failure, call, started, details.as_deref());
+    log::failure(
+        &failure,
+        call,
+        started,
+        details.as_deref(),
+        settings.metrics_upstream(),
+    );
     let generated = build(failure, call, settings, details.as_deref());
     let (mut parts, data) = generated.into_parts();
 

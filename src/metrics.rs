@@ -1,0 +1,32 @@
+//! The failure counter (feature `metrics`), one for both layers.
+
+/// The counter's name: the crate's namespace and what it counts, as
+/// OpenTelemetry names metrics (a Prometheus exporter writes it
+/// `tower_problem_failures_total`).
+pub(crate) const FAILURES: &str = "tower_problem.failures";
+
+/// Counts one failure of `layer` (`app` or `gateway`) of `kind`, answered
+/// with `status` (`None` once the head was sent: the response was
+/// aborted, and the label is empty), and the upstream's authority where
+/// the gateway was told to label it.
+#[cold]
+#[inline(never)]
+pub(crate) fn failure(
+    layer: &'static str,
+    kind: &'static str,
+    status: Option<http::StatusCode>,
+    upstream: Option<&str>,
+) {
+    let status = status.map_or(String::new(), |status| status.as_str().to_owned());
+    let counter = match upstream {
+        Some(upstream) => metrics::counter!(
+            FAILURES,
+            "layer" => layer,
+            "kind" => kind,
+            "status" => status,
+            "upstream" => upstream.to_owned()
+        ),
+        None => metrics::counter!(FAILURES, "layer" => layer, "kind" => kind, "status" => status),
+    };
+    counter.increment(1);
+}
