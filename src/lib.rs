@@ -26,6 +26,7 @@ mod log;
 mod metrics;
 mod panic;
 pub mod problem;
+mod report;
 mod respond;
 mod settings;
 

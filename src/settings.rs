@@ -284,6 +284,22 @@ macro_rules! common_builder_methods {
             self.common_mut().set_retry_after(after);
             self
         }
+
+        /// Calls `report` with every failure the layer answers before the
+        /// response head, and the request's context: for an error
+        /// reporter (Sentry, say), which sees what the layer logs. A panic
+        /// inside it is logged and goes no further. Failures after the head
+        /// (a body's) are logged and counted, not reported: their request's
+        /// context is gone by then. See [`type_base`](Self::type_base) for
+        /// the cost of a setting that is not a flag.
+        pub fn on_failure(
+            mut self,
+            report: impl Fn(&Failure, &crate::RequestContext) + Send + Sync + 'static,
+        ) -> Self {
+            self.common_mut().custom_mut().layer.on_failure =
+                Some(crate::report::OnFailure::new(report));
+            self
+        }
     };
 }
 pub(crate) use common_builder_methods;

@@ -143,6 +143,11 @@ fn respond<C, R: ResponseForFailure<Failure>>(
 ) -> Response<Bytes> {
     log::failure(&failure, request);
     let common = &settings.common;
+    if let Some(on_failure) = common.layer().and_then(|custom| custom.on_failure.as_ref()) {
+        if let Some(panic) = on_failure.report(&failure, request) {
+            log::customisation_panicked(&panic, failure.kind(), request, "on_failure");
+        }
+    }
     let details = match failure.replaced_text() {
         Some(text) if failure.status().is_client_error() => {
             common.flags.client_error_detail.then(|| text.to_owned())
@@ -170,7 +175,7 @@ fn respond<C, R: ResponseForFailure<Failure>>(
         },
     );
     if let Some(panic) = &built.respond_panicked {
-        log::respond_panicked(panic, kind, request, std::any::type_name::<R>());
+        log::customisation_panicked(panic, kind, request, std::any::type_name::<R>());
     }
     built.response
 }

@@ -35,6 +35,7 @@ pub(super) struct Flags {
 pub(super) struct Custom {
     /// The statuses [`AppErrorLayer::intercept_only`] names.
     only: Option<StatusSet>,
+    pub(super) on_failure: Option<crate::report::OnFailure<Failure>>,
 }
 
 /// A set of 4xx and 5xx statuses.

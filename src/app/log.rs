@@ -96,7 +96,12 @@ pub(super) fn classify_panicked(panic: &Panic, classify: &str) {
 }
 
 /// The customisation panicked: the default response was sent instead.
-pub(super) fn respond_panicked(panic: &Panic, kind: Kind, request: &RequestContext, respond: &str) {
+pub(super) fn customisation_panicked(
+    panic: &Panic,
+    kind: Kind,
+    request: &RequestContext,
+    respond: &str,
+) {
     request_event!(
         error,
         TARGET,
@@ -104,8 +109,8 @@ pub(super) fn respond_panicked(panic: &Panic, kind: Kind, request: &RequestConte
         kind = kind.as_str(),
         panic.message = &*panic.message,
         panic.location = panic.location.as_deref(),
-        respond,
-        "the ResponseForFailure panicked; answered with the default response"
+        customisation = respond,
+        "a customisation of the layer panicked; the layer went on without it"
     );
 }
 

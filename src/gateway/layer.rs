@@ -115,6 +115,7 @@ pub(super) struct Custom {
     max_response_body: Option<u64>,
     max_request_body: Option<u64>,
     metrics_upstream: bool,
+    pub(super) on_failure: Option<crate::report::OnFailure<Failure>>,
 }
 
 /// The proxy name unless one is set, as a literal for `concat!`.

@@ -157,7 +157,7 @@ pub(super) fn classify_panicked(panic: &Panic, call: &Call, classify: &str) {
 }
 
 /// The customisation panicked: the default response was sent instead.
-pub(super) fn respond_panicked(panic: &Panic, kind: Kind, call: &Call, respond: &str) {
+pub(super) fn customisation_panicked(panic: &Panic, kind: Kind, call: &Call, respond: &str) {
     request_event!(
         error,
         TARGET,
@@ -166,8 +166,8 @@ pub(super) fn respond_panicked(panic: &Panic, kind: Kind, call: &Call, respond: 
         upstream = call.upstream(),
         panic.message = &*panic.message,
         panic.location = panic.location.as_deref(),
-        respond,
-        "the ResponseForFailure panicked; answered with the default response"
+        customisation = respond,
+        "a customisation of the layer panicked; the layer went on without it"
     );
 }
 

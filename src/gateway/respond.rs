@@ -78,6 +78,7 @@ where
         details.as_deref(),
         settings.metrics_upstream(),
     );
+    report(&failure, call, settings);
     build(failure, call, settings, details.as_deref())
 }
 
@@ -107,6 +108,17 @@ fn classify<C: Classify<Kind>>(
     (kind, walk.is_never_sent())
 }
 
+/// Hands `failure` to the layer's `on_failure`, if it has one.
+fn report<C, R>(failure: &Failure, call: &Call, settings: &Settings<C, R>) {
+    let on_failure = settings
+        .common
+        .layer()
+        .and_then(|custom| custom.on_failure.as_ref());
+    if let Some(panic) = on_failure.and_then(|report| report.report(failure, &call.request)) {
+        log::customisation_panicked(&panic, failure.kind(), call, "on_failure");
+    }
+}
+
 /// The upstream's 5xx response with its body replaced by the gateway's
 /// problem, when the layer intercepts error responses.
 pub(super) fn intercepted<B, C, R>(
@@ -129,6 +141,7 @@ where
         details.as_deref(),
         settings.metrics_upstream(),
     );
+    report(&failure, call, settings);
     let generated = build(failure, call, settings, details.as_deref());
     let (mut parts, data) = generated.into_parts();
 
@@ -208,7 +221,7 @@ fn build<C, R: ResponseForFailure<Failure>>(
         },
     );
     if let Some(panic) = &built.respond_panicked {
-        log::respond_panicked(panic, kind, call, std::any::type_name::<R>());
+        log::customisation_panicked(panic, kind, call, std::any::type_name::<R>());
     }
     built.response
 }
