@@ -1,8 +1,10 @@
 use std::any::Any;
+use std::backtrace::Backtrace;
 use std::borrow::Cow;
 use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 /// Set once the panic hook is installed: until then no location is recorded,
 /// so a caught panic does not look for one.
@@ -11,8 +13,9 @@ static HOOK_INSTALLED: AtomicBool = AtomicBool::new(false);
 thread_local! {
     /// How many of the layers' `catch_unwind` scopes this thread is inside.
     static DEPTH: Cell<u32> = const { Cell::new(0) };
-    /// Where the last panic inside a scope happened, left by the panic hook.
-    static LOCATION: Cell<Option<String>> = const { Cell::new(None) };
+    /// Where the last panic inside a scope happened, and its backtrace if
+    /// one was captured, left by the panic hook.
+    static CAUGHT: Cell<Option<(String, Option<Arc<Backtrace>>)>> = const { Cell::new(None) };
 }
 
 /// A panic caught by a layer, its payload already turned into text so the
@@ -21,6 +24,7 @@ thread_local! {
 pub(crate) struct Panic {
     pub(crate) message: Cow<'static, str>,
     pub(crate) location: Option<String>,
+    pub(crate) backtrace: Option<Arc<Backtrace>>,
 }
 
 /// What [`catch`] caught: turn it [`into_panic`](Payload::into_panic) at
@@ -35,14 +39,19 @@ impl Payload {
     #[cold]
     #[inline(never)]
     pub(crate) fn into_panic(self) -> Panic {
-        let location = if HOOK_INSTALLED.load(Ordering::Relaxed) {
-            LOCATION.with(Cell::take)
+        let (location, backtrace) = if HOOK_INSTALLED.load(Ordering::Relaxed) {
+            CAUGHT
+                .with(Cell::take)
+                .map_or((None, None), |(location, backtrace)| {
+                    (Some(location), backtrace)
+                })
         } else {
-            None
+            (None, None)
         };
         Panic {
             message: payload_message(self.0),
             location,
+            backtrace,
         }
     }
 }
@@ -80,8 +89,8 @@ pub(crate) fn in_scope() -> bool {
     DEPTH.with(Cell::get) > 0
 }
 
-pub(crate) fn record_location(location: String) {
-    LOCATION.with(|slot| slot.set(Some(location)));
+pub(crate) fn record(location: String, backtrace: Option<Arc<Backtrace>>) {
+    CAUGHT.with(|slot| slot.set(Some((location, backtrace))));
 }
 
 /// Called by the hook's installation, before it is set.

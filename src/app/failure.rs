@@ -204,6 +204,7 @@ enum Cause {
     Panic {
         message: Cow<'static, str>,
         location: Option<String>,
+        backtrace: Option<std::sync::Arc<std::backtrace::Backtrace>>,
     },
     /// A handler's or service's error, of the kind it was classified as.
     Error {
@@ -243,6 +244,7 @@ impl Failure {
             cause: Cause::Panic {
                 message: panic.message,
                 location: panic.location,
+                backtrace: panic.backtrace,
             },
         }
     }
@@ -367,6 +369,16 @@ impl Failure {
         }
     }
 
+    /// The panic's backtrace: captured only with the
+    /// [`panic_hook`](super::panic_hook) installed, when the process asks
+    /// std for panic backtraces (`RUST_BACKTRACE`) or the hook is told to.
+    pub fn panic_backtrace(&self) -> Option<&std::backtrace::Backtrace> {
+        match &self.cause {
+            Cause::Panic { backtrace, .. } => backtrace.as_deref(),
+            _ => None,
+        }
+    }
+
     /// The error that caused it: the handler's or the service's. `None` for
     /// a panic and for a replaced response.
     pub fn error(&self) -> Option<&(dyn Error + Send + Sync + 'static)> {
@@ -383,6 +395,7 @@ impl Failure {
             Cause::Panic {
                 message,
                 location: Some(location),
+                ..
             } => Some(format!("{message} (at {location})")),
             Cause::Panic { message, .. } => Some(message.to_string()),
             Cause::Error { report, .. } => Some(ErrorChain(&*report.error).to_string()),
@@ -398,9 +411,14 @@ impl fmt::Debug for Failure {
         let mut debug = f.debug_struct("Failure");
         debug.field("kind", &self.kind());
         match &self.cause {
-            Cause::Panic { message, location } => {
-                debug.field("message", message).field("location", location)
-            }
+            Cause::Panic {
+                message,
+                location,
+                backtrace,
+            } => debug
+                .field("message", message)
+                .field("location", location)
+                .field("backtrace", &backtrace.is_some()),
             Cause::Error { report, .. } => debug.field("error", &report.error),
             Cause::Replaced { status, text } => debug.field("status", status).field("text", text),
         };

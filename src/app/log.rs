@@ -28,6 +28,10 @@ pub(super) fn failure(failure: &Failure, request: &RequestContext) {
             kind,
             panic.message = failure.panic_message(),
             panic.location = failure.panic_location(),
+            panic.backtrace = failure
+                .panic_backtrace()
+                .map(ToString::to_string)
+                .as_deref(),
             "request handler panicked"
         );
     } else if let Some(error) = failure.error() {
@@ -135,6 +139,7 @@ pub(super) fn body_panicked(panic: &Panic) {
         kind = Kind::Panic.as_str(),
         panic.message = &*panic.message,
         panic.location = panic.location.as_deref(),
+        panic.backtrace = panic.backtrace.as_deref().map(ToString::to_string).as_deref(),
         "response body panicked after the head was sent; aborting the response"
     );
 }
