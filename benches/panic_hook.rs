@@ -56,7 +56,12 @@ fn main() {
     }));
     let mut one = || {
         rt.block_on(async {
-            let res = svc.ready().await.unwrap().call(http::Request::new(())).await;
+            let res = svc
+                .ready()
+                .await
+                .unwrap()
+                .call(http::Request::new(()))
+                .await;
             assert_eq!(res.unwrap().status(), 500);
         })
     };

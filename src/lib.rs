@@ -29,6 +29,7 @@ pub mod problem;
 mod report;
 mod respond;
 mod settings;
+mod span;
 
 pub use self::classify::{Classify, DefaultClassifier};
 pub use self::context::RequestContext;

@@ -16,6 +16,11 @@ const TARGET: &str = "tower_problem::app";
 /// the server) and a replaced 4xx response (debug: the client's mistake,
 /// which an access log records).
 pub(super) fn failure(failure: &Failure, request: &RequestContext) {
+    // A 4xx is no error of a server's span (OpenTelemetry's HTTP
+    // conventions).
+    if failure.status().is_server_error() {
+        crate::span::record_error_type(failure.kind().as_str());
+    }
     #[cfg(feature = "metrics")]
     crate::metrics::failure("app", failure.kind().as_str(), Some(failure.status()), None);
     let kind = failure.kind().as_str();
@@ -132,6 +137,7 @@ pub(super) fn cancelled(request: &RequestContext) {
 /// A panic while the response body was polled: the request's context comes
 /// from the span the body is polled in.
 pub(super) fn body_panicked(panic: &Panic) {
+    crate::span::record_error_type(Kind::Panic.as_str());
     #[cfg(feature = "metrics")]
     crate::metrics::failure("app", Kind::Panic.as_str(), None, None);
     tracing::error!(

@@ -36,6 +36,11 @@ pub(super) fn failure(
     details: Option<&str>,
     label_upstream: bool,
 ) {
+    // A 4xx is no error of a server's span (OpenTelemetry's HTTP
+    // conventions).
+    if failure.status().is_server_error() {
+        crate::span::record_error_type(failure.kind().as_str());
+    }
     #[cfg(feature = "metrics")]
     crate::metrics::failure(
         "gateway",
@@ -195,6 +200,7 @@ pub(super) fn body_failed(
     started: Option<Instant>,
     idle_timeout: Option<Duration>,
 ) {
+    crate::span::record_error_type(error.kind().as_str());
     #[cfg(feature = "metrics")]
     crate::metrics::failure("gateway", error.kind().as_str(), None, None);
     struct Cause<'a>(Option<&'a (dyn Error + 'static)>, Option<Duration>);
