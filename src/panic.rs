@@ -93,7 +93,74 @@ pub(crate) fn record(location: String, backtrace: Option<Arc<Backtrace>>) {
     CAUGHT.with(|slot| slot.set(Some((location, backtrace))));
 }
 
+/// Set when the process asks for full backtraces (`RUST_BACKTRACE=full`):
+/// otherwise a backtrace is written short, as std writes it.
+static FULL_BACKTRACES: AtomicBool = AtomicBool::new(false);
+
+pub(crate) fn write_full_backtraces(full: bool) {
+    FULL_BACKTRACES.store(full, Ordering::Relaxed);
+}
+
+/// `backtrace` as the layer logs it: as std prints a panic's, short (the
+/// frames between std's markers: from the panic to the thread's or
+/// runtime's start, without the hook's own frames) unless the process asks
+/// for full ones.
+pub(crate) fn backtrace_text(backtrace: &Backtrace) -> String {
+    let text = backtrace.to_string();
+    if FULL_BACKTRACES.load(Ordering::Relaxed) {
+        return text;
+    }
+    short_backtrace(&text)
+}
+
+/// The frames of a backtrace's text after the one of
+/// `__rust_end_short_backtrace` and before the one of
+/// `__rust_begin_short_backtrace`, as std's short style prints them; the
+/// whole text if it has neither.
+fn short_backtrace(text: &str) -> String {
+    let mut frames: Vec<&str> = Vec::new();
+    let mut start = 0;
+    let starts_frame = |line: &str| {
+        let line = line.trim_start();
+        line.find(": ")
+            .is_some_and(|colon| line[..colon].bytes().all(|b| b.is_ascii_digit()) && colon > 0)
+    };
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        if starts_frame(line) && offset > start {
+            frames.push(&text[start..offset]);
+            start = offset;
+        }
+        offset += line.len();
+    }
+    frames.push(&text[start..]);
+    let end = frames
+        .iter()
+        .position(|frame| frame.contains("__rust_end_short_backtrace"));
+    let begin = frames
+        .iter()
+        .position(|frame| frame.contains("__rust_begin_short_backtrace"));
+    let from = end.map_or(0, |end| end + 1);
+    let to = begin.filter(|&begin| begin >= from).unwrap_or(frames.len());
+    frames[from..to].concat()
+}
+
 /// Called by the hook's installation, before it is set.
 pub(crate) fn start_tracking_scopes() {
     HOOK_INSTALLED.store(true, Ordering::Relaxed);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_backtrace;
+
+    #[test]
+    fn a_short_backtrace_keeps_the_frames_between_stds_markers() {
+        let text = "   0: hook\n             at src/hook.rs:1:1\n   1: std::sys::backtrace::__rust_end_short_backtrace\n   2: core::panicking::panic_fmt\n   3: app::handler\n             at src/app.rs:9:5\n   4: std::sys::backtrace::__rust_begin_short_backtrace\n   5: start_thread\n";
+        assert_eq!(
+            short_backtrace(text),
+            "   2: core::panicking::panic_fmt\n   3: app::handler\n             at src/app.rs:9:5\n"
+        );
+        assert_eq!(short_backtrace("   0: main\n"), "   0: main\n");
+    }
 }

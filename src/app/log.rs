@@ -5,7 +5,7 @@ use std::error::Error;
 use super::failure::{Failure, Kind};
 use crate::chain::ErrorChain;
 use crate::log::request_event;
-use crate::panic::Panic;
+use crate::panic::{backtrace_text, Panic};
 use crate::RequestContext;
 
 /// The target of every line: users' filters need not know file names.
@@ -33,10 +33,7 @@ pub(super) fn failure(failure: &Failure, request: &RequestContext) {
             kind,
             panic.message = failure.panic_message(),
             panic.location = failure.panic_location(),
-            panic.backtrace = failure
-                .panic_backtrace()
-                .map(ToString::to_string)
-                .as_deref(),
+            panic.backtrace = failure.panic_backtrace().map(backtrace_text).as_deref(),
             "request handler panicked"
         );
     } else if let Some(error) = failure.error() {
@@ -145,7 +142,7 @@ pub(super) fn body_panicked(panic: &Panic) {
         kind = Kind::Panic.as_str(),
         panic.message = &*panic.message,
         panic.location = panic.location.as_deref(),
-        panic.backtrace = panic.backtrace.as_deref().map(ToString::to_string).as_deref(),
+        panic.backtrace = panic.backtrace.as_deref().map(backtrace_text).as_deref(),
         "response body panicked after the head was sent; aborting the response"
     );
 }

@@ -47,7 +47,7 @@ use std::fmt;
 use std::panic::{self, PanicHookInfo};
 use std::sync::{Arc, Once};
 
-use crate::panic::{in_scope, record, start_tracking_scopes};
+use crate::panic::{in_scope, record, start_tracking_scopes, write_full_backtraces};
 
 /// What [`PanicHook::on_panic`] is given.
 type OnPanic = dyn Fn(&PanicHookInfo<'_>, Option<&Backtrace>) + Send + Sync;
@@ -102,6 +102,9 @@ impl PanicHook {
                 std_prints_backtraces(std::env::var("RUST_BACKTRACE").ok().as_deref())
             });
             let on_panic = self.on_panic;
+            write_full_backtraces(
+                std::env::var("RUST_BACKTRACE").is_ok_and(|value| value == "full"),
+            );
             start_tracking_scopes();
             let previous = panic::take_hook();
             panic::set_hook(Box::new(move |info| {
