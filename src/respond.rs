@@ -200,13 +200,14 @@ where
     F: LayerFailure,
     R: ResponseForFailure<F>,
 {
-    if common.grpc_request {
-        return grpc_failure_response(failure, detail, request, respond, own_headers);
-    }
     let (kind, status) = (failure.kind(), failure.status());
     let problem = || default_problem(kind, status, detail, request.request_id_str(), common);
     let head = request.is_head();
-    let (mut response, respond_panicked) =
+    let (mut response, respond_panicked) = if common.grpc_request {
+        let (mut response, panicked) = grpc_response(&failure, detail, request, respond);
+        own_headers(response.headers_mut());
+        (response, panicked)
+    } else {
         match fixed_json::<R, _, _, _>(kind, status, detail, common) {
             Some(json) => {
                 let body = with_request_id(json, request.request_id_str());
@@ -228,7 +229,8 @@ where
                     )
                 }
             },
-        };
+        }
+    };
     if head {
         *response.body_mut() = Bytes::new();
     }
@@ -239,17 +241,16 @@ where
     }
 }
 
-/// [`failure_response`] for a gRPC request: the responder's gRPC answer
-/// (the default one if it panics), with the layer's kind and own headers.
+/// The responder's answer to a gRPC request (the default one if it
+/// panics, and the panic), with the layer's kind.
 #[cold]
 #[inline(never)]
-fn grpc_failure_response<F, R>(
-    failure: F,
+fn grpc_response<F, R>(
+    failure: &F,
     detail: Option<&str>,
     request: &RequestContext,
     respond: &R,
-    own_headers: impl FnOnce(&mut HeaderMap),
-) -> Built
+) -> (Response<Bytes>, Option<Panic>)
 where
     F: LayerFailure,
     R: ResponseForFailure<F>,
@@ -257,7 +258,7 @@ where
     let kind = failure.kind();
     let (code, message) = (failure.grpc_code(), detail.unwrap_or(kind.title()));
     let (mut response, respond_panicked) =
-        match catch(|| respond.grpc_response_for_failure(&failure, request, code, message)) {
+        match catch(|| respond.grpc_response_for_failure(failure, request, code, message)) {
             Ok(response) => (response, None),
             Err(payload) => (
                 grpc::trailers_only(code, message),
@@ -268,10 +269,5 @@ where
     if !headers.contains_key(grpc::KIND_HEADER) {
         headers.insert(grpc::KIND_HEADER, HeaderValue::from_static(kind.token()));
     }
-    own_headers(headers);
-    response.extensions_mut().insert(failure);
-    Built {
-        response,
-        respond_panicked,
-    }
+    (response, respond_panicked)
 }

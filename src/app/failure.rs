@@ -199,12 +199,20 @@ pub struct Failure {
     cause: Cause,
 }
 
+/// Where a panic happened, and its backtrace if one was captured: known
+/// with the panic hook installed.
+struct Origin {
+    location: String,
+    backtrace: Option<Arc<std::backtrace::Backtrace>>,
+}
+
 #[derive(Clone)]
 enum Cause {
     Panic {
         message: Cow<'static, str>,
-        location: Option<String>,
-        backtrace: Option<std::sync::Arc<std::backtrace::Backtrace>>,
+        /// Behind one pointer: a failure travels in every response future's
+        /// state, which a larger one makes dearer to move.
+        origin: Option<Arc<Origin>>,
     },
     /// A handler's or service's error, of the kind it was classified as.
     Error {
@@ -243,8 +251,12 @@ impl Failure {
         Self {
             cause: Cause::Panic {
                 message: panic.message,
-                location: panic.location,
-                backtrace: panic.backtrace,
+                origin: panic.location.map(|location| {
+                    Arc::new(Origin {
+                        location,
+                        backtrace: panic.backtrace,
+                    })
+                }),
             },
         }
     }
@@ -364,7 +376,7 @@ impl Failure {
     /// [`panic_hook`](super::panic_hook) installed.
     pub fn panic_location(&self) -> Option<&str> {
         match &self.cause {
-            Cause::Panic { location, .. } => location.as_deref(),
+            Cause::Panic { origin, .. } => origin.as_ref().map(|origin| &*origin.location),
             _ => None,
         }
     }
@@ -374,7 +386,7 @@ impl Failure {
     /// std for panic backtraces (`RUST_BACKTRACE`) or the hook is told to.
     pub fn panic_backtrace(&self) -> Option<&std::backtrace::Backtrace> {
         match &self.cause {
-            Cause::Panic { backtrace, .. } => backtrace.as_deref(),
+            Cause::Panic { origin, .. } => origin.as_ref()?.backtrace.as_deref(),
             _ => None,
         }
     }
@@ -394,9 +406,8 @@ impl Failure {
         match &self.cause {
             Cause::Panic {
                 message,
-                location: Some(location),
-                ..
-            } => Some(format!("{message} (at {location})")),
+                origin: Some(origin),
+            } => Some(format!("{message} (at {})", origin.location)),
             Cause::Panic { message, .. } => Some(message.to_string()),
             Cause::Error { report, .. } => Some(ErrorChain(&*report.error).to_string()),
             Cause::Replaced { text, .. } => text.as_deref().map(str::to_owned),
@@ -411,14 +422,13 @@ impl fmt::Debug for Failure {
         let mut debug = f.debug_struct("Failure");
         debug.field("kind", &self.kind());
         match &self.cause {
-            Cause::Panic {
-                message,
-                location,
-                backtrace,
-            } => debug
+            Cause::Panic { message, origin } => debug
                 .field("message", message)
-                .field("location", location)
-                .field("backtrace", &backtrace.is_some()),
+                .field("location", &self.panic_location())
+                .field(
+                    "backtrace",
+                    &origin.as_ref().is_some_and(|o| o.backtrace.is_some()),
+                ),
             Cause::Error { report, .. } => debug.field("error", &report.error),
             Cause::Replaced { status, text } => debug.field("status", status).field("text", text),
         };

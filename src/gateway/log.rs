@@ -34,22 +34,7 @@ pub(super) fn failure(
     call: &Call,
     started: Option<Instant>,
     details: Option<&str>,
-    label_upstream: bool,
 ) {
-    // A 4xx is no error of a server's span (OpenTelemetry's HTTP
-    // conventions).
-    if failure.status().is_server_error() {
-        crate::span::record_error_type(failure.kind().as_str());
-    }
-    #[cfg(feature = "metrics")]
-    crate::metrics::failure(
-        "gateway",
-        failure.kind().as_str(),
-        Some(failure.status()),
-        label_upstream.then(|| call.upstream()),
-    );
-    #[cfg(not(feature = "metrics"))]
-    let _ = label_upstream;
     let level = match failure.kind() {
         Kind::RequestBodyError | Kind::RequestBodyTooLarge => tracing::Level::DEBUG,
         Kind::ConnectionLimitReached | Kind::UpstreamServerError => tracing::Level::WARN,
@@ -58,6 +43,11 @@ pub(super) fn failure(
     // Nothing records this level: skip gathering the fields.
     if !tracing::level_enabled!(level) {
         return;
+    }
+    // A 4xx is no error of a server's span (OpenTelemetry's HTTP
+    // conventions).
+    if failure.status().is_server_error() {
+        crate::span::record(failure.kind().as_str());
     }
     let request = &call.request;
     let kind = failure.kind().as_str();

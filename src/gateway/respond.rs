@@ -71,13 +71,7 @@ where
         }
     };
     let details = details(&failure, settings);
-    log::failure(
-        &failure,
-        call,
-        started,
-        details.as_deref(),
-        settings.metrics_upstream(),
-    );
+    log::failure(&failure, call, started, details.as_deref());
     report(&failure, call, settings);
     build(failure, call, settings, details.as_deref())
 }
@@ -109,13 +103,25 @@ fn classify<C: Classify<Kind>>(
 }
 
 /// Hands `failure` to the layer's `on_failure`, if it has one.
+/// Counts `failure` (feature `metrics`) and hands it to the layer's
+/// `on_failure`, if it has one.
+#[inline(always)]
 fn report<C, R>(failure: &Failure, call: &Call, settings: &Settings<C, R>) {
-    let on_failure = settings
-        .common
-        .layer()
-        .and_then(|custom| custom.on_failure.as_ref());
-    if let Some(panic) = on_failure.and_then(|report| report.report(failure, &call.request)) {
-        log::customisation_panicked(&panic, failure.kind(), call, "on_failure");
+    #[cfg(feature = "metrics")]
+    crate::metrics::failure(
+        "gateway",
+        failure.kind().as_str(),
+        Some(failure.status()),
+        settings.metrics_upstream().then(|| call.upstream()),
+    );
+    if let Some(custom) = settings.common.layer() {
+        if let Some(panic) = custom
+            .on_failure
+            .as_ref()
+            .and_then(|report| report.report(failure, &call.request))
+        {
+            log::customisation_panicked(&panic, failure.kind(), call, "on_failure");
+        }
     }
 }
 
@@ -134,13 +140,7 @@ where
     drop(body);
     let failure = Failure::new(Kind::UpstreamServerError, upstream.status, false, None);
     let details = details(&failure, settings);
-    log::failure(
-        &failure,
-        call,
-        started,
-        details.as_deref(),
-        settings.metrics_upstream(),
-    );
+    log::failure(&failure, call, started, details.as_deref());
     report(&failure, call, settings);
     let generated = build(failure, call, settings, details.as_deref());
     let (mut parts, data) = generated.into_parts();
