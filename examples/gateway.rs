@@ -647,10 +647,15 @@ async fn main() -> ExitCode {
                 .is_some_and(|len| len <= MAX_REPLAYABLE_BODY);
             let res = if replayable {
                 let (parts, body) = req.into_parts();
-                let body = match tokio::time::timeout(body_timeout, body.collect()).await {
-                    Ok(Ok(body)) => body.to_bytes(),
-                    Ok(Err(_)) => return refused(Refusal::BodyFailed, &parts.method),
-                    Err(_) => return refused(Refusal::BodyTimeout, &parts.method),
+                // A request without a body (a `GET`) has nothing to wait for.
+                let body = if body.is_end_stream() {
+                    Bytes::new()
+                } else {
+                    match tokio::time::timeout(body_timeout, body.collect()).await {
+                        Ok(Ok(body)) => body.to_bytes(),
+                        Ok(Err(_)) => return refused(Refusal::BodyFailed, &parts.method),
+                        Err(_) => return refused(Refusal::BodyTimeout, &parts.method),
+                    }
                 };
                 retrying
                     .oneshot(Request::from_parts(parts, Full::new(body)))
