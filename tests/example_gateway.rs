@@ -603,3 +603,33 @@ async fn a_body_over_the_limit_is_413_and_never_forwarded_whole() {
     assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
     assert_eq!(upstream.requests(), before + 1);
 }
+
+#[tokio::test]
+async fn te_trailers_is_forwarded_and_the_rest_of_te_is_not() {
+    // An upstream that keeps the request head it reads and answers 200.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let head = tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            if stream.read(&mut byte).await.unwrap() == 0 {
+                break;
+            }
+            head.push(byte[0]);
+        }
+        stream
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+            .await
+            .unwrap();
+        String::from_utf8_lossy(&head).to_ascii_lowercase()
+    });
+    let example = start_example(&format!("http://{addr}")).await;
+    let get =
+        "GET / HTTP/1.1\r\nHost: gw\r\nTE: trailers, deflate\r\nConnection: close, TE\r\n\r\n";
+    assert_eq!(status_of(example.addr, get).await, "HTTP/1.1 200 OK");
+    let head = tokio::time::timeout(BOUND, head).await.unwrap().unwrap();
+    assert!(head.contains("\r\nte: trailers\r\n"), "{head}");
+    assert!(!head.contains("deflate"), "{head}");
+}
