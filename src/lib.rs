@@ -21,6 +21,7 @@ pub mod gateway;
 pub mod grpc;
 mod kind;
 pub mod kinds;
+mod layer_impls;
 mod log;
 #[cfg(feature = "metrics")]
 mod metrics;

@@ -317,42 +317,6 @@ macro_rules! flag_setter {
 }
 pub(crate) use flag_setter;
 
-/// What a layer's service `$name<S, C, R>` (fields `inner`, `settings`,
-/// `not_ready`) has besides its `Service` impl: `new`, `get_ref`,
-/// `get_mut`, `into_inner`, `Clone` and `Debug`.
-macro_rules! layer_service {
-    ($name:ident) => {
-        impl<S, C, R> $name<S, C, R> {
-            pub(super) fn new(inner: S, settings: Settings<C, R>) -> Self {
-                Self {
-                    inner,
-                    settings,
-                    not_ready: None,
-                }
-            }
-
-            crate::settings::inner_accessors!(S, "wrapped service");
-        }
-
-        impl<S: Clone, C: Clone, R: Clone> Clone for $name<S, C, R> {
-            fn clone(&self) -> Self {
-                Self::new(self.inner.clone(), self.settings.clone())
-            }
-        }
-
-        impl<S: std::fmt::Debug, C, R> std::fmt::Debug for $name<S, C, R> {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.debug_struct(stringify!($name))
-                    .field("inner", &self.inner)
-                    .field("settings", &self.settings)
-                    .field("not_ready", &self.not_ready)
-                    .finish()
-            }
-        }
-    };
-}
-pub(crate) use layer_service;
-
 /// `get_ref`, `get_mut` and `into_inner` of a wrapper's `inner` field of
 /// type `$ty`, described as `$what`.
 macro_rules! inner_accessors {

@@ -1,6 +1,4 @@
-use std::convert::Infallible;
 use std::fmt;
-use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -17,10 +15,10 @@ use super::log;
 use crate::call_state::{CallState, CallStateProj};
 use crate::classify::Classify;
 use crate::context::RequestContext;
+use crate::layer_impls::response_future_impl;
 use crate::panic::catch;
 use crate::problem::{keep_replaced, PROBLEM_JSON};
 use crate::respond::{default_headers, failure_response, retry_after, ResponseForFailure};
-use crate::BoxError;
 
 pin_project! {
     /// The response future of [`AppErrorService`](super::AppErrorService).
@@ -66,72 +64,65 @@ impl<F, C, R> ResponseFuture<F, C, R> {
     }
 }
 
-impl<F, C, R, B, E> Future for ResponseFuture<F, C, R>
-where
-    F: Future<Output = Result<Response<B>, E>>,
-    E: Into<BoxError>,
-    B: http_body::Body<Data = Bytes, Error: Into<BoxError>>,
-    C: Classify<Kind>,
-    R: ResponseForFailure<Failure>,
-{
-    type Output = Result<Response<AppBody<B>>, Infallible>;
-
-    #[inline]
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut this = self.project();
-        let failure = match this.state.as_mut().project() {
-            CallStateProj::Running { future } => {
-                // The output goes out through `output`, not as the closure's
-                // value, which `catch_unwind` would copy once more; and the
-                // closure stays small enough to be inlined, as every frame
-                // between a panic and its catch costs the unwinder (see
-                // BENCHMARKS.md).
-                let mut output = Poll::Pending;
-                let polled = catch(|| output = future.poll(cx));
-                // Drop the inner future as soon as it is done, caught too: a
-                // panic in its `Drop` becomes this request's 500 instead of
-                // escaping from wherever this future is dropped.
-                let caught = match polled {
-                    Ok(()) if output.is_ready() => catch(|| this.state.set(CallState::Done)),
-                    polled => polled,
-                };
-                match (caught, output) {
-                    (Ok(()), Poll::Pending) => return Poll::Pending,
-                    (Ok(()), Poll::Ready(Ok(res))) => {
-                        if res.status().as_u16() >= 400 {
-                            return Poll::Ready(Ok(on_error_status(
-                                res,
-                                cx,
-                                this.request,
-                                this.settings,
-                            )));
+response_future_impl! {
+    AppBody {
+        #[inline]
+        fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+            let mut this = self.project();
+            let failure = match this.state.as_mut().project() {
+                CallStateProj::Running { future } => {
+                    // The output goes out through `output`, not as the closure's
+                    // value, which `catch_unwind` would copy once more; and the
+                    // closure stays small enough to be inlined, as every frame
+                    // between a panic and its catch costs the unwinder (see
+                    // BENCHMARKS.md).
+                    let mut output = Poll::Pending;
+                    let polled = catch(|| output = future.poll(cx));
+                    // Drop the inner future as soon as it is done, caught too: a
+                    // panic in its `Drop` becomes this request's 500 instead of
+                    // escaping from wherever this future is dropped.
+                    let caught = match polled {
+                        Ok(()) if output.is_ready() => catch(|| this.state.set(CallState::Done)),
+                        polled => polled,
+                    };
+                    match (caught, output) {
+                        (Ok(()), Poll::Pending) => return Poll::Pending,
+                        (Ok(()), Poll::Ready(Ok(res))) => {
+                            if res.status().as_u16() >= 400 {
+                                return Poll::Ready(Ok(on_error_status(
+                                    res,
+                                    cx,
+                                    this.request,
+                                    this.settings,
+                                )));
+                            }
+                            let guard = this.settings.common.flags.catch_body_panics;
+                            let grpc = this.settings.common.grpc_request;
+                            return Poll::Ready(Ok(res.map(|body| AppBody::new(body, guard, grpc))));
                         }
-                        let guard = this.settings.common.flags.catch_body_panics;
-                        let grpc = this.settings.common.grpc_request;
-                        return Poll::Ready(Ok(res.map(|body| AppBody::new(body, guard, grpc))));
-                    }
-                    (Ok(()), Poll::Ready(Err(error))) => classified(error.into(), this.settings),
-                    (Err(payload), output) => {
-                        let failure = Failure::panic(payload);
-                        // A future that panicked may panic again when dropped,
-                        // and so may an output its `Drop` panicked after.
-                        let _dropped = catch(|| {
-                            drop(output);
-                            this.state.set(CallState::Done);
-                        });
-                        failure
+                        (Ok(()), Poll::Ready(Err(error))) => classified(error.into(), this.settings),
+                        (Err(payload), output) => {
+                            let failure = Failure::panic(payload);
+                            // A future that panicked may panic again when dropped,
+                            // and so may an output its `Drop` panicked after.
+                            let _dropped = catch(|| {
+                                drop(output);
+                                this.state.set(CallState::Done);
+                            });
+                            failure
+                        }
                     }
                 }
-            }
-            CallStateProj::Failed { failure } => {
-                let failure = failure.take().expect("polled after completion");
-                this.state.set(CallState::Done);
-                failure
-            }
-            CallStateProj::Done => panic!("ResponseFuture polled after completion"),
-        };
-        let res = respond(failure, this.request, this.settings);
-        Poll::Ready(Ok(res.map(AppBody::full)))
+                CallStateProj::Failed { failure } => {
+                    let failure = failure.take().expect("polled after completion");
+                    this.state.set(CallState::Done);
+                    failure
+                }
+                CallStateProj::Done => panic!("ResponseFuture polled after completion"),
+            };
+            let res = respond(failure, this.request, this.settings);
+            Poll::Ready(Ok(res.map(AppBody::full)))
+        }
     }
 }
 

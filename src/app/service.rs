@@ -1,20 +1,15 @@
 use std::task::{Context, Poll};
 
-use bytes::Bytes;
-use http::{Request, Response};
-use tower_service::Service;
+use http::Request;
 
 use super::body::AppBody;
 use super::classify::classified;
 use super::failure::{Failure, Kind};
 use super::future::ResponseFuture;
 use super::layer::Settings;
-use crate::classify::Classify;
 use crate::context::RequestContext;
+use crate::layer_impls::{layer_service, poll_ready_keeping, service_impl};
 use crate::panic::catch;
-use crate::respond::ResponseForFailure;
-use crate::settings::layer_service;
-use crate::BoxError;
 
 /// The service of [`AppErrorLayer`](super::AppErrorLayer): it never fails,
 /// answering every panic and error of `S` with a 500. See the
@@ -35,43 +30,33 @@ pub struct AppErrorService<S, C, R> {
 
 layer_service!(AppErrorService);
 
-impl<S, C, R, ReqBody, ResBody> Service<Request<ReqBody>> for AppErrorService<S, C, R>
-where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
-    S::Error: Into<BoxError>,
-    ResBody: http_body::Body<Data = Bytes, Error: Into<BoxError>>,
-    C: Classify<Kind>,
-    R: ResponseForFailure<Failure>,
-{
-    type Response = Response<AppBody<ResBody>>;
-    type Error = std::convert::Infallible;
-    type Future = ResponseFuture<S::Future, C, R>;
-
-    #[inline]
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        if self.not_ready.is_some() {
-            return Poll::Ready(Ok(()));
+service_impl! {
+    AppErrorService: Request<ReqBody> => AppBody where [] {
+        #[inline]
+        fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+            let (inner, settings) = (&mut self.inner, &self.settings);
+            poll_ready_keeping(&mut self.not_ready, || {
+                match catch(|| inner.poll_ready(cx)) {
+                    Ok(Poll::Pending) => Poll::Pending,
+                    Ok(Poll::Ready(Ok(()))) => Poll::Ready(Ok(())),
+                    Ok(Poll::Ready(Err(error))) => Poll::Ready(Err(classified(error.into(), settings))),
+                    Err(panic) => Poll::Ready(Err(Failure::panic(panic))),
+                }
+            })
         }
-        self.not_ready = match catch(|| self.inner.poll_ready(cx)) {
-            Ok(Poll::Pending) => return Poll::Pending,
-            Ok(Poll::Ready(Ok(()))) => return Poll::Ready(Ok(())),
-            Ok(Poll::Ready(Err(error))) => Some(classified(error.into(), &self.settings)),
-            Err(panic) => Some(Failure::panic(panic)),
-        };
-        Poll::Ready(Ok(()))
-    }
 
-    #[inline(always)]
-    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        let request = RequestContext::capture(&req, &self.settings.common);
-        let mut settings = self.settings.clone();
-        settings.common.grpc_request = crate::grpc::is_grpc_request(&req);
-        if let Some(failure) = self.not_ready.take() {
-            return ResponseFuture::failed(failure, request, settings);
-        }
-        match catch(|| self.inner.call(req)) {
-            Ok(future) => ResponseFuture::running(future, request, settings),
-            Err(panic) => ResponseFuture::failed(Failure::panic(panic), request, settings),
+        #[inline(always)]
+        fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+            let request = RequestContext::capture(&req, &self.settings.common);
+            let mut settings = self.settings.clone();
+            settings.common.grpc_request = crate::grpc::is_grpc_request(&req);
+            if let Some(failure) = self.not_ready.take() {
+                return ResponseFuture::failed(failure, request, settings);
+            }
+            match catch(|| self.inner.call(req)) {
+                Ok(future) => ResponseFuture::running(future, request, settings),
+                Err(panic) => ResponseFuture::failed(Failure::panic(panic), request, settings),
+            }
         }
     }
 }

@@ -1,12 +1,9 @@
-use std::convert::Infallible;
 use std::fmt;
-use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use bytes::Bytes;
 use http::uri::Authority;
-use http::{Response, StatusCode};
+use http::StatusCode;
 use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep};
 
@@ -16,9 +13,8 @@ use super::layer::Settings;
 use super::log;
 use super::respond::{failure_response, intercepted, Cause};
 use crate::call_state::{CallState, CallStateProj};
-use crate::classify::Classify;
 use crate::context::RequestContext;
-use crate::respond::ResponseForFailure;
+use crate::layer_impls::response_future_impl;
 use crate::BoxError;
 
 /// What the layer keeps of a call for its logs: the request and the
@@ -88,72 +84,65 @@ impl<F, C, R> ResponseFuture<F, C, R> {
     }
 }
 
-impl<F, C, R, B, E> Future for ResponseFuture<F, C, R>
-where
-    F: Future<Output = Result<Response<B>, E>>,
-    E: Into<BoxError>,
-    B: http_body::Body<Data = Bytes, Error: Into<BoxError>>,
-    C: Classify<Kind>,
-    R: ResponseForFailure<Failure>,
-{
-    type Output = Result<Response<GatewayBody<B>>, Infallible>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut this = self.project();
-        let cause = match this.state.as_mut().project() {
-            CallStateProj::Running { future } => match future.poll(cx) {
-                Poll::Ready(Ok(res))
-                    if res.status() == StatusCode::SWITCHING_PROTOCOLS && !this.call.upgrade =>
-                {
-                    Cause::UnaskedUpgrade
-                }
-                Poll::Ready(Ok(res)) => {
-                    this.state.set(CallState::Done);
-                    let settings = &*this.settings;
-                    if settings.common.flags.intercept_error_responses
-                        && res.status().is_server_error()
+response_future_impl! {
+    GatewayBody {
+        fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+            let mut this = self.project();
+            let cause = match this.state.as_mut().project() {
+                CallStateProj::Running { future } => match future.poll(cx) {
+                    Poll::Ready(Ok(res))
+                        if res.status() == StatusCode::SWITCHING_PROTOCOLS && !this.call.upgrade =>
                     {
-                        let res = intercepted(res, this.call, *this.started, settings);
-                        return Poll::Ready(Ok(res.map(GatewayBody::full)));
+                        Cause::UnaskedUpgrade
                     }
-                    let upstream = this.call.upstream.take();
-                    let idle = settings.common.flags.body_idle_timeout_ms();
-                    let max = settings.max_response_body();
-                    let started = *this.started;
-                    return Poll::Ready(Ok(
-                        res.map(|body| GatewayBody::upstream(body, upstream, started, idle, max))
-                    ));
-                }
-                Poll::Ready(Err(error)) => Cause::Error(error.into()),
-                Poll::Pending => {
-                    if this.started.is_none() {
-                        let now = Instant::now();
-                        *this.started = Some(now);
-                        if let Some(timeout) = this.settings.common.flags.head_timeout() {
-                            this.timer
-                                .set(Some(tokio::time::sleep_until(now + timeout)));
+                    Poll::Ready(Ok(res)) => {
+                        this.state.set(CallState::Done);
+                        let settings = &*this.settings;
+                        if settings.common.flags.intercept_error_responses
+                            && res.status().is_server_error()
+                        {
+                            let res = intercepted(res, this.call, *this.started, settings);
+                            return Poll::Ready(Ok(res.map(GatewayBody::full)));
                         }
+                        let upstream = this.call.upstream.take();
+                        let idle = settings.common.flags.body_idle_timeout_ms();
+                        let max = settings.max_response_body();
+                        let started = *this.started;
+                        return Poll::Ready(Ok(
+                            res.map(|body| GatewayBody::upstream(body, upstream, started, idle, max))
+                        ));
                     }
-                    let expired = this
-                        .timer
-                        .as_mut()
-                        .as_pin_mut()
-                        .is_some_and(|timer| timer.poll(cx).is_ready());
-                    if !expired {
-                        return Poll::Pending;
+                    Poll::Ready(Err(error)) => Cause::Error(error.into()),
+                    Poll::Pending => {
+                        if this.started.is_none() {
+                            let now = Instant::now();
+                            *this.started = Some(now);
+                            if let Some(timeout) = this.settings.common.flags.head_timeout() {
+                                this.timer
+                                    .set(Some(tokio::time::sleep_until(now + timeout)));
+                            }
+                        }
+                        let expired = this
+                            .timer
+                            .as_mut()
+                            .as_pin_mut()
+                            .is_some_and(|timer| timer.poll(cx).is_ready());
+                        if !expired {
+                            return Poll::Pending;
+                        }
+                        Cause::HeadTimeout
                     }
-                    Cause::HeadTimeout
+                },
+                CallStateProj::Failed { failure: error } => {
+                    Cause::Error(error.take().expect("polled after completion"))
                 }
-            },
-            CallStateProj::Failed { failure: error } => {
-                Cause::Error(error.take().expect("polled after completion"))
-            }
-            CallStateProj::Done => panic!("ResponseFuture polled after completion"),
-        };
-        // Drops the upstream request: a timed-out one is cancelled.
-        this.state.set(CallState::Done);
-        let res = failure_response(cause, this.call, *this.started, this.settings);
-        Poll::Ready(Ok(res.map(GatewayBody::full)))
+                CallStateProj::Done => panic!("ResponseFuture polled after completion"),
+            };
+            // Drops the upstream request: a timed-out one is cancelled.
+            this.state.set(CallState::Done);
+            let res = failure_response(cause, this.call, *this.started, this.settings);
+            Poll::Ready(Ok(res.map(GatewayBody::full)))
+        }
     }
 }
 
