@@ -597,11 +597,14 @@ async fn a_body_over_the_limit_is_413_and_never_forwarded_whole() {
     let answer = answer_to(example.addr, chunked).await;
     assert!(answer.starts_with("HTTP/1.1 413 "), "{answer}");
     let before = upstream.requests();
-    // At the limit, forwarded.
+    // At the limit, forwarded: the upstream's own 200. (The aborted chunked
+    // request's head may reach the upstream's count later, so the count
+    // only grows.)
     let post = b"POST /upload HTTP/1.1\r\nHost: gw\r\nContent-Length: 16\r\nConnection: close\r\n\r\n0123456789abcdef";
     let answer = answer_to(example.addr, post).await;
     assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
-    assert_eq!(upstream.requests(), before + 1);
+    assert!(answer.ends_with(upstream::OK_BODY), "{answer}");
+    assert!(upstream.requests() > before);
 }
 
 #[tokio::test]
