@@ -134,6 +134,9 @@ fn respond<C, R: ResponseForFailure<Failure>>(
 ) -> Response<Bytes> {
     log::failure(&failure, request);
     let common = &settings.common;
+    // Counted and reported after the log line, as the gateway does.
+    #[cfg(feature = "metrics")]
+    crate::metrics::failure("app", failure.kind().as_str(), Some(failure.status()), None);
     if let Some(on_failure) = common.layer().and_then(|custom| custom.on_failure.as_ref()) {
         if let Some(panic) = on_failure.report(&failure, request) {
             log::customisation_panicked(&panic, failure.kind(), request, "on_failure");

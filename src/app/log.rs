@@ -21,8 +21,6 @@ pub(super) fn failure(failure: &Failure, request: &RequestContext) {
     if failure.status().is_server_error() {
         crate::span::record_error_type(failure.kind().as_str());
     }
-    #[cfg(feature = "metrics")]
-    crate::metrics::failure("app", failure.kind().as_str(), Some(failure.status()), None);
     let kind = failure.kind().as_str();
     let client = failure.status().is_client_error();
     if failure.is_panic() {
