@@ -30,10 +30,10 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, Status
 /// gRPC's own.
 pub const KIND_HEADER: HeaderName = HeaderName::from_static("problem-kind");
 
-static GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
-static GRPC_MESSAGE: HeaderName = HeaderName::from_static("grpc-message");
+const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
+const GRPC_MESSAGE: HeaderName = HeaderName::from_static("grpc-message");
 #[cfg(feature = "gateway")]
-static GRPC_TIMEOUT: HeaderName = HeaderName::from_static("grpc-timeout");
+const GRPC_TIMEOUT: HeaderName = HeaderName::from_static("grpc-timeout");
 
 macro_rules! codes {
     ($($(#[$meta:meta])* $code:ident = $value:literal, $name:literal;)*) => {
@@ -157,9 +157,9 @@ pub fn trailers_only(code: Code, message: &str) -> Response<Bytes> {
     let mut res = Response::new(Bytes::new());
     let headers = res.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
-    headers.insert(GRPC_STATUS.clone(), code.header_value());
+    headers.insert(GRPC_STATUS, code.header_value());
     if !message.is_empty() {
-        headers.insert(GRPC_MESSAGE.clone(), encode_message(message));
+        headers.insert(GRPC_MESSAGE, encode_message(message));
     }
     res
 }
@@ -168,8 +168,8 @@ pub fn trailers_only(code: Code, message: &str) -> Response<Bytes> {
 /// `grpc-status`, `grpc-message` and the layer's kind.
 pub(crate) fn trailers(code: Code, message: &str, kind: &'static str) -> HeaderMap {
     let mut trailers = HeaderMap::with_capacity(3);
-    trailers.insert(GRPC_STATUS.clone(), code.header_value());
-    trailers.insert(GRPC_MESSAGE.clone(), encode_message(message));
+    trailers.insert(GRPC_STATUS, code.header_value());
+    trailers.insert(GRPC_MESSAGE, encode_message(message));
     trailers.insert(KIND_HEADER, HeaderValue::from_static(kind));
     trailers
 }
@@ -301,7 +301,7 @@ mod tests {
     fn timeouts_are_read_in_every_unit() {
         let timeout_of = |value: &str| {
             let mut headers = HeaderMap::new();
-            headers.insert(GRPC_TIMEOUT.clone(), HeaderValue::from_str(value).unwrap());
+            headers.insert(GRPC_TIMEOUT, HeaderValue::from_str(value).unwrap());
             timeout(&headers)
         };
         assert_eq!(timeout_of("1H"), Some(Duration::from_secs(3600)));
