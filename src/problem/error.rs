@@ -2,10 +2,11 @@ use std::borrow::Cow;
 use std::error::Error;
 use std::fmt;
 
+use fluent_uri::ParseError;
 use http::StatusCode;
 
 use super::extension::NameError;
-use super::uri::UriError;
+use super::uri;
 
 /// The error of [`ProblemBuilder::build`](super::ProblemBuilder::build): a
 /// member that RFC 9457 refuses, or advises against.
@@ -35,8 +36,8 @@ pub struct InvalidProblem {
 #[derive(Debug)]
 enum Kind {
     Status(StatusCode),
-    TypeUri(Refused, UriError),
-    Instance(Refused, UriError),
+    TypeUri(Refused, ParseError),
+    Instance(Refused, ParseError),
     ExtensionName(Refused, NameError),
     #[cfg(feature = "serde")]
     Serialize(Refused, serde_json::Error),
@@ -53,11 +54,11 @@ impl InvalidProblem {
         Self::new(Kind::Status(status))
     }
 
-    pub(super) fn type_uri(value: Cow<'static, str>, err: UriError) -> Self {
+    pub(super) fn type_uri(value: Cow<'static, str>, err: ParseError) -> Self {
         Self::new(Kind::TypeUri(Refused(value), err))
     }
 
-    pub(super) fn instance(value: Cow<'static, str>, err: UriError) -> Self {
+    pub(super) fn instance(value: Cow<'static, str>, err: ParseError) -> Self {
         Self::new(Kind::Instance(Refused(value), err))
     }
 
@@ -125,14 +126,18 @@ impl fmt::Display for InvalidProblem {
                 "problem status {} is outside 100..=599, the range of HTTP status codes",
                 status.as_u16()
             ),
-            Kind::TypeUri(value, err) => {
-                write!(f, "problem type {value} is not a URI reference: ")?;
-                err.describe(&value.0, f)
-            }
-            Kind::Instance(value, err) => {
-                write!(f, "problem instance {value} is not a URI reference: ")?;
-                err.describe(&value.0, f)
-            }
+            Kind::TypeUri(value, err) => write!(
+                f,
+                "problem type {value} is not a URI reference: {} at byte {}",
+                uri::reason(err),
+                err.index()
+            ),
+            Kind::Instance(value, err) => write!(
+                f,
+                "problem instance {value} is not a URI reference: {} at byte {}",
+                uri::reason(err),
+                err.index()
+            ),
             Kind::ExtensionName(name, NameError::Reserved) => write!(
                 f,
                 "extension member name {name} is taken by a standard problem member"

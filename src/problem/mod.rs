@@ -40,7 +40,7 @@
 //! assert!(err.is_type_uri());
 //! assert_eq!(
 //!     err.to_string(),
-//!     r#"problem type "https://example.com/problems/down for maintenance" is not a URI reference: ' ' at byte 33 is not allowed in a URI"#
+//!     r#"problem type "https://example.com/problems/down for maintenance" is not a URI reference: unexpected character at byte 33"#
 //! );
 //! # Ok::<(), tower_problem::problem::InvalidProblem>(())
 //! ```
@@ -434,13 +434,13 @@ mod tests {
         assert_eq!(kinds(&err), [false, true, false, false, false, false]);
         assert_eq!(
             err.to_string(),
-            r#"problem type "a b" is not a URI reference: ' ' at byte 1 is not allowed in a URI"#
+            r#"problem type "a b" is not a URI reference: unexpected character at byte 1"#
         );
         let err = refused(Problem::builder(StatusCode::BAD_REQUEST).instance("1a:b"));
         assert_eq!(kinds(&err), [false, false, true, false, false, false]);
         assert_eq!(
             err.to_string(),
-            r#"problem instance "1a:b" is not a URI reference: ':' at byte 2 ends no valid scheme, and a relative reference may not have one in its first segment"#
+            r#"problem instance "1a:b" is not a URI reference: unexpected character at byte 0"#
         );
     }
 
@@ -472,7 +472,7 @@ mod tests {
         let shown: String = long.chars().take(64).collect();
         assert_eq!(
             err.to_string(),
-            format!("problem instance {shown:?}… is not a URI reference: '\\u{{1b}}' at byte 0 is not allowed in a URI")
+            format!("problem instance {shown:?}… is not a URI reference: unexpected character at byte 0")
         );
         assert!(!err.to_string().chars().any(char::is_control));
         assert!(!format!("{err:?}").chars().any(char::is_control));
