@@ -1,6 +1,6 @@
 use std::borrow::Cow;
 
-use super::json::{self, ObjectWriter};
+use super::json::ObjectWriter;
 
 /// Members that RFC 9457 defines; an extension member may not take their names.
 pub(super) const STANDARD_MEMBERS: [&str; 5] = ["type", "title", "status", "detail", "instance"];
@@ -134,23 +134,11 @@ impl ExtensionValue {
         }
     }
 
-    /// The length of the value written as JSON.
-    pub(super) fn json_len(&self) -> usize {
-        match self {
-            Self::String(s) => json::string_len(s),
-            Self::Integer(n) => json::i64_len(*n),
-            Self::Unsigned(n) => json::u64_len(*n),
-            Self::Bool(b) => 4 + usize::from(!*b),
-            #[cfg(feature = "serde")]
-            Self::Json(json) => json.0.len(),
-        }
-    }
-
     pub(super) fn write(&self, key: &str, json: &mut ObjectWriter) {
         match self {
             Self::String(s) => json.string(key, s),
-            Self::Integer(n) => json.i64(key, *n),
-            Self::Unsigned(n) => json.u64(key, *n),
+            Self::Integer(n) => json.integer(key, *n),
+            Self::Unsigned(n) => json.integer(key, *n),
             Self::Bool(b) => json.bool(key, *b),
             #[cfg(feature = "serde")]
             Self::Json(raw) => json.raw(key, &raw.0),

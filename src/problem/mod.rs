@@ -74,7 +74,7 @@ pub use self::extension::ExtensionValue;
 pub use self::extension::SerializedJson;
 #[cfg(test)]
 use self::extension::STANDARD_MEMBERS;
-use self::json::{ObjectLen, ObjectWriter};
+use self::json::ObjectWriter;
 pub(crate) use self::response::{
     fix_content_length, keep_replaced, problem_response, response_with, PROBLEM_JSON,
 };
@@ -235,40 +235,31 @@ impl Problem {
     ///
     /// Valid JSON for any content: strings are escaped as RFC 8259 requires.
     pub fn to_json(&self) -> Bytes {
-        let status = u64::from(self.status.as_u16());
-        let mut len = ObjectLen::new();
+        // Room for most problems at once: the texts, and some for the
+        // punctuation, the keys and numbers, and a few escapes.
+        let texts: usize = [&self.type_uri, &self.title, &self.detail, &self.instance]
+            .into_iter()
+            .flatten()
+            .map(|text| text.len())
+            .chain(
+                self.extensions
+                    .iter()
+                    .map(|(key, value)| key.len() + value.as_str().map_or(0, str::len)),
+            )
+            .sum();
+        let mut json = ObjectWriter::with_capacity(texts + 64 + 24 * self.extensions.len());
         if let Some(type_uri) = &self.type_uri {
-            len.member("type", type_uri.len() + 2);
-        }
-        if let Some(title) = &self.title {
-            len.member("title", json::string_len(title));
-        }
-        len.member("status", json::u64_len(status));
-        if let Some(detail) = &self.detail {
-            len.member("detail", json::string_len(detail));
-        }
-        if let Some(instance) = &self.instance {
-            len.member("instance", instance.len() + 2);
-        }
-        for (key, value) in &self.extensions {
-            len.member(key, value.json_len());
-        }
-
-        // `type`, `instance` and the names were checked on the way in:
-        // they hold nothing to escape.
-        let mut json = ObjectWriter::with_len(len.get());
-        if let Some(type_uri) = &self.type_uri {
-            json.verbatim("type", type_uri);
+            json.string("type", type_uri);
         }
         if let Some(title) = &self.title {
             json.string("title", title);
         }
-        json.u64("status", status);
+        json.integer("status", self.status.as_u16());
         if let Some(detail) = &self.detail {
             json.string("detail", detail);
         }
         if let Some(instance) = &self.instance {
-            json.verbatim("instance", instance);
+            json.string("instance", instance);
         }
         for (key, value) in &self.extensions {
             value.write(key, &mut json);
