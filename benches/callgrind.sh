@@ -154,45 +154,46 @@ info() { printf '  %-4s %-7s %-66s %10s\n' "" info "$1" "$2"; }
 delta() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a - b }'; }
 times() { awk -v f="$1" -v r="$2" 'BEGIN { printf "%.1f", f * r }'; }
 
-# The bound of every error row: what the hand-written axum error answer
-# costs over its own happy path.
+# The hand-written axum error answer over its own happy path: an error
+# row may cost at most 2.5 times that (issue 19); a row over 2 times it is
+# reported, for its profile.
 hand=$(delta "${ir[axum_json_problem]}" "${ir[axum_ok]}")
+bound=$(times 2.5 "$hand")
+twice=$(times 2 "$hand")
+error_row() {
+  check "$1 (limit: 2.5 x (axum_json_problem - axum_ok))" "$2" "<=" "$bound"
+  check "$1 (2 x (axum_json_problem - axum_ok))" "$2" "<=" "$twice" target
+}
 
 echo " app layer:"
 info "minimal_catch_unwind_method_ok - bare (floor with one field of state)" \
   "$(delta "${ir[minimal_catch_unwind_method_ok]}" "${ir[bare]}")"
 info "app_ok_lean - bare (every option off)" "$(delta "${ir[app_ok_lean]}" "${ir[bare]}")"
-check "app_ok_nocapture - bare (no worse than before issue 10)" \
-  "$(delta "${ir[app_ok_nocapture]}" "${ir[bare]}")" "<=" 572
-check "app_ok - bare (no worse than before issue 10)" \
-  "$(delta "${ir[app_ok]}" "${ir[bare]}")" "<=" 772
-check "app_ok - bare (limit: towerhttp_ok - bare)" "$(delta "${ir[app_ok]}" "${ir[bare]}")" \
-  "<=" "$(delta "${ir[towerhttp_ok]}" "${ir[bare]}")" target
+info "app_ok_nocapture - bare (capture off)" "$(delta "${ir[app_ok_nocapture]}" "${ir[bare]}")"
+check "app_ok - bare (within 10 % of issue 19's +760)" \
+  "$(delta "${ir[app_ok]}" "${ir[bare]}")" "<=" 836
 check "app_ok allocs/req (limit: bare's)" "${allocs[app_ok]}" "==" "${allocs[bare]}"
-check "app_ok_all_errors - app_ok (the switch on, for a 200; issue 11)" \
-  "$(delta "${ir[app_ok_all_errors]}" "${ir[app_ok]}")" "<=" 30
+info "app_ok_all_errors - app_ok (the switch on, for a 200)" \
+  "$(delta "${ir[app_ok_all_errors]}" "${ir[app_ok]}")"
 info "axum_json_problem - axum_ok (the hand-written error answer)" "$hand"
-check "app_error - app_ok (limit: axum_json_problem - axum_ok)" \
-  "$(delta "${ir[app_error]}" "${ir[app_ok]}")" "<=" "$hand"
-check "app_not_found - app_ok_all_errors (limit: axum_json_problem - axum_ok)" \
-  "$(delta "${ir[app_not_found]}" "${ir[app_ok_all_errors]}")" "<=" "$hand"
-check "app_panic (limit: 1.2 x raw_catch_unwind)" "${ir[app_panic]}" "<=" \
-  "$(times 1.2 "${ir[raw_catch_unwind]}")"
-check "app_body_panic (limit: 1.2 x raw_catch_unwind)" "${ir[app_body_panic]}" "<=" \
-  "$(times 1.2 "${ir[raw_catch_unwind]}")" target
+error_row "app_error - app_ok" "$(delta "${ir[app_error]}" "${ir[app_ok]}")"
+error_row "app_not_found - app_ok_all_errors" \
+  "$(delta "${ir[app_not_found]}" "${ir[app_ok_all_errors]}")"
+check "app_panic (limit: 1.3 x raw_catch_unwind)" "${ir[app_panic]}" "<=" \
+  "$(times 1.3 "${ir[raw_catch_unwind]}")"
+check "app_body_panic (limit: 1.3 x raw_catch_unwind)" "${ir[app_body_panic]}" "<=" \
+  "$(times 1.3 "${ir[raw_catch_unwind]}")"
 info "axum_timeout - axum_ok" "$(delta "${ir[axum_timeout]}" "${ir[axum_ok]}")"
 
 echo " gateway layer:"
 info "floor_timeout_map_result - bare" \
   "$(delta "${ir[floor_timeout_map_result]}" "${ir[bare]}")"
-check "gateway_ok_ready - floor_timeout_map_result (no worse than before issue 10)" \
-  "$(delta "${ir[gateway_ok_ready]}" "${ir[floor_timeout_map_result]}")" "<=" 411
-check "gateway_ok_ready - floor_timeout_map_result" \
-  "$(delta "${ir[gateway_ok_ready]}" "${ir[floor_timeout_map_result]}")" "<=" 150 target
+check "gateway_ok_ready - floor_timeout_map_result (within 10 % of issue 19's +331)" \
+  "$(delta "${ir[gateway_ok_ready]}" "${ir[floor_timeout_map_result]}")" "<=" 364
 info "gateway_ok_nocapture - floor_timeout_map_result (capture off)" \
   "$(delta "${ir[gateway_ok_nocapture]}" "${ir[floor_timeout_map_result]}")"
-check "gateway_ok_pending - floor_pending (no worse than before issue 10)" \
-  "$(delta "${ir[gateway_ok_pending]}" "${ir[floor_pending]}")" "<=" 726
+check "gateway_ok_pending - floor_pending (within 10 % of issue 19's +647)" \
+  "$(delta "${ir[gateway_ok_pending]}" "${ir[floor_pending]}")" "<=" 712
 for row in gateway_ok_ready gateway_ok_pending gateway_ok_idle_timeout; do
   check "$row allocs/req (limit: bare's)" "${allocs[$row]}" "==" "${allocs[bare]}"
 done
@@ -201,15 +202,13 @@ info "one body frame with the idle timeout on: idle_timeout - ok_ready" \
 # Every error row anchored on the happy path (all but the head timeout's).
 for row in $rows; do
   [ "${anchor[$row]:-}" = gateway_ok_ready ] || continue
-  check "$row - gateway_ok_ready" \
-    "$(delta "${ir[$row]}" "${ir[gateway_ok_ready]}")" "<=" "$hand"
+  error_row "$row - gateway_ok_ready" "$(delta "${ir[$row]}" "${ir[gateway_ok_ready]}")"
 done
 # The head timeout row waits on the real clock (see instructions.rs): its
 # count includes the time driver's work, so it is held to the floor that
-# waits the same way, as a target.
-check "gateway_error_http_response_timeout - floor_timeout_elapsed" \
-  "$(delta "${ir[gateway_error_http_response_timeout]}" "${ir[floor_timeout_elapsed]}")" \
-  "<=" "$hand" target
+# waits the same way.
+error_row "gateway_error_http_response_timeout - floor_timeout_elapsed" \
+  "$(delta "${ir[gateway_error_http_response_timeout]}" "${ir[floor_timeout_elapsed]}")"
 
 if [ "$failed" -ne 0 ]; then
   echo "a budget failed" >&2

@@ -67,14 +67,13 @@
 //! own failures reach a gRPC client as gRPC statuses
 //! (`examples/grpc.rs` is such an upstream).
 //!
-//! Build it with the crate's `rustls`, `hyper-util` and `h2` features to
-//! have TLS failures named (`tls_certificate_error`, `tls_alert_received`,
-//! `tls_protocol_error`), and connect failures and refused HTTP/2 streams
-//! marked never sent, so retried:
-//! `cargo run --features rustls,hyper-util,h2 --example gateway`. Without
-//! them an `https://` upstream works the same, its TLS failures are
-//! `proxy_internal_error`, and only what the layer's own rules mark never
-//! sent is retried.
+//! The crate's `rustls`, `hyper-util` and `h2` features, which the crate's
+//! own dev-dependency turns on for every example, name TLS failures
+//! (`tls_certificate_error`, `tls_alert_received`, `tls_protocol_error`),
+//! and mark connect failures and refused HTTP/2 streams never sent, so
+//! retried. A gateway built without them works the same, its TLS failures
+//! are `proxy_internal_error`, and only what the layer's own rules mark
+//! never sent is retried.
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -195,20 +195,12 @@ fn encode_message(message: &str) -> HeaderValue {
 }
 
 /// Whether `req` is a gRPC request: a `POST` over HTTP/2 (gRPC runs on
-/// nothing else) with a gRPC `content-type`. The version's test, inline, is
-/// all that a request of another version pays.
-#[inline]
+/// nothing else) with a gRPC `content-type`.
 pub(crate) fn is_grpc_request<B>(req: &Request<B>) -> bool {
-    req.version() == Version::HTTP_2 && is_grpc_post(req.method(), req.headers())
-}
-
-#[cold]
-#[inline(never)]
-pub(crate) fn is_grpc_post(method: &Method, headers: &HeaderMap) -> bool {
-    if method != Method::POST {
+    if req.version() != Version::HTTP_2 || req.method() != Method::POST {
         return false;
     }
-    let Some(value) = headers.get(CONTENT_TYPE) else {
+    let Some(value) = req.headers().get(CONTENT_TYPE) else {
         return false;
     };
     let value = value.as_bytes();

@@ -11,7 +11,7 @@ mod h2_upstream;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -151,5 +151,47 @@ async fn a_refused_connection_is_retried_up_to_the_limit() {
     assert!(
         got.elapsed >= Duration::from_millis(20),
         "two backoffs: {got:?}"
+    );
+}
+
+/// A value the service outside the retry puts on the request.
+#[derive(Clone, Debug, PartialEq)]
+struct Tenant(&'static str);
+
+#[tokio::test]
+async fn an_extension_set_outside_the_retry_reaches_the_second_attempt() {
+    let (upstream, requests) = h2_upstream(Answer::RefuseFirst).await;
+    let client: Upstream = Client::builder(TokioExecutor::new())
+        .http2_only(true)
+        .build_http();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let record = Arc::clone(&seen);
+    let retrying = ServiceBuilder::new()
+        .retry(RetryNeverSent::new(2, Duration::from_millis(10)))
+        .map_request(move |req: Request<Full<Bytes>>| {
+            let tenant = req.extensions().get::<Tenant>().cloned();
+            record.lock().unwrap().push(tenant);
+            req
+        })
+        .layer(GatewayErrorLayer::new())
+        .service(client);
+    let mut post = Request::post(format!("http://{upstream}/orders"))
+        .body(Full::from("an order"))
+        .unwrap();
+    post.extensions_mut().insert(Tenant("acme"));
+    let res = tokio::time::timeout(BOUND, retrying.oneshot(post))
+        .await
+        .expect("answered in time")
+        .unwrap_or_else(|e| match e {});
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        requests.load(Ordering::SeqCst),
+        2,
+        "refused once, then served"
+    );
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [Some(Tenant("acme")), Some(Tenant("acme"))],
+        "both attempts carry the extension"
     );
 }

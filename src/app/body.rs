@@ -9,9 +9,9 @@ use pin_project_lite::pin_project;
 
 use super::failure::Kind;
 use super::log;
-use crate::full_body::FullBody;
+use crate::common::full_body::FullBody;
+use crate::common::panic::catch;
 use crate::grpc;
-use crate::panic::catch;
 use crate::BoxError;
 
 pin_project! {
@@ -111,8 +111,8 @@ where
         };
         match catch(|| body.poll_frame(cx)) {
             Ok(polled) => polled.map(|frame| frame.map(|result| result.map_err(Into::into))),
-            Err(payload) => {
-                log::body_panicked(&payload.into_panic());
+            Err(panic) => {
+                log::body_panicked(&panic);
                 // Dropping a body that panicked may panic again.
                 let _dropped = catch(|| state.set(State::Panicked));
                 Poll::Ready(Some(if grpc {

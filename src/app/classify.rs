@@ -3,19 +3,14 @@
 use std::error::Error;
 
 use super::failure::{Failure, Kind};
-use super::layer::Settings;
 use super::log;
-use crate::classify::Classify;
-use crate::panic::catch;
-use crate::BoxError;
+use crate::common::panic::catch;
+use crate::{BoxError, Classify};
 
 /// `error` as the failure of the kind the user's classifier gives it (its
 /// panic logged and ignored), else the kind the layer's rules give it.
-pub(super) fn classified<C: Classify<Kind>, R>(
-    error: BoxError,
-    settings: &Settings<C, R>,
-) -> Failure {
-    let kind = kind_of(&*error, &settings.classify);
+pub(super) fn classified<C: Classify<Kind>>(error: BoxError, classify: &C) -> Failure {
+    let kind = kind_of(&*error, classify);
     Failure::logged_error(error, kind)
 }
 
@@ -24,8 +19,8 @@ pub(super) fn kind_of<C: Classify<Kind>>(error: &(dyn Error + 'static), classifi
     match catch(|| classifier.classify(error)) {
         Ok(Some(kind)) => kind,
         Ok(None) => default_kind(error),
-        Err(payload) => {
-            log::classify_panicked(&payload.into_panic(), std::any::type_name::<C>());
+        Err(panic) => {
+            log::classify_panicked(&panic, std::any::type_name::<C>());
             default_kind(error)
         }
     }
@@ -35,7 +30,7 @@ pub(super) fn kind_of<C: Classify<Kind>>(error: &(dyn Error + 'static), classifi
 /// chain (feature `tower`); any other error is the handler's.
 fn default_kind(error: &(dyn Error + 'static)) -> Kind {
     #[cfg(feature = "tower")]
-    for level in crate::chain::sources(error) {
+    for level in crate::common::error_chain::sources(error) {
         if level.error.is::<tower::timeout::error::Elapsed>() {
             return Kind::Timeout;
         }

@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use http::StatusCode;
 
-use crate::chain::ErrorChain;
-use crate::kind::kinds;
-use crate::panic::Payload;
+use crate::common::error_chain::ErrorChain;
+use crate::common::kind_table::{kinds, LayerFailure};
+use crate::common::panic::Panic;
 use crate::BoxError;
 
 kinds! {
@@ -201,7 +201,7 @@ pub struct Failure {
 
 /// Where a panic happened, and its backtrace if one was captured: known
 /// with the panic hook installed.
-struct Origin {
+struct PanicOrigin {
     location: String,
     backtrace: Option<Arc<std::backtrace::Backtrace>>,
 }
@@ -212,7 +212,7 @@ enum Cause {
         message: Cow<'static, str>,
         /// Behind one pointer: a failure travels in every response future's
         /// state, which a larger one makes dearer to move.
-        origin: Option<Arc<Origin>>,
+        origin: Option<Arc<PanicOrigin>>,
     },
     /// A handler's or service's error, of the kind it was classified as.
     Error {
@@ -246,13 +246,12 @@ impl Drop for ErrorReport {
 }
 
 impl Failure {
-    pub(super) fn panic(payload: Payload) -> Self {
-        let panic = payload.into_panic();
+    pub(super) fn panic(panic: Panic) -> Self {
         Self {
             cause: Cause::Panic {
                 message: panic.message,
                 origin: panic.location.map(|location| {
-                    Arc::new(Origin {
+                    Arc::new(PanicOrigin {
                         location,
                         backtrace: panic.backtrace,
                     })
@@ -415,7 +414,27 @@ impl Failure {
     }
 }
 
-crate::kind::layer_failure!();
+impl LayerFailure for Failure {
+    fn token(&self) -> &'static str {
+        self.kind().as_str()
+    }
+
+    fn title(&self) -> &'static str {
+        self.kind().title()
+    }
+
+    fn has_own_type(&self) -> bool {
+        self.kind().has_own_type()
+    }
+
+    fn status(&self) -> StatusCode {
+        Failure::status(self)
+    }
+
+    fn grpc_code(&self) -> crate::grpc::Code {
+        Failure::grpc_code(self)
+    }
+}
 
 impl fmt::Debug for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -439,7 +458,6 @@ impl fmt::Debug for Failure {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kind::FailureKind;
 
     #[test]
     fn every_status_kind_is_the_kind_of_its_status_and_has_its_phrase() {
@@ -453,7 +471,6 @@ mod tests {
                 .find(|(code, _)| *code == status.as_u16())
                 .map_or_else(|| status.canonical_reason().unwrap(), |(_, phrase)| phrase);
             assert_eq!(kind.title(), phrase, "{kind}");
-            assert_eq!(kind.default_type(), "about:blank");
         }
         assert_eq!(
             Kind::of_status(StatusCode::INTERNAL_SERVER_ERROR),

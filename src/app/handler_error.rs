@@ -3,10 +3,9 @@ use std::fmt;
 
 use axum::response::{IntoResponse, Response};
 
-use super::failure::{Failure, Kind};
-use crate::chain::ErrorChain;
-use crate::kind::default_problem;
-use crate::settings::Common;
+use super::failure::Failure;
+use crate::common::error_chain::ErrorChain;
+use crate::common::responder::failure_problem;
 use crate::BoxError;
 
 /// An axum handler's error: return `Result<T, HandlerError>` and use `?` on
@@ -75,17 +74,9 @@ impl fmt::Display for HandlerError {
 
 impl IntoResponse for HandlerError {
     fn into_response(self) -> Response {
-        let kind = Kind::HandlerError;
-        let problem = default_problem(
-            kind,
-            kind.default_status(),
-            None,
-            None,
-            &Common::<(), ()>::new(()),
-        );
-        let mut res = problem.into_response();
-        res.extensions_mut()
-            .insert(Failure::unlogged_error(self.error));
+        let failure = Failure::unlogged_error(self.error);
+        let mut res = failure_problem(&failure, None, None, None).into_response();
+        res.extensions_mut().insert(failure);
         res
     }
 }

@@ -1,29 +1,29 @@
 use std::fmt;
 
-use tower_layer::Layer;
-
 use http::StatusCode;
+use tower_layer::Layer;
 
 use super::failure::{Failure, Kind};
 use super::service::AppErrorService;
-use crate::classify::{Classify, DefaultClassifier};
-use crate::respond::{DefaultResponse, ResponseForFailure};
-use crate::settings::{self, common_builder_methods, flag_setter, Common};
+use crate::common::report::OnFailure;
+use crate::common::settings::{common_builder_methods, flag_setter, CommonSettings};
+use crate::{Classify, DefaultClassifier, DefaultResponse, ResponseForFailure};
 
 /// Turns every panic and error of the service it wraps into a 500 with a
 /// problem+json body (and, when told, every error response of the stack
 /// into the same shape). See the [module docs](super) for an example.
 #[derive(Clone)]
 pub struct AppErrorLayer<C = DefaultClassifier, R = DefaultResponse> {
-    settings: Settings<C, R>,
+    settings: AppSettings,
+    classify: C,
+    respond: R,
 }
 
-/// What the layer, its services and their futures keep.
-pub(super) type Settings<C, R> = settings::Settings<Custom, Flags, C, R>;
-
-/// The app layer's own flags.
-#[derive(Clone, Copy, Debug)]
-pub(super) struct Flags {
+/// What the layer, its services and their futures keep: the flags by
+/// value, the rest behind the common settings' one `Arc`.
+#[derive(Clone, Debug)]
+pub(super) struct AppSettings {
+    pub(super) common: CommonSettings<AppOptions>,
     pub(super) catch_body_panics: bool,
     pub(super) intercept_error_responses: bool,
     pub(super) intercept_all_errors: bool,
@@ -32,10 +32,10 @@ pub(super) struct Flags {
 
 /// The app layer's settings that are not flags.
 #[derive(Clone, Debug, Default)]
-pub(super) struct Custom {
+pub(super) struct AppOptions {
     /// The statuses [`AppErrorLayer::intercept_only`] names.
     only: Option<StatusSet>,
-    pub(super) on_failure: Option<crate::report::OnFailure<Failure>>,
+    pub(super) on_failure: Option<OnFailure<Failure>>,
 }
 
 /// A set of 4xx and 5xx statuses.
@@ -56,18 +56,22 @@ impl StatusSet {
     }
 }
 
-impl<C, R> Settings<C, R> {
+impl AppSettings {
     /// Whether the layer replaces the body of the inner stack's response
     /// with `status` (an error status), unless it is problem+json.
     pub(super) fn intercepts(&self, status: StatusCode) -> bool {
-        let flags = &self.common.flags;
-        if !flags.intercept_error_responses {
+        if !self.intercept_error_responses {
             return false;
         }
-        match self.common.layer().and_then(|custom| custom.only) {
+        match self.common.layer().and_then(|options| options.only) {
             Some(only) => only.contains(status),
-            None => status == StatusCode::INTERNAL_SERVER_ERROR || flags.intercept_all_errors,
+            None => status == StatusCode::INTERNAL_SERVER_ERROR || self.intercept_all_errors,
         }
+    }
+
+    /// The layer's `on_failure`, if it has one.
+    pub(super) fn on_failure(&self) -> Option<&OnFailure<Failure>> {
+        self.common.layer()?.on_failure.as_ref()
     }
 }
 
@@ -76,16 +80,15 @@ impl AppErrorLayer {
     /// only 500s among the inner stack's error responses are replaced.
     pub const fn new() -> Self {
         Self {
-            settings: Settings {
-                common: Common::new(Flags {
-                    catch_body_panics: true,
-                    intercept_error_responses: true,
-                    intercept_all_errors: false,
-                    client_error_detail: true,
-                }),
-                classify: DefaultClassifier,
-                respond: DefaultResponse,
+            settings: AppSettings {
+                common: CommonSettings::new(),
+                catch_body_panics: true,
+                intercept_error_responses: true,
+                intercept_all_errors: false,
+                client_error_detail: true,
             },
+            classify: DefaultClassifier,
+            respond: DefaultResponse,
         }
     }
 }
@@ -97,10 +100,6 @@ impl Default for AppErrorLayer {
 }
 
 impl<C, R> AppErrorLayer<C, R> {
-    fn common_mut(&mut self) -> &mut Common<Custom, Flags> {
-        &mut self.settings.common
-    }
-
     common_builder_methods!();
 
     /// Builds the failure responses with `respond` instead of the default
@@ -114,7 +113,9 @@ impl<C, R> AppErrorLayer<C, R> {
     /// [`Problem`]: crate::problem::Problem
     pub fn respond_with<T: ResponseForFailure<Failure>>(self, respond: T) -> AppErrorLayer<C, T> {
         AppErrorLayer {
-            settings: self.settings.with_respond(respond),
+            settings: self.settings,
+            classify: self.classify,
+            respond,
         }
     }
 
@@ -140,7 +141,9 @@ impl<C, R> AppErrorLayer<C, R> {
     /// zero-sized.
     pub fn classify_with<C2: Classify<Kind>>(self, classify: C2) -> AppErrorLayer<C2, R> {
         AppErrorLayer {
-            settings: self.settings.with_classify(classify),
+            settings: self.settings,
+            classify,
+            respond: self.respond,
         }
     }
 
@@ -225,7 +228,7 @@ impl<C, R> AppErrorLayer<C, R> {
             );
             only.insert(status);
         }
-        self.common_mut().custom_mut().layer.only = Some(only);
+        self.settings.common.options_mut().layer.only = Some(only);
         self
     }
 }
@@ -234,6 +237,8 @@ impl<C, R> fmt::Debug for AppErrorLayer<C, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AppErrorLayer")
             .field("settings", &self.settings)
+            .field("classify", &std::any::type_name::<C>())
+            .field("respond", &std::any::type_name::<R>())
             .finish()
     }
 }
@@ -242,6 +247,12 @@ impl<S, C: Clone, R: Clone> Layer<S> for AppErrorLayer<C, R> {
     type Service = AppErrorService<S, C, R>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        AppErrorService::new(inner, self.settings.clone())
+        AppErrorService {
+            inner,
+            settings: self.settings.clone(),
+            classify: self.classify.clone(),
+            respond: self.respond.clone(),
+            not_ready: None,
+        }
     }
 }

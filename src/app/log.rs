@@ -3,9 +3,9 @@
 use std::error::Error;
 
 use super::failure::{Failure, Kind};
-use crate::chain::ErrorChain;
-use crate::log::request_event;
-use crate::panic::{backtrace_text, Panic};
+use crate::common::error_chain::ErrorChain;
+use crate::common::log::request_event;
+use crate::common::panic::{backtrace_text, Panic};
 use crate::RequestContext;
 
 /// The target of every line: users' filters need not know file names.
@@ -19,7 +19,7 @@ pub(super) fn failure(failure: &Failure, request: &RequestContext) {
     // A 4xx is no error of a server's span (OpenTelemetry's HTTP
     // conventions).
     if failure.status().is_server_error() {
-        crate::span::record_error_type(failure.kind().as_str());
+        crate::common::span::record_error_type(failure.kind().as_str());
     }
     let kind = failure.kind().as_str();
     let client = failure.status().is_client_error();
@@ -132,9 +132,9 @@ pub(super) fn cancelled(request: &RequestContext) {
 /// A panic while the response body was polled: the request's context comes
 /// from the span the body is polled in.
 pub(super) fn body_panicked(panic: &Panic) {
-    crate::span::record_error_type(Kind::Panic.as_str());
+    crate::common::span::record_error_type(Kind::Panic.as_str());
     #[cfg(feature = "metrics")]
-    crate::metrics::failure("app", Kind::Panic.as_str(), None, None);
+    crate::common::metrics::failure("app", Kind::Panic.as_str(), None, None);
     tracing::error!(
         target: TARGET,
         kind = Kind::Panic.as_str(),

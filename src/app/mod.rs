@@ -80,6 +80,7 @@ mod failure;
 mod future;
 #[cfg(feature = "axum")]
 mod handler_error;
+mod intercept;
 mod layer;
 mod log;
 pub mod panic_hook;

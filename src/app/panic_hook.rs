@@ -47,7 +47,7 @@ use std::fmt;
 use std::panic::{self, PanicHookInfo};
 use std::sync::{Arc, Once};
 
-use crate::panic::{in_scope, record, start_tracking_scopes, write_full_backtraces};
+use crate::common::panic::{in_scope, record, start_tracking_scopes, write_full_backtraces};
 
 /// What [`PanicHook::on_panic`] is given.
 type OnPanic = dyn Fn(&PanicHookInfo<'_>, Option<&Backtrace>) + Send + Sync;

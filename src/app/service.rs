@@ -1,15 +1,21 @@
+use std::convert::Infallible;
+use std::fmt;
 use std::task::{Context, Poll};
 
-use http::Request;
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body::Body;
+use tower_service::Service;
 
 use super::body::AppBody;
 use super::classify::classified;
 use super::failure::{Failure, Kind};
-use super::future::ResponseFuture;
-use super::layer::Settings;
-use crate::context::RequestContext;
-use crate::layer_impls::{layer_service, poll_ready_keeping, service_impl};
-use crate::panic::catch;
+use super::future::{HandlerCall, ResponseFuture};
+use super::layer::AppSettings;
+use crate::common::panic::catch;
+use crate::common::readiness::poll_ready_keeping;
+use crate::common::settings::inner_accessors;
+use crate::{BoxError, Classify, RequestContext, ResponseForFailure};
 
 /// The service of [`AppErrorLayer`](super::AppErrorLayer): it never fails,
 /// answering every panic and error of `S` with a 500. See the
@@ -23,40 +29,79 @@ use crate::panic::catch;
 /// service that keeps failing costs each request a 500, and one that
 /// recovers serves again.
 pub struct AppErrorService<S, C, R> {
-    inner: S,
-    settings: Settings<C, R>,
-    not_ready: Option<Failure>,
+    pub(super) inner: S,
+    pub(super) settings: AppSettings,
+    pub(super) classify: C,
+    pub(super) respond: R,
+    pub(super) not_ready: Option<Failure>,
 }
 
-layer_service!(AppErrorService);
+impl<S, C, R> AppErrorService<S, C, R> {
+    inner_accessors!(S, "wrapped service");
+}
 
-service_impl! {
-    AppErrorService: Request<ReqBody> => AppBody where [] {
-        #[inline]
-        fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-            let (inner, settings) = (&mut self.inner, &self.settings);
-            poll_ready_keeping(&mut self.not_ready, || {
-                match catch(|| inner.poll_ready(cx)) {
-                    Ok(Poll::Pending) => Poll::Pending,
-                    Ok(Poll::Ready(Ok(()))) => Poll::Ready(Ok(())),
-                    Ok(Poll::Ready(Err(error))) => Poll::Ready(Err(classified(error.into(), settings))),
-                    Err(panic) => Poll::Ready(Err(Failure::panic(panic))),
-                }
-            })
-        }
+impl<S, C, R, ReqBody, ResBody> Service<Request<ReqBody>> for AppErrorService<S, C, R>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    S::Error: Into<BoxError>,
+    ResBody: Body<Data = Bytes, Error: Into<BoxError>>,
+    C: Classify<Kind>,
+    R: ResponseForFailure<Failure>,
+{
+    type Response = Response<AppBody<ResBody>>;
+    type Error = Infallible;
+    type Future = ResponseFuture<S::Future, C, R>;
 
-        #[inline(always)]
-        fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-            let request = RequestContext::capture(&req, &self.settings.common);
-            let mut settings = self.settings.clone();
-            settings.common.grpc_request = crate::grpc::is_grpc_request(&req);
-            if let Some(failure) = self.not_ready.take() {
-                return ResponseFuture::failed(failure, request, settings);
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        let (inner, classify) = (&mut self.inner, &self.classify);
+        poll_ready_keeping(&mut self.not_ready, || {
+            match catch(|| inner.poll_ready(cx)) {
+                Ok(Poll::Pending) => Poll::Pending,
+                Ok(Poll::Ready(Ok(()))) => Poll::Ready(Ok(())),
+                Ok(Poll::Ready(Err(error))) => Poll::Ready(Err(classified(error.into(), classify))),
+                Err(panic) => Poll::Ready(Err(Failure::panic(panic))),
             }
-            match catch(|| self.inner.call(req)) {
-                Ok(future) => ResponseFuture::running(future, request, settings),
-                Err(panic) => ResponseFuture::failed(Failure::panic(panic), request, settings),
-            }
+        })
+    }
+
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        let request = RequestContext::capture(&req, &self.settings.common);
+        let grpc = crate::grpc::is_grpc_request(&req);
+        let called = match self.not_ready.take() {
+            Some(failure) => Err(failure),
+            None => catch(|| self.inner.call(req)).map_err(Failure::panic),
+        };
+        let call = HandlerCall {
+            request,
+            grpc,
+            settings: self.settings.clone(),
+            classify: self.classify.clone(),
+            respond: self.respond.clone(),
+        };
+        ResponseFuture::new(called, call)
+    }
+}
+
+impl<S: Clone, C: Clone, R: Clone> Clone for AppErrorService<S, C, R> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            settings: self.settings.clone(),
+            classify: self.classify.clone(),
+            respond: self.respond.clone(),
+            not_ready: None,
         }
+    }
+}
+
+impl<S: fmt::Debug, C, R> fmt::Debug for AppErrorService<S, C, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AppErrorService")
+            .field("inner", &self.inner)
+            .field("settings", &self.settings)
+            .field("classify", &std::any::type_name::<C>())
+            .field("respond", &std::any::type_name::<R>())
+            .field("not_ready", &self.not_ready)
+            .finish()
     }
 }

@@ -14,7 +14,7 @@ use tokio::time::{Instant, Sleep};
 use super::classify::classify_body;
 use super::failure::Kind;
 use super::log;
-use crate::full_body::FullBody;
+use crate::common::full_body::FullBody;
 use crate::BoxError;
 
 pin_project! {
@@ -59,8 +59,7 @@ pin_project! {
 struct Watch {
     upstream: Option<Authority>,
     started: Option<Instant>,
-    /// Whole milliseconds, 0: off (the layer's flag, as it is kept there).
-    idle_timeout_ms: u32,
+    idle_timeout: Option<Duration>,
     /// Set on the first `Pending` of a wait, cleared by the next frame: the
     /// idle timer is reset once per wait, not on every poll.
     waiting: bool,
@@ -72,18 +71,12 @@ struct Watch {
     room: u64,
 }
 
-impl Watch {
-    fn idle_timeout(&self) -> Option<Duration> {
-        (self.idle_timeout_ms != 0).then(|| Duration::from_millis(u64::from(self.idle_timeout_ms)))
-    }
-}
-
 impl<B> GatewayBody<B> {
     pub(super) fn upstream(
         body: B,
         upstream: Option<Authority>,
         started: Option<Instant>,
-        idle_timeout_ms: u32,
+        idle_timeout: Option<Duration>,
         max_bytes: Option<u64>,
     ) -> Self {
         Self {
@@ -93,7 +86,7 @@ impl<B> GatewayBody<B> {
                 watch: Watch {
                     upstream,
                     started,
-                    idle_timeout_ms,
+                    idle_timeout,
                     waiting: false,
                     max_bytes: max_bytes.unwrap_or(u64::MAX),
                     room: max_bytes.unwrap_or(u64::MAX),
@@ -149,7 +142,7 @@ where
                     }
                 }
                 Poll::Pending => {
-                    let Some(timeout) = watch.idle_timeout() else {
+                    let Some(timeout) = watch.idle_timeout else {
                         return Poll::Pending;
                     };
                     if !watch.waiting {
@@ -211,9 +204,7 @@ impl<B> fmt::Debug for GatewayBody<B> {
 }
 
 /// The error of a body over its cap; `frame`, the one that went over, is
-/// dropped here, out of the path every frame takes.
-#[cold]
-#[inline(never)]
+/// not forwarded.
 fn over_cap(max: u64, frame: Frame<Bytes>) -> BodyError {
     drop(frame);
     BodyError {
@@ -222,9 +213,7 @@ fn over_cap(max: u64, frame: Frame<Bytes>) -> BodyError {
     }
 }
 
-/// Logs the failure of the upstream body and drops it: out of line, so that
-/// the path every frame takes keeps fewer values alive.
-#[inline(never)]
+/// Logs the failure of the upstream body and drops it.
 fn fail<B>(mut state: Pin<&mut State<B>>, error: &BodyError) {
     if let StateProj::Upstream { watch, .. } = state.as_mut().project() {
         let upstream = watch.upstream.as_ref();
@@ -233,7 +222,7 @@ fn fail<B>(mut state: Pin<&mut State<B>>, error: &BodyError) {
             upstream,
             watch.max_bytes - watch.room,
             watch.started,
-            watch.idle_timeout(),
+            watch.idle_timeout,
         );
     }
     state.set(State::Failed);

@@ -2,16 +2,14 @@
 //! client's error, in one walk of its chain.
 
 use std::error::Error;
-use std::fmt::{self, Write as _};
 use std::io;
 
 use super::failure::Kind;
 use super::request_body::{client_body_error, ClientBodyFailure};
-use crate::chain::{self, sources};
+use crate::common::error_chain::{self, sources};
 
 /// What the one walk of an error before the response head finds.
 pub(super) struct Walk<'a> {
-    error: &'a (dyn Error + 'static),
     /// The chain holds the mark of the client's request body: how it failed.
     request_body: Option<ClientBodyFailure>,
     /// hyper-util's client's `is_connect()`, if the chain holds its error.
@@ -22,13 +20,9 @@ pub(super) struct Walk<'a> {
     unprocessed: bool,
     /// The first level the default rules know by its type.
     found: Option<Found>,
-    /// The innermost level of a type the rules do not know, whose text is
-    /// read first when the rules are asked and no type told: a failed
-    /// lookup's text sits deepest.
-    innermost_unknown: Option<&'a (dyn Error + 'static)>,
-    /// Bit `i` set: level `i` is another level of an unknown type, read
-    /// after it.
-    unread: u64,
+    /// The levels of types the rules do not know, whose text is read when
+    /// no type told.
+    unknown: Vec<&'a (dyn Error + 'static)>,
 }
 
 /// What the default rules see in one level, by its type.
@@ -69,16 +63,13 @@ impl<'a> Walk<'a> {
     /// Walks `error`'s chain once, by the types of its levels.
     pub(super) fn of(error: &'a (dyn Error + 'static)) -> Self {
         let mut walk = Self {
-            error,
             request_body: None,
             connect: None,
             unprocessed: false,
             found: None,
-            innermost_unknown: None,
-            unread: 0,
+            unknown: Vec::new(),
         };
-        let mut innermost = 0;
-        for (i, level) in sources(error).enumerate() {
+        for level in sources(error) {
             #[cfg(feature = "hyper-util")]
             if let Some(client) = level
                 .error
@@ -100,10 +91,7 @@ impl<'a> Walk<'a> {
                         walk.request_body = Some(failure);
                         break;
                     }
-                    if walk.innermost_unknown.replace(level.error).is_some() && innermost < 64 {
-                        walk.unread |= 1 << innermost;
-                    }
-                    innermost = i;
+                    walk.unknown.push(level.error);
                 }
             }
         }
@@ -126,20 +114,8 @@ impl<'a> Walk<'a> {
     /// the layer tells it first). Reads the text of the levels of unknown
     /// types only if no type told.
     pub(super) fn kind(&self) -> Kind {
-        if self.found.is_none() {
-            if let Some(level) = self.innermost_unknown {
-                let by_text = is_dns_text(level)
-                    || (self.unread != 0
-                        && sources(self.error)
-                            .enumerate()
-                            .take_while(|&(i, _)| i < 64 && self.unread >> i != 0)
-                            .any(|(i, level)| {
-                                self.unread & (1 << i) != 0 && is_dns_text(level.error)
-                            }));
-                if by_text {
-                    return Kind::DnsError;
-                }
-            }
+        if self.found.is_none() && self.unknown.iter().any(|level| is_dns_text(*level)) {
+            return Kind::DnsError;
         }
         resolve(self.found, self.connect)
     }
@@ -164,7 +140,7 @@ fn resolve(found: Option<Found>, connect: Option<bool>) -> Kind {
     }
 }
 
-fn head_level(level: chain::Level<'_>) -> Told {
+fn head_level(level: error_chain::Level<'_>) -> Told {
     let error = level.error;
     if let Some(io) = level.io {
         return Told::Known(match io.kind() {
@@ -197,7 +173,7 @@ fn head_level(level: chain::Level<'_>) -> Told {
             return Told::Unprocessed;
         }
         return Told::Known(if hyper.is_parse() {
-            Some(Found::Kind(if text_contains(hyper, "too large") {
+            Some(Found::Kind(if hyper.to_string().contains("too large") {
                 Kind::HttpResponseHeaderSectionSize
             } else {
                 Kind::HttpProtocolError
@@ -248,13 +224,10 @@ fn h2_level(error: &h2::Error) -> Told {
 /// hyper-util's `ConnectError` is private, and std's resolver error is a
 /// message in an `io::Error`, so their text is all there is.
 fn is_dns_text(level: &(dyn Error + 'static)) -> bool {
-    const TEXTS: [&str; 2] = ["dns error", "failed to lookup address information"];
-    const LONGEST: usize = if TEXTS[0].len() > TEXTS[1].len() {
-        TEXTS[0].len()
-    } else {
-        TEXTS[1].len()
-    };
-    text_starts_with_any::<LONGEST>(level, &TEXTS)
+    let text = level.to_string();
+    ["dns error", "failed to lookup address information"]
+        .iter()
+        .any(|prefix| text.starts_with(prefix))
 }
 
 /// The id and name of the TLS alert in `error`'s chain, for the
@@ -313,62 +286,10 @@ fn body_level(error: &(dyn Error + 'static)) -> Option<Kind> {
         .then_some(Kind::ConnectionReadTimeout)
 }
 
-/// Whether the `Display` of `error` starts with one of `prefixes`, which
-/// are at most `N` bytes long: formats no more than its first `N` bytes.
-fn text_starts_with_any<const N: usize>(error: &dyn fmt::Display, prefixes: &[&str]) -> bool {
-    let head = TextHead::<N>::of(error);
-    prefixes
-        .iter()
-        .any(|prefix| head.text().starts_with(prefix.as_bytes()))
-}
-
-/// Whether the `Display` of `error` contains `needle`, looking at its first
-/// 256 bytes.
-fn text_contains(error: &dyn fmt::Display, needle: &str) -> bool {
-    TextHead::<256>::of(error)
-        .text()
-        .windows(needle.len())
-        .any(|window| window == needle.as_bytes())
-}
-
-/// The first `N` bytes of a `Display`, formatted without allocating and no
-/// further.
-struct TextHead<const N: usize> {
-    buf: [u8; N],
-    len: usize,
-}
-
-impl<const N: usize> TextHead<N> {
-    fn of(error: &dyn fmt::Display) -> Self {
-        let mut head = Self {
-            buf: [0; N],
-            len: 0,
-        };
-        let _full = write!(head, "{error}");
-        head
-    }
-
-    fn text(&self) -> &[u8] {
-        &self.buf[..self.len]
-    }
-}
-
-impl<const N: usize> fmt::Write for TextHead<N> {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        let n = s.len().min(N - self.len);
-        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
-        self.len += n;
-        if self.len == N {
-            // Full: nothing more needs formatting.
-            Err(fmt::Error)
-        } else {
-            Ok(())
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::fmt;
+
     use super::*;
 
     #[derive(Debug)]
@@ -447,33 +368,6 @@ mod tests {
         let elapsed = Some(Found::Elapsed);
         assert_eq!(resolve(elapsed, Some(true)), Kind::ConnectionTimeout);
         assert_eq!(resolve(elapsed, None), Kind::HttpResponseTimeout);
-    }
-
-    #[test]
-    fn text_search_stops_at_256_bytes() {
-        let long = format!("{}too large", "x".repeat(300));
-        assert!(!text_contains(&long, "too large"));
-        assert!(text_contains(&"message head is too large", "too large"));
-    }
-
-    #[test]
-    fn a_prefix_is_matched_without_formatting_the_rest() {
-        let any = |text: &dyn fmt::Display| text_starts_with_any::<9>(text, &["dns error", "dnx"]);
-        assert!(any(&"dns error"));
-        assert!(any(&format_args!("{}{}", "dns ", "error: more")));
-        assert!(any(&format_args!("{}{}", "dn", "x")));
-        assert!(!any(&"a dns error"));
-        assert!(!any(&"dns"));
-        assert!(!any(&""));
-        // Stops formatting once it has the prefixes' length.
-        struct Panics;
-        impl fmt::Display for Panics {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("dns error")?;
-                unreachable!("formatted past the prefixes")
-            }
-        }
-        assert!(any(&Panics));
     }
 
     #[test]

@@ -6,43 +6,9 @@ use http::StatusCode;
 
 use crate::BoxError;
 
-use crate::kind::kinds;
-
-/// The `Proxy-Status` member of each kind under the default proxy name and
-/// with no other parameter, written at compile time, and the head of the
-/// default response that carries it, built once per kind: the usual
-/// failure then costs no allocation for its member and no hashing of its
-/// headers (the error path's bound needs both, BENCHMARKS.md).
-macro_rules! default_proxy_status {
-    ($($variant:ident => $token:literal;)*) => {
-        impl Kind {
-            pub(super) fn default_proxy_status(self) -> http::HeaderValue {
-                match self {
-                    $(Self::$variant => http::HeaderValue::from_static(concat!(
-                        crate::gateway::layer::default_proxy_name!(),
-                        "; error=",
-                        $token
-                    )),)*
-                }
-            }
-
-            pub(super) fn default_head(self) -> http::HeaderMap {
-                match self {
-                    $(Self::$variant => {
-                        static HEAD: std::sync::LazyLock<http::HeaderMap> =
-                            std::sync::LazyLock::new(|| {
-                                super::respond::head_with_default_member(Kind::$variant)
-                            });
-                        HEAD.clone()
-                    })*
-                }
-            }
-        }
-    };
-}
+use crate::common::kind_table::{kinds, LayerFailure};
 
 kinds! {
-    extra = default_proxy_status;
     /// What failed, as a stable token: the problem's `kind` member, the end
     /// of its `type` URI, and the `error` parameter of the `Proxy-Status`
     /// header.
@@ -286,7 +252,27 @@ impl Failure {
     }
 }
 
-crate::kind::layer_failure!();
+impl LayerFailure for Failure {
+    fn token(&self) -> &'static str {
+        self.kind.as_str()
+    }
+
+    fn title(&self) -> &'static str {
+        self.kind.title()
+    }
+
+    fn has_own_type(&self) -> bool {
+        self.kind.has_own_type()
+    }
+
+    fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    fn grpc_code(&self) -> crate::grpc::Code {
+        Failure::grpc_code(self)
+    }
+}
 
 impl fmt::Debug for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -296,27 +282,5 @@ impl fmt::Debug for Failure {
             .field("never_sent", &self.never_sent)
             .field("error", &self.error)
             .finish()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::gateway::layer::DEFAULT_PROXY_NAME;
-    use crate::gateway::proxy_status::{member, Params};
-
-    #[test]
-    fn the_compile_time_member_is_the_one_written_under_the_default_name() {
-        for kind in Kind::ALL {
-            let params = Params {
-                error: Some(kind.as_str()),
-                ..Params::default()
-            };
-            assert_eq!(
-                kind.default_proxy_status(),
-                member(DEFAULT_PROXY_NAME, &params),
-                "{kind}"
-            );
-        }
     }
 }

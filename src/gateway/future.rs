@@ -1,38 +1,23 @@
 use std::fmt;
+use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
+use bytes::Bytes;
 use http::uri::Authority;
-use http::StatusCode;
+use http::{Response, StatusCode};
+use http_body::Body;
 use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep};
 
+use super::answer::HeadFailure;
 use super::body::GatewayBody;
 use super::failure::{Failure, Kind};
-use super::layer::Settings;
+use super::layer::GatewaySettings;
 use super::log;
-use super::respond::{failure_response, intercepted, Cause};
-use crate::call_state::{CallState, CallStateProj};
-use crate::context::RequestContext;
-use crate::layer_impls::response_future_impl;
-use crate::BoxError;
-
-/// What the layer keeps of a call for its logs: the request and the
-/// upstream's authority (a cheap, reference-counted clone).
-#[derive(Debug)]
-pub(super) struct Call {
-    pub(super) request: RequestContext,
-    pub(super) upstream: Option<Authority>,
-    /// Whether the request asked for a protocol upgrade, so that a `101`
-    /// answer is legitimate.
-    pub(super) upgrade: bool,
-}
-
-impl Call {
-    pub(super) fn upstream(&self) -> &str {
-        self.upstream.as_ref().map_or("-", Authority::as_str)
-    }
-}
+use crate::common::call_state::{CallState, CallStateProj};
+use crate::{BoxError, Classify, RequestContext, ResponseForFailure};
 
 pin_project! {
     /// The response future of [`GatewayErrorService`](super::GatewayErrorService). See the
@@ -48,8 +33,7 @@ pin_project! {
         #[pin]
         timer: Option<Sleep>,
         started: Option<Instant>,
-        call: Call,
-        settings: Settings<C, R>,
+        call: UpstreamCall<C, R>,
     }
 
     impl<F, C, R> PinnedDrop for ResponseFuture<F, C, R> {
@@ -62,94 +46,119 @@ pin_project! {
     }
 }
 
-impl<F, C, R> ResponseFuture<F, C, R> {
-    pub(super) fn running(future: F, call: Call, settings: Settings<C, R>) -> Self {
-        Self {
-            state: CallState::Running { future },
-            timer: None,
-            started: None,
-            call,
-            settings,
-        }
-    }
+/// What a request's future keeps to answer its failure: the request's
+/// context, the upstream's authority (a cheap, reference-counted clone),
+/// what the request asked for, and the layer's settings, classifier and
+/// responder.
+pub(super) struct UpstreamCall<C, R> {
+    pub(super) request: RequestContext,
+    pub(super) upstream: Option<Authority>,
+    /// Whether the request asked for a protocol upgrade, so that a `101`
+    /// answer is legitimate.
+    pub(super) upgrade: bool,
+    pub(super) grpc: bool,
+    /// The layer's head timeout, bounded by a gRPC request's deadline.
+    pub(super) head_timeout: Option<Duration>,
+    pub(super) settings: GatewaySettings,
+    pub(super) classify: C,
+    pub(super) respond: R,
+}
 
-    pub(super) fn failed(error: BoxError, call: Call, settings: Settings<C, R>) -> Self {
+impl<C, R> UpstreamCall<C, R> {
+    /// The upstream's authority for a log line, `-` if unknown.
+    pub(super) fn upstream(&self) -> &str {
+        self.upstream.as_ref().map_or("-", Authority::as_str)
+    }
+}
+
+impl<F, C, R> ResponseFuture<F, C, R> {
+    /// The future of the inner service's `call`, or what failed before
+    /// there was one.
+    pub(super) fn new(called: Result<F, BoxError>, call: UpstreamCall<C, R>) -> Self {
+        let state = match called {
+            Ok(future) => CallState::Running { future },
+            Err(error) => CallState::failed(error),
+        };
         Self {
-            state: CallState::failed(error),
+            state,
             timer: None,
             started: None,
             call,
-            settings,
         }
     }
 }
 
-response_future_impl! {
-    GatewayBody {
-        fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-            let mut this = self.project();
-            let cause = match this.state.as_mut().project() {
-                CallStateProj::Running { future } => match future.poll(cx) {
-                    Poll::Ready(Ok(res))
-                        if res.status() == StatusCode::SWITCHING_PROTOCOLS && !this.call.upgrade =>
-                    {
-                        Cause::UnaskedUpgrade
-                    }
-                    Poll::Ready(Ok(res)) => {
-                        this.state.set(CallState::Done);
-                        let settings = &*this.settings;
-                        if settings.common.flags.intercept_error_responses
-                            && res.status().is_server_error()
-                        {
-                            let res = intercepted(res, this.call, *this.started, settings);
-                            return Poll::Ready(Ok(res.map(GatewayBody::full)));
-                        }
-                        let upstream = this.call.upstream.take();
-                        let idle = settings.common.flags.body_idle_timeout_ms();
-                        let max = settings.max_response_body();
-                        let started = *this.started;
-                        return Poll::Ready(Ok(
-                            res.map(|body| GatewayBody::upstream(body, upstream, started, idle, max))
-                        ));
-                    }
-                    Poll::Ready(Err(error)) => Cause::Error(error.into()),
-                    Poll::Pending => {
-                        if this.started.is_none() {
-                            let now = Instant::now();
-                            *this.started = Some(now);
-                            if let Some(timeout) = this.settings.common.flags.head_timeout() {
-                                this.timer
-                                    .set(Some(tokio::time::sleep_until(now + timeout)));
-                            }
-                        }
-                        let expired = this
-                            .timer
-                            .as_mut()
-                            .as_pin_mut()
-                            .is_some_and(|timer| timer.poll(cx).is_ready());
-                        if !expired {
-                            return Poll::Pending;
-                        }
-                        Cause::HeadTimeout
-                    }
-                },
-                CallStateProj::Failed { failure: error } => {
-                    Cause::Error(error.take().expect("polled after completion"))
+impl<F, C, R, B, E> Future for ResponseFuture<F, C, R>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+    E: Into<BoxError>,
+    B: Body<Data = Bytes, Error: Into<BoxError>>,
+    C: Classify<Kind>,
+    R: ResponseForFailure<Failure>,
+{
+    type Output = Result<Response<GatewayBody<B>>, std::convert::Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        let failure = match this.state.as_mut().project() {
+            CallStateProj::Running { future } => match future.poll(cx) {
+                Poll::Ready(Ok(res))
+                    if res.status() == StatusCode::SWITCHING_PROTOCOLS && !this.call.upgrade =>
+                {
+                    HeadFailure::UnaskedUpgrade
                 }
-                CallStateProj::Done => panic!("ResponseFuture polled after completion"),
-            };
-            // Drops the upstream request: a timed-out one is cancelled.
-            this.state.set(CallState::Done);
-            let res = failure_response(cause, this.call, *this.started, this.settings);
-            Poll::Ready(Ok(res.map(GatewayBody::full)))
-        }
+                Poll::Ready(Ok(res)) => {
+                    this.state.set(CallState::Done);
+                    let call = &mut *this.call;
+                    let settings = &call.settings;
+                    if settings.intercept_error_responses && res.status().is_server_error() {
+                        let res = call.intercepted(res, *this.started);
+                        return Poll::Ready(Ok(res.map(GatewayBody::full)));
+                    }
+                    let (upstream, started) = (call.upstream.take(), *this.started);
+                    let (idle, max) = (settings.body_idle_timeout, settings.max_response_body());
+                    return Poll::Ready(Ok(
+                        res.map(|body| GatewayBody::upstream(body, upstream, started, idle, max))
+                    ));
+                }
+                Poll::Ready(Err(error)) => HeadFailure::Error(error.into()),
+                Poll::Pending => {
+                    if this.started.is_none() {
+                        let now = Instant::now();
+                        *this.started = Some(now);
+                        if let Some(timeout) = this.call.head_timeout {
+                            this.timer
+                                .set(Some(tokio::time::sleep_until(now + timeout)));
+                        }
+                    }
+                    let expired = this
+                        .timer
+                        .as_mut()
+                        .as_pin_mut()
+                        .is_some_and(|timer| timer.poll(cx).is_ready());
+                    if !expired {
+                        return Poll::Pending;
+                    }
+                    HeadFailure::Timeout
+                }
+            },
+            CallStateProj::Failed { failure: error } => {
+                HeadFailure::Error(error.take().expect("polled after completion"))
+            }
+            CallStateProj::Done => panic!("ResponseFuture polled after completion"),
+        };
+        // Drops the upstream request: a timed-out one is cancelled.
+        this.state.set(CallState::Done);
+        let res = this.call.answer(failure, *this.started);
+        Poll::Ready(Ok(res.map(GatewayBody::full)))
     }
 }
 
 impl<F, C, R> fmt::Debug for ResponseFuture<F, C, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ResponseFuture")
-            .field("call", &self.call)
+            .field("request", &self.call.request)
+            .field("upstream", &self.call.upstream)
             .field("started", &self.started)
             .finish_non_exhaustive()
     }

@@ -1,15 +1,15 @@
 use std::fmt;
 use std::time::Duration;
 
-use http::{Request, StatusCode};
+use http::StatusCode;
 use tower_layer::Layer;
 
 use super::failure::{Failure, Kind};
 use super::proxy_status::serialize_name;
 use super::service::GatewayErrorService;
-use crate::classify::{Classify, DefaultClassifier};
-use crate::respond::{DefaultResponse, ResponseForFailure};
-use crate::settings::{self, common_builder_methods, flag_setter, Common};
+use crate::common::report::OnFailure;
+use crate::common::settings::{common_builder_methods, flag_setter, CommonSettings};
+use crate::{Classify, DefaultClassifier, DefaultResponse, ResponseForFailure};
 
 /// The default head timeout: 30 seconds.
 pub const DEFAULT_HEAD_TIMEOUT: Duration = Duration::from_secs(30);
@@ -22,126 +22,52 @@ pub const DEFAULT_BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// header. See the [module docs](super) for an example.
 #[derive(Clone)]
 pub struct GatewayErrorLayer<C = DefaultClassifier, R = DefaultResponse> {
-    settings: Settings<C, R>,
+    settings: GatewaySettings,
+    classify: C,
+    respond: R,
 }
 
-/// What the layer, its services and their futures keep.
-pub(super) type Settings<C, R> = settings::Settings<Custom, Flags, C, R>;
-
-/// The gateway layer's own flags and timeouts, small enough to be copied
-/// into every request's future.
-#[derive(Clone, Copy, Debug)]
-pub(super) struct Flags {
-    /// Whole milliseconds (tokio's timer resolution), rounded up; 0: off.
-    head_timeout_ms: u32,
-    body_idle_timeout_ms: u32,
+/// What the layer, its services and their futures keep: the flags and
+/// timeouts by value, the rest behind the common settings' one `Arc`.
+#[derive(Clone, Debug)]
+pub(super) struct GatewaySettings {
+    pub(super) common: CommonSettings<GatewayOptions>,
+    pub(super) head_timeout: Option<Duration>,
+    pub(super) body_idle_timeout: Option<Duration>,
     pub(super) recommended_statuses: bool,
     pub(super) proxy_status_details: bool,
     pub(super) proxy_status_next_hop: bool,
     pub(super) intercept_error_responses: bool,
 }
 
-impl Flags {
-    pub(super) fn head_timeout(&self) -> Option<Duration> {
-        from_ms(self.head_timeout_ms)
-    }
-
-    /// For a gRPC request, the head timeout (as kept) bounded by its
-    /// `grpc-timeout`, its deadline, if it has one: the client has given up
-    /// by then. `None` for any other request, which pays for one test of
-    /// its version.
-    #[inline]
-    pub(super) fn grpc_head_timeout<B>(&self, req: &Request<B>) -> Option<u32> {
-        if req.version() != http::Version::HTTP_2 {
-            return None;
-        }
-        self.grpc_head_timeout_slow(req.method(), req.headers())
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn grpc_head_timeout_slow(
-        &self,
-        method: &http::Method,
-        headers: &http::HeaderMap,
-    ) -> Option<u32> {
-        if !crate::grpc::is_grpc_post(method, headers) {
-            return None;
-        }
-        let Some(deadline) = crate::grpc::timeout(headers) else {
-            return Some(self.head_timeout_ms);
-        };
-        let ms = to_ms(Some(deadline)).max(1);
-        Some(if self.head_timeout_ms == 0 {
-            ms
-        } else {
-            ms.min(self.head_timeout_ms)
-        })
-    }
-
-    /// Sets the head timeout, as kept (whole milliseconds, 0: off).
-    pub(super) fn set_head_timeout_ms(&mut self, ms: u32) {
-        self.head_timeout_ms = ms;
-    }
-
-    /// The body idle timeout as kept: whole milliseconds, 0 for none.
-    pub(super) fn body_idle_timeout_ms(&self) -> u32 {
-        self.body_idle_timeout_ms
-    }
-}
-
-/// A timeout in whole milliseconds, rounded up, at most `u32::MAX` (49
-/// days); 0 for none.
-const fn to_ms(timeout: Option<Duration>) -> u32 {
-    let Some(timeout) = timeout else { return 0 };
-    let ms = timeout.as_millis() + (timeout.subsec_nanos() % 1_000_000 != 0) as u128;
-    if ms > u32::MAX as u128 {
-        u32::MAX
-    } else {
-        ms as u32
-    }
-}
-
-fn from_ms(ms: u32) -> Option<Duration> {
-    (ms != 0).then(|| Duration::from_millis(u64::from(ms)))
-}
-
 /// The gateway's settings that are not flags.
 #[derive(Clone, Debug, Default)]
-pub(super) struct Custom {
+pub(super) struct GatewayOptions {
     /// The proxy's name, already serialized as an sf-token or sf-string.
     proxy_name: Option<Box<str>>,
     statuses: Vec<(Kind, StatusCode)>,
     max_response_body: Option<u64>,
     max_request_body: Option<u64>,
+    #[cfg(feature = "metrics")]
     metrics_upstream: bool,
-    pub(super) on_failure: Option<crate::report::OnFailure<Failure>>,
+    pub(super) on_failure: Option<OnFailure<Failure>>,
 }
-
-/// The proxy name unless one is set, as a literal for `concat!`.
-macro_rules! default_proxy_name {
-    () => {
-        "tower-problem"
-    };
-}
-pub(super) use default_proxy_name;
 
 /// The proxy name unless one is set.
-pub(super) const DEFAULT_PROXY_NAME: &str = default_proxy_name!();
+pub(super) const DEFAULT_PROXY_NAME: &str = "tower-problem";
 
-impl<C, R> Settings<C, R> {
+impl GatewaySettings {
     /// The status the layer answers a failure of `kind` with: the one set
     /// for it, else RFC 9209's recommendation if asked for, else the kind's
     /// default.
     pub(super) fn status(&self, kind: Kind) -> StatusCode {
         let set = self
-            .common
-            .layer()
-            .and_then(|custom| custom.statuses.iter().find(|(k, _)| *k == kind));
+            .options()
+            .and_then(|options| options.statuses.iter().find(|(k, _)| *k == kind));
         if let Some(&(_, status)) = set {
             return status;
         }
-        if self.common.flags.recommended_statuses {
+        if self.recommended_statuses {
             if kind.is_timeout() {
                 return StatusCode::GATEWAY_TIMEOUT;
             }
@@ -152,32 +78,37 @@ impl<C, R> Settings<C, R> {
         kind.default_status()
     }
 
-    /// The cap on an upstream response body, if set.
-    pub(super) fn max_response_body(&self) -> Option<u64> {
-        self.common
-            .layer()
-            .and_then(|custom| custom.max_response_body)
+    fn options(&self) -> Option<&GatewayOptions> {
+        self.common.layer()
     }
 
-    /// Whether the failure counter is labelled with the upstream.
-    pub(super) fn metrics_upstream(&self) -> bool {
-        self.common
-            .layer()
-            .is_some_and(|custom| custom.metrics_upstream)
+    /// The cap on an upstream response body, if set.
+    pub(super) fn max_response_body(&self) -> Option<u64> {
+        self.options()?.max_response_body
     }
 
     /// The limit on a client's request body, if set.
     pub(super) fn max_request_body(&self) -> Option<u64> {
-        self.common
-            .layer()
-            .and_then(|custom| custom.max_request_body)
+        self.options()?.max_request_body
     }
 
-    /// The proxy's name, serialized for `Proxy-Status`, if not the default.
-    pub(super) fn proxy_name(&self) -> Option<&str> {
-        self.common
-            .layer()
-            .and_then(|custom| custom.proxy_name.as_deref())
+    /// Whether the failure counter is labelled with the upstream.
+    #[cfg(feature = "metrics")]
+    pub(super) fn metrics_upstream(&self) -> bool {
+        self.options()
+            .is_some_and(|options| options.metrics_upstream)
+    }
+
+    /// The proxy's name, serialized for `Proxy-Status`.
+    pub(super) fn proxy_name(&self) -> &str {
+        self.options()
+            .and_then(|options| options.proxy_name.as_deref())
+            .unwrap_or(DEFAULT_PROXY_NAME)
+    }
+
+    /// The layer's `on_failure`, if it has one.
+    pub(super) fn on_failure(&self) -> Option<&OnFailure<Failure>> {
+        self.options()?.on_failure.as_ref()
     }
 }
 
@@ -186,18 +117,17 @@ impl GatewayErrorLayer {
     /// timeout of 30 s and a body idle timeout of 60 s.
     pub const fn new() -> Self {
         Self {
-            settings: Settings {
-                common: Common::new(Flags {
-                    head_timeout_ms: to_ms(Some(DEFAULT_HEAD_TIMEOUT)),
-                    body_idle_timeout_ms: to_ms(Some(DEFAULT_BODY_IDLE_TIMEOUT)),
-                    recommended_statuses: false,
-                    proxy_status_details: false,
-                    proxy_status_next_hop: false,
-                    intercept_error_responses: false,
-                }),
-                classify: DefaultClassifier,
-                respond: DefaultResponse,
+            settings: GatewaySettings {
+                common: CommonSettings::new(),
+                head_timeout: Some(DEFAULT_HEAD_TIMEOUT),
+                body_idle_timeout: Some(DEFAULT_BODY_IDLE_TIMEOUT),
+                recommended_statuses: false,
+                proxy_status_details: false,
+                proxy_status_next_hop: false,
+                intercept_error_responses: false,
             },
+            classify: DefaultClassifier,
+            respond: DefaultResponse,
         }
     }
 }
@@ -209,10 +139,6 @@ impl Default for GatewayErrorLayer {
 }
 
 impl<C, R> GatewayErrorLayer<C, R> {
-    fn common_mut(&mut self) -> &mut Common<Custom, Flags> {
-        &mut self.settings.common
-    }
-
     common_builder_methods!();
 
     /// Builds the failure responses with `respond` instead of the default
@@ -231,7 +157,9 @@ impl<C, R> GatewayErrorLayer<C, R> {
         respond: R2,
     ) -> GatewayErrorLayer<C, R2> {
         GatewayErrorLayer {
-            settings: self.settings.with_respond(respond),
+            settings: self.settings,
+            classify: self.classify,
+            respond,
         }
     }
 
@@ -290,7 +218,9 @@ impl<C, R> GatewayErrorLayer<C, R> {
     /// zero-sized.
     pub fn classify_with<C2: Classify<Kind>>(self, classify: C2) -> GatewayErrorLayer<C2, R> {
         GatewayErrorLayer {
-            settings: self.settings.with_classify(classify),
+            settings: self.settings,
+            classify,
+            respond: self.respond,
         }
     }
 
@@ -303,7 +233,7 @@ impl<C, R> GatewayErrorLayer<C, R> {
     /// The timer is armed only when the inner service's future is not ready
     /// at once, and needs tokio's time driver.
     pub fn head_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.settings.common.flags.head_timeout_ms = to_ms(timeout);
+        self.settings.head_timeout = timeout.filter(|timeout| !timeout.is_zero());
         self
     }
 
@@ -316,7 +246,7 @@ impl<C, R> GatewayErrorLayer<C, R> {
     /// The timer is armed the first time the body is not ready, and reset
     /// once per wait, not per frame.
     pub fn body_idle_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.settings.common.flags.body_idle_timeout_ms = to_ms(timeout);
+        self.settings.body_idle_timeout = timeout.filter(|timeout| !timeout.is_zero());
         self
     }
 
@@ -347,7 +277,7 @@ impl<C, R> GatewayErrorLayer<C, R> {
             kind.has_own_status(),
             "status_for({kind}, {status}): {kind} keeps the status the upstream sent"
         );
-        let statuses = &mut self.common_mut().custom_mut().layer.statuses;
+        let statuses = &mut self.settings.common.options_mut().layer.statuses;
         statuses.retain(|(k, _)| *k != kind);
         statuses.push((kind, status));
         self
@@ -360,7 +290,7 @@ impl<C, R> GatewayErrorLayer<C, R> {
     /// 9209 suggests 500 for `proxy_internal_error`, which clients would
     /// take for a failure of the origin).
     pub fn recommended_statuses(mut self) -> Self {
-        self.settings.common.flags.recommended_statuses = true;
+        self.settings.recommended_statuses = true;
         self
     }
 
@@ -372,8 +302,8 @@ impl<C, R> GatewayErrorLayer<C, R> {
     /// [`type_base`](Self::type_base) for the cost of a setting that is not
     /// a flag.
     pub fn max_response_body(mut self, max: Option<u64>) -> Self {
-        if max.is_some() || self.settings.common.layer().is_some() {
-            self.common_mut().custom_mut().layer.max_response_body = max;
+        if max.is_some() || self.settings.options().is_some() {
+            self.settings.common.options_mut().layer.max_response_body = max;
         }
         self
     }
@@ -389,8 +319,8 @@ impl<C, R> GatewayErrorLayer<C, R> {
     ///
     /// [`Kind::RequestBodyTooLarge`]: super::Kind::RequestBodyTooLarge
     pub fn max_request_body(mut self, max: Option<u64>) -> Self {
-        if max.is_some() || self.settings.common.layer().is_some() {
-            self.common_mut().custom_mut().layer.max_request_body = max;
+        if max.is_some() || self.settings.options().is_some() {
+            self.settings.common.options_mut().layer.max_request_body = max;
         }
         self
     }
@@ -403,8 +333,8 @@ impl<C, R> GatewayErrorLayer<C, R> {
     #[cfg(feature = "metrics")]
     #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
     pub fn metrics_upstream(mut self, label: bool) -> Self {
-        if label || self.settings.common.layer().is_some() {
-            self.common_mut().custom_mut().layer.metrics_upstream = label;
+        if label || self.settings.options().is_some() {
+            self.settings.common.options_mut().layer.metrics_upstream = label;
         }
         self
     }
@@ -418,7 +348,7 @@ impl<C, R> GatewayErrorLayer<C, R> {
     /// a flag.
     pub fn proxy_name(mut self, name: impl Into<String>) -> Self {
         let name = serialize_name(&name.into()).into_boxed_str();
-        self.common_mut().custom_mut().layer.proxy_name = Some(name);
+        self.settings.common.options_mut().layer.proxy_name = Some(name);
         self
     }
 
@@ -458,7 +388,7 @@ impl<C, R> GatewayErrorLayer<C, R> {
     }
 
     #[cfg(test)]
-    pub(super) fn settings(&self) -> &Settings<C, R> {
+    pub(super) fn settings(&self) -> &GatewaySettings {
         &self.settings
     }
 }
@@ -467,6 +397,8 @@ impl<C, R> fmt::Debug for GatewayErrorLayer<C, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GatewayErrorLayer")
             .field("settings", &self.settings)
+            .field("classify", &std::any::type_name::<C>())
+            .field("respond", &std::any::type_name::<R>())
             .finish()
     }
 }
@@ -475,7 +407,13 @@ impl<S, C: Clone, R: Clone> Layer<S> for GatewayErrorLayer<C, R> {
     type Service = GatewayErrorService<S, C, R>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        GatewayErrorService::new(inner, self.settings.clone())
+        GatewayErrorService {
+            inner,
+            settings: self.settings.clone(),
+            classify: self.classify.clone(),
+            respond: self.respond.clone(),
+            not_ready: None,
+        }
     }
 }
 
@@ -509,23 +447,23 @@ mod tests {
 
     #[test]
     fn the_default_configuration_shares_nothing() {
-        let layer = GatewayErrorLayer::new().retry_after(None);
-        assert!(layer.settings().common.layer().is_none());
+        let layer = GatewayErrorLayer::new()
+            .retry_after(None)
+            .max_request_body(None);
+        assert!(layer.settings().options().is_none());
         let layer = layer.retry_after(Some(Duration::from_millis(1500)));
         assert_eq!(layer.settings().common.retry_after(), Some(2));
         let layer = layer.retry_after(None);
         assert_eq!(layer.settings().common.retry_after(), None);
-        let flags = GatewayErrorLayer::new()
+        let timeouts = GatewayErrorLayer::new()
             .head_timeout(Some(Duration::from_micros(1500)))
-            .body_idle_timeout(Some(Duration::ZERO))
-            .settings()
-            .common
-            .flags;
-        assert_eq!(flags.head_timeout(), Some(Duration::from_millis(2)));
-        assert_eq!(flags.body_idle_timeout_ms(), 0);
-        assert_eq!(layer.settings().proxy_name(), None);
+            .body_idle_timeout(Some(Duration::ZERO));
+        let settings = timeouts.settings();
+        assert_eq!(settings.head_timeout, Some(Duration::from_micros(1500)));
+        assert_eq!(settings.body_idle_timeout, None);
+        assert_eq!(layer.settings().proxy_name(), DEFAULT_PROXY_NAME);
         let named = layer.proxy_name("edge 1");
-        assert_eq!(named.settings().proxy_name(), Some("\"edge 1\""));
+        assert_eq!(named.settings().proxy_name(), "\"edge 1\"");
     }
 
     #[test]

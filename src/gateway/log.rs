@@ -10,10 +10,10 @@ use tokio::time::Instant;
 
 use super::body::BodyError;
 use super::failure::{Failure, Kind};
-use super::future::Call;
-use crate::chain::ErrorChain;
-use crate::log::request_event;
-use crate::panic::Panic;
+use super::future::UpstreamCall;
+use crate::common::error_chain::ErrorChain;
+use crate::common::log::request_event;
+use crate::common::panic::Panic;
 
 /// The target of every line: users' filters need not know file names.
 const TARGET: &str = "tower_problem::gateway";
@@ -29,9 +29,9 @@ fn elapsed_ms(started: Option<Instant>) -> u64 {
 /// The one line of a failure the layer answered: at debug level for the
 /// client's own body, warn for a local limit and a replaced upstream 5xx,
 /// error for the rest.
-pub(super) fn failure(
+pub(super) fn failure<C, R>(
     failure: &Failure,
-    call: &Call,
+    call: &UpstreamCall<C, R>,
     started: Option<Instant>,
     details: Option<&str>,
 ) {
@@ -47,7 +47,7 @@ pub(super) fn failure(
     // A 4xx is no error of a server's span (OpenTelemetry's HTTP
     // conventions).
     if failure.status().is_server_error() {
-        crate::span::record(failure.kind().as_str());
+        crate::common::span::record_error_type(failure.kind().as_str());
     }
     let request = &call.request;
     let kind = failure.kind().as_str();
@@ -138,7 +138,7 @@ impl fmt::Display for LogError<'_> {
 }
 
 /// The user's classifier panicked: the default classification was used.
-pub(super) fn classify_panicked(panic: &Panic, call: &Call, classify: &str) {
+pub(super) fn classify_panicked<C, R>(panic: &Panic, call: &UpstreamCall<C, R>, classify: &str) {
     request_event!(
         error,
         TARGET,
@@ -152,7 +152,12 @@ pub(super) fn classify_panicked(panic: &Panic, call: &Call, classify: &str) {
 }
 
 /// The customisation panicked: the default response was sent instead.
-pub(super) fn customisation_panicked(panic: &Panic, kind: Kind, call: &Call, respond: &str) {
+pub(super) fn customisation_panicked<C, R>(
+    panic: &Panic,
+    kind: Kind,
+    call: &UpstreamCall<C, R>,
+    respond: &str,
+) {
     request_event!(
         error,
         TARGET,
@@ -168,7 +173,7 @@ pub(super) fn customisation_panicked(panic: &Panic, kind: Kind, call: &Call, res
 
 /// The server dropped the request, usually because the client went away:
 /// not a failure of the upstream.
-pub(super) fn cancelled(call: &Call, started: Option<Instant>) {
+pub(super) fn cancelled<C, R>(call: &UpstreamCall<C, R>, started: Option<Instant>) {
     request_event!(
         debug,
         TARGET,
@@ -181,8 +186,6 @@ pub(super) fn cancelled(call: &Call, started: Option<Instant>) {
 
 /// The upstream body failed after the head was sent; the request's context
 /// comes from the span the body is polled in.
-#[cold]
-#[inline(never)]
 pub(super) fn body_failed(
     error: &BodyError,
     upstream: Option<&Authority>,
@@ -190,16 +193,16 @@ pub(super) fn body_failed(
     started: Option<Instant>,
     idle_timeout: Option<Duration>,
 ) {
-    crate::span::record_error_type(error.kind().as_str());
+    crate::common::span::record_error_type(error.kind().as_str());
     #[cfg(feature = "metrics")]
-    crate::metrics::failure("gateway", error.kind().as_str(), None, None);
-    struct Cause<'a>(Option<&'a (dyn Error + 'static)>, Option<Duration>);
-    impl fmt::Display for Cause<'_> {
+    crate::common::metrics::failure("gateway", error.kind().as_str(), None, None);
+    struct BodyCause<'a>(Option<&'a (dyn Error + 'static)>, Option<Duration>);
+    impl fmt::Display for BodyCause<'_> {
         fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             match self {
-                Cause(Some(source), _) => ErrorChain(*source).fmt(f),
-                Cause(None, Some(timeout)) => write!(f, "no body data within {timeout:?}"),
-                Cause(None, None) => f.write_str("-"),
+                BodyCause(Some(source), _) => ErrorChain(*source).fmt(f),
+                BodyCause(None, Some(timeout)) => write!(f, "no body data within {timeout:?}"),
+                BodyCause(None, None) => f.write_str("-"),
             }
         }
     }
@@ -209,7 +212,7 @@ pub(super) fn body_failed(
         upstream = upstream.map_or("-", Authority::as_str),
         bytes,
         elapsed_ms = elapsed_ms(started),
-        error = Cause(error.source(), idle_timeout).to_string().as_str(),
+        error = BodyCause(error.source(), idle_timeout).to_string().as_str(),
         "upstream response body failed after the head was sent; aborting the response"
     );
 }

@@ -5,7 +5,7 @@
 //! Wrap an upstream-calling service (hyper-util's legacy `Client`, a
 //! reverse-proxy handler, any `Service<Request<_>, Response = Response<_>>`
 //! whose error is `Into<BoxError>`) in [`GatewayErrorLayer`] (cargo
-//! feature `gateway`, on by default). Its service, [`GatewayErrorService`],
+//! feature `gateway`). Its service, [`GatewayErrorService`],
 //! never fails; what the upstream client reports is classified by its
 //! `source()` chain (the layer's rules, or your own [`Classify`](crate::Classify)) into a
 //! [`Kind`], whose token is the RFC 9209 error type:
@@ -142,6 +142,7 @@
 //! [`proxy_status_details`]: GatewayErrorLayer::proxy_status_details
 //! [`proxy_status_next_hop`]: GatewayErrorLayer::proxy_status_next_hop
 
+mod answer;
 mod body;
 mod classify;
 mod failure;
@@ -150,7 +151,6 @@ mod layer;
 mod log;
 mod proxy_status;
 mod request_body;
-mod respond;
 #[cfg(feature = "tower")]
 mod retry;
 mod service;

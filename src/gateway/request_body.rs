@@ -7,7 +7,7 @@ use bytes::Buf;
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
-use crate::settings::inner_accessors;
+use crate::common::settings::inner_accessors;
 use crate::BoxError;
 
 pin_project! {
@@ -57,7 +57,6 @@ where
     type Data = B::Data;
     type Error = BoxError;
 
-    #[inline]
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -77,12 +76,10 @@ where
         }
     }
 
-    #[inline]
     fn is_end_stream(&self) -> bool {
         self.inner.is_end_stream()
     }
 
-    #[inline]
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
     }
@@ -96,13 +93,11 @@ impl<B> fmt::Debug for RequestBody<B> {
     }
 }
 
-#[cold]
 fn mark(error: impl Into<BoxError>) -> BoxError {
     Box::new(ClientBodyError(error.into()))
 }
 
 /// The error of a body over the layer's limit, marked as the client's.
-#[cold]
 pub(super) fn too_large() -> BoxError {
     mark(RequestBodyTooLarge)
 }

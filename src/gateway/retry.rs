@@ -16,7 +16,10 @@ use super::failure::Failure;
 /// including a failure after the request may have been written, is
 /// answered as it came: a POST is never sent twice.
 ///
-/// A retry needs the request again, so its body must be `Clone`: buffer it
+/// A retry needs the request again: tower's `Retry` asks the policy for a
+/// copy of every request before its first attempt (it cannot know yet
+/// whether a retry will come), and this policy copies its method, URI,
+/// version, headers, extensions and body. So the body must be `Clone`: buffer it
 /// first (`http_body_util::Limited` up to a bound, collected into a
 /// `Full<Bytes>`; an empty body costs nothing). A body that streams cannot
 /// be replayed and is not retried.
@@ -76,14 +79,15 @@ impl<B: Clone, ResBody, E> tower::retry::Policy<Request<B>, Response<ResBody>, E
         Some(tokio::time::sleep(self.backoff))
     }
 
-    /// The request again: method, URI, version, headers and body; its
-    /// extensions are not `Clone` and stay with the first attempt.
+    /// The request again: method, URI, version, headers, extensions and
+    /// body.
     fn clone_request(&mut self, req: &Request<B>) -> Option<Request<B>> {
         let mut again = Request::new(req.body().clone());
         *again.method_mut() = req.method().clone();
         *again.uri_mut() = req.uri().clone();
         *again.version_mut() = req.version();
         *again.headers_mut() = req.headers().clone();
+        *again.extensions_mut() = req.extensions().clone();
         Some(again)
     }
 }

@@ -1,15 +1,22 @@
+use std::convert::Infallible;
+use std::fmt;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
-use http::Request;
+use bytes::Bytes;
+use http::header::UPGRADE;
+use http::{HeaderMap, Request, Response};
+use http_body::Body;
+use tower_service::Service;
 
 use super::body::GatewayBody;
 use super::failure::{Failure, Kind};
-use super::future::{Call, ResponseFuture};
-use super::layer::Settings;
+use super::future::{ResponseFuture, UpstreamCall};
+use super::layer::GatewaySettings;
 use super::request_body::{too_large, RequestBody};
-use crate::context::RequestContext;
-use crate::layer_impls::{layer_service, poll_ready_keeping, service_impl};
-use crate::BoxError;
+use crate::common::readiness::poll_ready_keeping;
+use crate::common::settings::inner_accessors;
+use crate::{BoxError, Classify, RequestContext, ResponseForFailure};
 
 /// The service of [`GatewayErrorLayer`](super::GatewayErrorLayer): it never
 /// fails, answering every failure of the upstream-calling service `S` with
@@ -29,53 +36,98 @@ use crate::BoxError;
 /// Panics of `S` are not caught: wrap the gateway in the
 /// [app layer](crate::app) or tower-http's `CatchPanic` for that.
 pub struct GatewayErrorService<S, C, R> {
-    inner: S,
-    settings: Settings<C, R>,
-    not_ready: Option<BoxError>,
+    pub(super) inner: S,
+    pub(super) settings: GatewaySettings,
+    pub(super) classify: C,
+    pub(super) respond: R,
+    pub(super) not_ready: Option<BoxError>,
 }
 
-layer_service!(GatewayErrorService);
+impl<S, C, R> GatewayErrorService<S, C, R> {
+    inner_accessors!(S, "wrapped service");
+}
 
-service_impl! {
-    GatewayErrorService: Request<RequestBody<ReqBody>> => GatewayBody where [ReqBody: http_body::Body,] {
-        #[inline]
-        fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-            let inner = &mut self.inner;
-            poll_ready_keeping(&mut self.not_ready, || inner.poll_ready(cx).map_err(Into::into))
-        }
+impl<S, C, R, ReqBody, ResBody> Service<Request<ReqBody>> for GatewayErrorService<S, C, R>
+where
+    S: Service<Request<RequestBody<ReqBody>>, Response = Response<ResBody>>,
+    S::Error: Into<BoxError>,
+    ReqBody: Body,
+    ResBody: Body<Data = Bytes, Error: Into<BoxError>>,
+    C: Classify<Kind>,
+    R: ResponseForFailure<Failure>,
+{
+    type Response = Response<GatewayBody<ResBody>>;
+    type Error = Infallible;
+    type Future = ResponseFuture<S::Future, C, R>;
 
-        #[inline(always)]
-        fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-            // A gRPC request's head timeout, bounded by its deadline.
-            let grpc = self.settings.common.flags.grpc_head_timeout(&req);
-            let mut upgrade = false;
-            let request = RequestContext::capture_and_find(
-                &req,
-                &self.settings.common,
-                Some(&http::header::UPGRADE),
-                &mut upgrade,
-            );
-            let call = Call {
-                request,
-                upstream: req.uri().authority().cloned(),
-                upgrade,
-            };
-            let mut settings = self.settings.clone();
-            if let Some(head_timeout_ms) = grpc {
-                settings.common.grpc_request = true;
-                settings.common.flags.set_head_timeout_ms(head_timeout_ms);
-            }
-            if let Some(error) = self.not_ready.take() {
-                return ResponseFuture::failed(error, call, settings);
-            }
-            let limit = self.settings.max_request_body();
-            if limit.is_some_and(|limit| req.body().size_hint().lower() > limit) {
-                return ResponseFuture::failed(too_large(), call, settings);
-            }
-            let future = self
-                .inner
-                .call(req.map(|body| RequestBody::new(body, limit)));
-            ResponseFuture::running(future, call, settings)
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        let inner = &mut self.inner;
+        poll_ready_keeping(&mut self.not_ready, || {
+            inner.poll_ready(cx).map_err(Into::into)
+        })
+    }
+
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        let grpc = crate::grpc::is_grpc_request(&req);
+        let head_timeout = if grpc {
+            grpc_head_timeout(self.settings.head_timeout, req.headers())
+        } else {
+            self.settings.head_timeout
+        };
+        let call = UpstreamCall {
+            request: RequestContext::capture(&req, &self.settings.common),
+            upstream: req.uri().authority().cloned(),
+            upgrade: req.headers().contains_key(UPGRADE),
+            grpc,
+            head_timeout,
+            settings: self.settings.clone(),
+            classify: self.classify.clone(),
+            respond: self.respond.clone(),
+        };
+        if let Some(error) = self.not_ready.take() {
+            return ResponseFuture::new(Err(error), call);
         }
+        let limit = self.settings.max_request_body();
+        if limit.is_some_and(|limit| req.body().size_hint().lower() > limit) {
+            return ResponseFuture::new(Err(too_large()), call);
+        }
+        let future = self
+            .inner
+            .call(req.map(|body| RequestBody::new(body, limit)));
+        ResponseFuture::new(Ok(future), call)
+    }
+}
+
+/// A gRPC request's head timeout: the layer's, bounded by the request's
+/// `grpc-timeout`, its deadline, if it has one: the client has given up
+/// by then.
+fn grpc_head_timeout(head_timeout: Option<Duration>, headers: &HeaderMap) -> Option<Duration> {
+    match crate::grpc::timeout(headers) {
+        Some(deadline) => Some(head_timeout.map_or(deadline, |timeout| timeout.min(deadline))),
+        None => head_timeout,
+    }
+}
+
+impl<S: Clone, C: Clone, R: Clone> Clone for GatewayErrorService<S, C, R> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            settings: self.settings.clone(),
+            classify: self.classify.clone(),
+            respond: self.respond.clone(),
+            not_ready: None,
+        }
+    }
+}
+
+impl<S: fmt::Debug, C, R> fmt::Debug for GatewayErrorService<S, C, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GatewayErrorService")
+            .field("inner", &self.inner)
+            .field("settings", &self.settings)
+            .field("classify", &std::any::type_name::<C>())
+            .field("respond", &std::any::type_name::<R>())
+            .field("not_ready", &self.not_ready)
+            .finish()
     }
 }

@@ -30,11 +30,11 @@ use super::uri;
 /// );
 /// ```
 pub struct InvalidProblem {
-    inner: Box<Kind>,
+    inner: Box<Invalid>,
 }
 
 #[derive(Debug)]
-enum Kind {
+enum Invalid {
     Status(StatusCode),
     TypeUri(Refused, ParseError),
     Instance(Refused, ParseError),
@@ -44,47 +44,47 @@ enum Kind {
 }
 
 impl InvalidProblem {
-    fn new(kind: Kind) -> Self {
+    fn new(kind: Invalid) -> Self {
         Self {
             inner: Box::new(kind),
         }
     }
 
     pub(super) fn status(status: StatusCode) -> Self {
-        Self::new(Kind::Status(status))
+        Self::new(Invalid::Status(status))
     }
 
     pub(super) fn type_uri(value: Cow<'static, str>, err: ParseError) -> Self {
-        Self::new(Kind::TypeUri(Refused(value), err))
+        Self::new(Invalid::TypeUri(Refused(value), err))
     }
 
     pub(super) fn instance(value: Cow<'static, str>, err: ParseError) -> Self {
-        Self::new(Kind::Instance(Refused(value), err))
+        Self::new(Invalid::Instance(Refused(value), err))
     }
 
     pub(super) fn extension_name(name: Cow<'static, str>, err: NameError) -> Self {
-        Self::new(Kind::ExtensionName(Refused(name), err))
+        Self::new(Invalid::ExtensionName(Refused(name), err))
     }
 
     #[cfg(feature = "serde")]
     pub(super) fn serialize(name: Cow<'static, str>, err: serde_json::Error) -> Self {
-        Self::new(Kind::Serialize(Refused(name), err))
+        Self::new(Invalid::Serialize(Refused(name), err))
     }
 
     /// Whether the `status` is outside 100..=599, the range of RFC 9110
     /// §15 and of RFC 9457's JSON schema (`http::StatusCode` takes up to 999).
     pub fn is_status(&self) -> bool {
-        matches!(*self.inner, Kind::Status(_))
+        matches!(*self.inner, Invalid::Status(_))
     }
 
     /// Whether the `type` is not a URI reference (RFC 3986 §4.1).
     pub fn is_type_uri(&self) -> bool {
-        matches!(*self.inner, Kind::TypeUri(..))
+        matches!(*self.inner, Invalid::TypeUri(..))
     }
 
     /// Whether the `instance` is not a URI reference (RFC 3986 §4.1).
     pub fn is_instance(&self) -> bool {
-        matches!(*self.inner, Kind::Instance(..))
+        matches!(*self.inner, Invalid::Instance(..))
     }
 
     /// Whether an extension member's name is refused: a standard member's
@@ -92,14 +92,14 @@ impl InvalidProblem {
     /// RFC 9457 §3.2 advises against (not an ASCII letter followed by ASCII
     /// letters, digits and `_`, three characters or more).
     pub fn is_extension_name(&self) -> bool {
-        matches!(*self.inner, Kind::ExtensionName(..))
+        matches!(*self.inner, Invalid::ExtensionName(..))
     }
 
     /// Whether an extension member's name is a standard member's: `type`,
     /// `title`, `status`, `detail` or `instance`. Implies
     /// [`is_extension_name`](Self::is_extension_name).
     pub fn is_reserved_member(&self) -> bool {
-        matches!(*self.inner, Kind::ExtensionName(_, NameError::Reserved))
+        matches!(*self.inner, Invalid::ExtensionName(_, NameError::Reserved))
     }
 
     /// Whether an extension member's value could not be serialized as JSON
@@ -108,7 +108,7 @@ impl InvalidProblem {
     #[cfg(feature = "serde")]
     #[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
     pub fn is_serialize(&self) -> bool {
-        matches!(*self.inner, Kind::Serialize(..))
+        matches!(*self.inner, Invalid::Serialize(..))
     }
 }
 
@@ -121,28 +121,28 @@ impl fmt::Debug for InvalidProblem {
 impl fmt::Display for InvalidProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &*self.inner {
-            Kind::Status(status) => write!(
+            Invalid::Status(status) => write!(
                 f,
                 "problem status {} is outside 100..=599, the range of HTTP status codes",
                 status.as_u16()
             ),
-            Kind::TypeUri(value, err) => write!(
+            Invalid::TypeUri(value, err) => write!(
                 f,
                 "problem type {value} is not a URI reference: {} at byte {}",
                 uri::reason(err),
                 err.index()
             ),
-            Kind::Instance(value, err) => write!(
+            Invalid::Instance(value, err) => write!(
                 f,
                 "problem instance {value} is not a URI reference: {} at byte {}",
                 uri::reason(err),
                 err.index()
             ),
-            Kind::ExtensionName(name, NameError::Reserved) => write!(
+            Invalid::ExtensionName(name, NameError::Reserved) => write!(
                 f,
                 "extension member name {name} is taken by a standard problem member"
             ),
-            Kind::ExtensionName(name, err) => {
+            Invalid::ExtensionName(name, err) => {
                 write!(
                     f,
                     "extension member name {name} is advised against by RFC 9457 §3.2: "
@@ -160,7 +160,7 @@ impl fmt::Display for InvalidProblem {
                 }
             }
             #[cfg(feature = "serde")]
-            Kind::Serialize(name, _) => {
+            Invalid::Serialize(name, _) => {
                 write!(f, "extension member {name} could not be serialized as JSON")
             }
         }
@@ -171,7 +171,7 @@ impl Error for InvalidProblem {
     fn source(&self) -> Option<&(dyn Error + 'static)> {
         match &*self.inner {
             #[cfg(feature = "serde")]
-            Kind::Serialize(_, err) => Some(err),
+            Invalid::Serialize(_, err) => Some(err),
             _ => None,
         }
     }

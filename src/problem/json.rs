@@ -55,20 +55,6 @@ impl ObjectWriter {
     }
 }
 
-/// `json`, a whole object, with a `request_id` member added last when
-/// there is one: the layers' fixed problems.
-pub(crate) fn with_request_id(json: &'static str, request_id: Option<&str>) -> Bytes {
-    let Some(id) = request_id else {
-        return Bytes::from_static(json.as_bytes());
-    };
-    let mut buf = Vec::with_capacity(json.len() + id.len() + 16);
-    // The members, without the closing brace.
-    buf.extend_from_slice(&json.as_bytes()[..json.len() - 1]);
-    let mut object = ObjectWriter { buf };
-    object.string("request_id", id);
-    object.finish()
-}
-
 /// Writes `value` as a JSON string: `"`, `\` and the control characters
 /// escaped, anything else (non-ASCII text too) as it is.
 fn write_string(buf: &mut Vec<u8>, value: &str) {
@@ -147,18 +133,5 @@ mod tests {
     #[test]
     fn an_empty_object_is_two_braces() {
         assert_eq!(ObjectWriter::with_capacity(2).finish(), "{}");
-    }
-
-    #[test]
-    fn a_request_id_is_added_last_and_escaped() {
-        let fixed = r#"{"title":"t","status":500}"#;
-        let json = with_request_id(fixed, None);
-        assert_eq!(json, fixed);
-        assert_eq!(json.as_ptr(), fixed.as_ptr());
-        assert_eq!(
-            with_request_id(fixed, Some("id \"7\"\n")),
-            r#"{"title":"t","status":500,"request_id":"id \"7\"\n"}"#
-        );
-        assert_eq!(with_request_id("{}", Some("x")), r#"{"request_id":"x"}"#);
     }
 }

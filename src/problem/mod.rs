@@ -75,9 +75,8 @@ pub use self::extension::SerializedJson;
 #[cfg(test)]
 use self::extension::STANDARD_MEMBERS;
 use self::json::ObjectWriter;
-pub(crate) use self::response::{
-    fix_content_length, keep_replaced, problem_response, response_with, PROBLEM_JSON,
-};
+use self::response::problem_response;
+pub(crate) use self::response::PROBLEM_JSON;
 
 /// An RFC 9457 problem details object.
 ///

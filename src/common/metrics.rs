@@ -9,8 +9,6 @@ pub(crate) const FAILURES: &str = "tower_problem.failures";
 /// with `status` (`None` once the head was sent: the response was
 /// aborted, and the label is empty), and the upstream's authority where
 /// the gateway was told to label it.
-#[cold]
-#[inline(never)]
 pub(crate) fn failure(
     layer: &'static str,
     kind: &'static str,

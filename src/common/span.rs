@@ -9,19 +9,12 @@ pub(crate) const ERROR_TYPE: &str = "error.type";
 /// such as tower-http's `TraceLayer` is outside the layer): as an
 /// OpenTelemetry attribute with the `opentelemetry` feature, and into an
 /// `error.type` field wherever the span declares one (tracing drops a
-/// field the span did not declare when it was made). Nothing to do where
-/// nothing records even errors (no subscriber): told inline.
-#[inline]
+/// field the span did not declare when it was made). Where nothing records
+/// even errors (no subscriber) there is no span to put it on.
 pub(crate) fn record_error_type(kind: &'static str) {
-    if tracing::level_enabled!(tracing::Level::ERROR) {
-        record(kind);
+    if !tracing::level_enabled!(tracing::Level::ERROR) {
+        return;
     }
-}
-
-/// [`record_error_type`] where the caller knows that errors are recorded.
-#[cold]
-#[inline(never)]
-pub(crate) fn record(kind: &'static str) {
     let span = tracing::Span::current();
     #[cfg(feature = "opentelemetry")]
     {

@@ -27,42 +27,37 @@ pub(crate) struct Panic {
     pub(crate) backtrace: Option<Arc<Backtrace>>,
 }
 
-/// What [`catch`] caught: turn it [`into_panic`](Payload::into_panic) at
-/// once, before anything else can panic and overwrite the location.
-///
-/// `catch` returns this rather than a [`Panic`] so that its result keeps
-/// `catch_unwind`'s layout: converting on the happy path would copy every
-/// response once more.
-pub(crate) struct Payload(Box<dyn Any + Send>);
-
-impl Payload {
-    #[cold]
-    #[inline(never)]
-    pub(crate) fn into_panic(self) -> Panic {
-        let (location, backtrace) = if HOOK_INSTALLED.load(Ordering::Relaxed) {
-            CAUGHT
-                .with(Cell::take)
-                .map_or((None, None), |(location, backtrace)| {
-                    (Some(location), backtrace)
-                })
-        } else {
-            (None, None)
-        };
-        Panic {
-            message: payload_message(self.0),
-            location,
-            backtrace,
-        }
-    }
+/// Runs `f`, catching a panic: its message, and, with the panic hook
+/// installed, its location and backtrace.
+pub(crate) fn catch<T>(f: impl FnOnce() -> T) -> Result<T, Panic> {
+    catch_in_scope(f).map_err(caught)
 }
 
-/// Runs `f`, catching a panic.
-#[inline(always)]
-pub(crate) fn catch<T>(f: impl FnOnce() -> T) -> Result<T, Payload> {
+/// `catch_unwind` inside one of the layers' scopes, which the hook tells.
+fn catch_in_scope<T>(f: impl FnOnce() -> T) -> Result<T, Box<dyn Any + Send>> {
     DEPTH.with(|depth| depth.set(depth.get() + 1));
     let result = catch_unwind(AssertUnwindSafe(f));
     DEPTH.with(|depth| depth.set(depth.get() - 1));
-    result.map_err(Payload)
+    result
+}
+
+/// The panic of `payload`, with what the hook left, taken at once, before
+/// anything else can panic and overwrite it.
+fn caught(payload: Box<dyn Any + Send>) -> Panic {
+    let (location, backtrace) = if HOOK_INSTALLED.load(Ordering::Relaxed) {
+        CAUGHT
+            .with(Cell::take)
+            .map_or((None, None), |(location, backtrace)| {
+                (Some(location), backtrace)
+            })
+    } else {
+        (None, None)
+    };
+    Panic {
+        message: payload_message(payload),
+        location,
+        backtrace,
+    }
 }
 
 /// The payload's text, without a copy: `panic!("literal")` leaves a
@@ -76,9 +71,10 @@ fn payload_message(payload: Box<dyn Any + Send>) -> Cow<'static, str> {
         Ok(message) => return Cow::Owned(*message),
         Err(payload) => payload,
     };
-    // A payload whose `Drop` panics must not unwind out of the layer.
-    // Through `catch`, so the panic hook keeps this second panic quiet too.
-    if let Err(second) = catch(|| drop(payload)) {
+    // A payload whose `Drop` panics must not unwind out of the layer, and
+    // the second panic's payload, which may do the same, is never dropped.
+    // In a scope, so the panic hook keeps this second panic quiet too.
+    if let Err(second) = catch_in_scope(|| drop(payload)) {
         std::mem::forget(second);
     }
     Cow::Borrowed("<panic payload of a non-string type>")

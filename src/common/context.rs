@@ -1,9 +1,9 @@
 use std::sync::OnceLock;
 
 use http::uri::PathAndQuery;
-use http::{HeaderMap, HeaderName, HeaderValue, Method, Request};
+use http::{HeaderMap, HeaderValue, Method, Request};
 
-use crate::settings::Common;
+use super::settings::CommonSettings;
 
 /// The most of a request id copied into a failure's body and log line.
 const MAX_REQUEST_ID: usize = 128;
@@ -24,42 +24,18 @@ pub struct RequestContext {
 }
 
 impl RequestContext {
-    /// Out of line, where [`capture_and_find`](Self::capture_and_find) is
-    /// inlined: the app layer's `call` is cheaper calling this, the
-    /// gateway's with `capture_and_find` inlined (measured, see
-    /// BENCHMARKS.md).
-    #[inline(never)]
-    pub(crate) fn capture<B, X, F>(req: &Request<B>, settings: &Common<X, F>) -> Self {
-        Self::capture_and_find(req, settings, None, &mut false)
-    }
-
-    fn method_only(method: Method) -> Self {
-        Self {
-            method,
-            path: None,
-            request_id: None,
-            headers: None,
-        }
-    }
-
-    /// [`capture`](Self::capture), and whether the request has an `also`
-    /// header (into `found`: a tuple would be built and moved once more),
-    /// from one pass over its headers.
-    #[inline(always)]
-    pub(crate) fn capture_and_find<B, X, F>(
-        req: &Request<B>,
-        settings: &Common<X, F>,
-        also: Option<&HeaderName>,
-        found: &mut bool,
-    ) -> Self {
+    /// What `settings` say to keep of `req`.
+    pub(crate) fn capture<B, O>(req: &Request<B>, settings: &CommonSettings<O>) -> Self {
         let method = req.method().clone();
-        let headers = req.headers();
         if !settings.capture_request {
-            *found = also.is_some_and(|name| find_header(headers, name).is_some());
-            return Self::method_only(method);
+            return Self {
+                method,
+                path: None,
+                request_id: None,
+                headers: None,
+            };
         }
-        let request_id;
-        (request_id, *found) = find_headers(headers, settings.request_id_header(), also);
+        let headers = req.headers();
         let names = settings.capture_headers();
         let captured = (!names.is_empty()).then(|| {
             let mut captured = HeaderMap::new();
@@ -73,7 +49,7 @@ impl RequestContext {
         Self {
             method,
             path: full_path(req).cloned(),
-            request_id: request_id.cloned(),
+            request_id: headers.get(settings.request_id_header()).cloned(),
             headers: captured,
         }
     }
@@ -126,50 +102,7 @@ impl RequestContext {
     }
 }
 
-/// A request has few headers, mostly of standard names that a custom name
-/// like `x-request-id` is told apart from by their tag alone: up to this
-/// many, scanning them is cheaper than hashing the name.
-const SCAN_UP_TO: usize = 24;
-
-/// `headers.get(name)`, by a scan of a request's few headers.
-pub(crate) fn find_header<'a>(
-    headers: &'a HeaderMap,
-    name: &HeaderName,
-) -> Option<&'a HeaderValue> {
-    if headers.len() > SCAN_UP_TO {
-        return headers.get(name);
-    }
-    headers
-        .iter()
-        .find_map(|(candidate, value)| (candidate == name).then_some(value))
-}
-
-/// `name`'s first value, and whether there is an `also` header, in one scan.
-fn find_headers<'a>(
-    headers: &'a HeaderMap,
-    name: &HeaderName,
-    also: Option<&HeaderName>,
-) -> (Option<&'a HeaderValue>, bool) {
-    let Some(also) = also else {
-        return (find_header(headers, name), false);
-    };
-    if headers.len() > SCAN_UP_TO {
-        return (headers.get(name), headers.contains_key(also));
-    }
-    let mut value = None;
-    let mut found = false;
-    for (candidate, candidate_value) in headers {
-        if candidate == also {
-            found = true;
-        } else if value.is_none() && candidate == name {
-            value = Some(candidate_value);
-        }
-    }
-    (value, found)
-}
-
 #[cfg(feature = "axum")]
-#[inline]
 fn full_path<B>(req: &Request<B>) -> Option<&PathAndQuery> {
     match req.extensions().get::<axum::extract::OriginalUri>() {
         Some(original) => original.path_and_query(),
@@ -178,7 +111,6 @@ fn full_path<B>(req: &Request<B>) -> Option<&PathAndQuery> {
 }
 
 #[cfg(not(feature = "axum"))]
-#[inline]
 fn full_path<B>(req: &Request<B>) -> Option<&PathAndQuery> {
     req.uri().path_and_query()
 }

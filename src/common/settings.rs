@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use http::{HeaderName, StatusCode};
 
@@ -10,94 +11,80 @@ use crate::problem::Problem;
 /// The request id header unless one is set: tower-http's `SetRequestIdLayer`'s.
 static DEFAULT_REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
-/// The settings both layers have, with the layer's own small `Copy` ones
-/// (`F`) beside them, all kept by value in one small value; everything else
-/// (the common settings that are not flags, and the layer's own, `X`) sits
-/// behind one `Arc` that exists only once such a setting is made. In the
-/// default configuration, cloning this (into every service clone and every
-/// response future) touches nothing shared between requests; in a custom
-/// one it costs one reference-count increment.
-pub(crate) struct Common<X, F> {
+/// The settings both layers have: the flags by value, and everything else,
+/// with the layer's own settings that are not flags (`O`), behind one
+/// `Arc` that exists only once such a setting is made. Every response
+/// future gets a clone, so the default configuration shares nothing
+/// between requests, and any other costs one reference-count increment.
+pub(crate) struct CommonSettings<O> {
     pub(crate) expose_details: bool,
     pub(crate) capture_request: bool,
-    /// Whether the request is gRPC: false in the layer's and its services'
-    /// settings, set in the copy a gRPC request's future keeps, where it
-    /// takes the padding beside the flags (a field of the future or of the
-    /// request's context would make every future larger to move).
-    pub(crate) grpc_request: bool,
-    /// The layer's own flags and small settings, here so that they share
-    /// this value's padding: every request's future carries them.
-    pub(crate) flags: F,
-    custom: Option<Arc<Custom<X>>>,
+    options: Option<Arc<CommonOptions<O>>>,
 }
 
-/// The settings of [`Common`] that are not flags.
+/// The settings of [`CommonSettings`] that are not flags.
 #[derive(Clone, Debug)]
-pub(crate) struct Custom<X> {
+pub(crate) struct CommonOptions<O> {
     type_base: Option<Box<str>>,
     request_id_header: HeaderName,
     capture_headers: Vec<HeaderName>,
     /// `Retry-After` on the layer's 503s, in whole seconds.
     retry_after: Option<u64>,
-    #[cfg_attr(not(feature = "gateway"), allow(dead_code))]
-    pub(crate) layer: X,
+    pub(crate) layer: O,
 }
 
-impl<X, F> Common<X, F> {
-    pub(crate) const fn new(flags: F) -> Self {
+impl<O> CommonSettings<O> {
+    pub(crate) const fn new() -> Self {
         Self {
             expose_details: false,
             capture_request: true,
-            grpc_request: false,
-            flags,
-            custom: None,
+            options: None,
         }
     }
 
     /// The user's start of the `type` URIs, if set.
     pub(crate) fn type_base(&self) -> Option<&str> {
-        self.custom.as_deref()?.type_base.as_deref()
+        self.options.as_deref()?.type_base.as_deref()
     }
 
     pub(crate) fn request_id_header(&self) -> &HeaderName {
-        self.custom
+        self.options
             .as_deref()
-            .map_or(&DEFAULT_REQUEST_ID_HEADER, |custom| {
-                &custom.request_id_header
+            .map_or(&DEFAULT_REQUEST_ID_HEADER, |options| {
+                &options.request_id_header
             })
     }
 
     pub(crate) fn capture_headers(&self) -> &[HeaderName] {
-        self.custom
+        self.options
             .as_deref()
-            .map_or(&[], |custom| &custom.capture_headers)
+            .map_or(&[], |options| &options.capture_headers)
     }
 
     /// `Retry-After` in whole seconds, if set.
     pub(crate) fn retry_after(&self) -> Option<u64> {
-        self.custom.as_deref()?.retry_after
+        self.options.as_deref()?.retry_after
     }
 
     /// The layer's own settings that are not flags, if any was made.
-    #[cfg_attr(not(feature = "gateway"), allow(dead_code))]
-    pub(crate) fn layer(&self) -> Option<&X> {
-        self.custom.as_deref().map(|custom| &custom.layer)
+    pub(crate) fn layer(&self) -> Option<&O> {
+        self.options.as_deref().map(|options| &options.layer)
     }
 }
 
-impl<X: Clone + Default, F> Common<X, F> {
+impl<O: Clone + Default> CommonSettings<O> {
     /// The settings that are not flags, for a builder method to change.
-    pub(crate) fn custom_mut(&mut self) -> &mut Custom<X> {
-        let custom = self.custom.get_or_insert_with(|| {
-            Arc::new(Custom {
+    pub(crate) fn options_mut(&mut self) -> &mut CommonOptions<O> {
+        let options = self.options.get_or_insert_with(|| {
+            Arc::new(CommonOptions {
                 type_base: None,
                 request_id_header: DEFAULT_REQUEST_ID_HEADER.clone(),
                 capture_headers: Vec::new(),
                 retry_after: None,
-                layer: X::default(),
+                layer: O::default(),
             })
         });
-        Arc::make_mut(custom)
+        Arc::make_mut(options)
     }
 
     /// # Panics
@@ -111,102 +98,49 @@ impl<X: Clone + Default, F> Common<X, F> {
         if let Err(error) = probe {
             panic!("type_base({base:?}): {error}");
         }
-        self.custom_mut().type_base = Some(base.into_boxed_str());
+        self.options_mut().type_base = Some(base.into_boxed_str());
     }
 
     pub(crate) fn set_request_id_header(&mut self, name: HeaderName) {
-        self.custom_mut().request_id_header = name;
+        self.options_mut().request_id_header = name;
     }
 
     pub(crate) fn add_capture_header(&mut self, name: HeaderName) {
-        self.custom_mut().capture_headers.push(name);
+        self.options_mut().capture_headers.push(name);
     }
 
     /// Unsetting makes no `Arc` where none is.
-    pub(crate) fn set_retry_after(&mut self, after: Option<std::time::Duration>) {
+    pub(crate) fn set_retry_after(&mut self, after: Option<Duration>) {
         let secs = after.map(|after| after.as_secs() + u64::from(after.subsec_nanos() > 0));
-        if secs.is_some() || self.custom.is_some() {
-            self.custom_mut().retry_after = secs;
+        if secs.is_some() || self.options.is_some() {
+            self.options_mut().retry_after = secs;
         }
     }
 }
 
-impl<X, F: Copy> Clone for Common<X, F> {
-    #[inline]
+impl<O> Clone for CommonSettings<O> {
     fn clone(&self) -> Self {
         Self {
             expose_details: self.expose_details,
             capture_request: self.capture_request,
-            grpc_request: self.grpc_request,
-            flags: self.flags,
-            custom: self.custom.clone(),
+            options: self.options.clone(),
         }
     }
 }
 
-impl<X: fmt::Debug, F: fmt::Debug> fmt::Debug for Common<X, F> {
+impl<O: fmt::Debug> fmt::Debug for CommonSettings<O> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Common")
+        f.debug_struct("CommonSettings")
             .field("expose_details", &self.expose_details)
             .field("capture_request", &self.capture_request)
-            .field("grpc_request", &self.grpc_request)
-            .field("flags", &self.flags)
-            .field("custom", &self.custom)
+            .field("options", &self.options)
             .finish()
     }
 }
 
-/// What a layer, its services and their futures keep: the [`Common`]
-/// settings (the layer's flags `F` by value, the rest, `X` among it, behind
-/// one `Arc`), and the classifier and the responder by value.
-pub(crate) struct Settings<X, F, C, R> {
-    pub(crate) common: Common<X, F>,
-    pub(crate) classify: C,
-    pub(crate) respond: R,
-}
-
-impl<X, F, C, R> Settings<X, F, C, R> {
-    pub(crate) fn with_classify<C2>(self, classify: C2) -> Settings<X, F, C2, R> {
-        Settings {
-            common: self.common,
-            classify,
-            respond: self.respond,
-        }
-    }
-
-    pub(crate) fn with_respond<R2>(self, respond: R2) -> Settings<X, F, C, R2> {
-        Settings {
-            common: self.common,
-            classify: self.classify,
-            respond,
-        }
-    }
-}
-
-impl<X, F: Copy, C: Clone, R: Clone> Clone for Settings<X, F, C, R> {
-    #[inline]
-    fn clone(&self) -> Self {
-        Self {
-            common: self.common.clone(),
-            classify: self.classify.clone(),
-            respond: self.respond.clone(),
-        }
-    }
-}
-
-impl<X: fmt::Debug, F: fmt::Debug, C, R> fmt::Debug for Settings<X, F, C, R> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Settings")
-            .field("common", &self.common)
-            .field("classify", &std::any::type_name::<C>())
-            .field("respond", &std::any::type_name::<R>())
-            .finish()
-    }
-}
-
-/// The builder methods of the [`Common`] settings, one text for both
-/// layers: expands inside a layer's `impl` that has
-/// `fn common_mut(&mut self) -> &mut Common<_, _>`.
+/// The builder methods of the [`CommonSettings`], one text for both
+/// layers: expands inside a layer's `impl` whose `settings` field has a
+/// `common: CommonSettings<_>`.
 macro_rules! common_builder_methods {
     () => {
         /// The start of every `type` URI: the kind's token is appended to it.
@@ -217,11 +151,9 @@ macro_rules! common_builder_methods {
         /// one page or anchor per kind, as RFC 9457 asks.
         ///
         /// Like every setting that is not a flag, this puts the layer's
-        /// settings behind one shared `Arc`: every request's future clones
-        /// it (a reference-count increment on a count all cores share), and
-        /// so does every clone of the service, which hyper-util's
-        /// `TowerToHyperService` makes per request under `axum::serve`. The
-        /// default configuration has no such `Arc`.
+        /// settings behind one shared `Arc`, which every request's future
+        /// clones (a reference-count increment on a count all cores share);
+        /// the default configuration has none.
         ///
         /// # Panics
         ///
@@ -229,7 +161,7 @@ macro_rules! common_builder_methods {
         /// 3986), as a problem's `type` must be: a space, say. It is a
         /// mistake in the layer's set-up, told at start-up.
         pub fn type_base(mut self, base: impl Into<String>) -> Self {
-            self.common_mut().set_type_base(base.into());
+            self.settings.common.set_type_base(base.into());
             self
         }
 
@@ -239,7 +171,7 @@ macro_rules! common_builder_methods {
         /// Off by default: it can hold internal details, such as addresses.
         /// Turn it on for development only. It is always in the log.
         pub fn expose_details(mut self, expose: bool) -> Self {
-            self.common_mut().expose_details = expose;
+            self.settings.common.expose_details = expose;
             self
         }
 
@@ -247,7 +179,7 @@ macro_rules! common_builder_methods {
         /// for logs and customisations (on by default). Off, only the method
         /// is kept.
         pub fn capture_request(mut self, capture: bool) -> Self {
-            self.common_mut().capture_request = capture;
+            self.settings.common.capture_request = capture;
             self
         }
 
@@ -259,7 +191,7 @@ macro_rules! common_builder_methods {
         /// ASCII is left out. See [`type_base`](Self::type_base) for the
         /// cost of a setting that is not a flag.
         pub fn request_id_header(mut self, name: http::HeaderName) -> Self {
-            self.common_mut().set_request_id_header(name);
+            self.settings.common.set_request_id_header(name);
             self
         }
 
@@ -271,7 +203,7 @@ macro_rules! common_builder_methods {
         /// and see [`type_base`](Self::type_base) for the cost of a setting
         /// that is not a flag.
         pub fn capture_header(mut self, name: http::HeaderName) -> Self {
-            self.common_mut().add_capture_header(name);
+            self.settings.common.add_capture_header(name);
             self
         }
 
@@ -281,7 +213,7 @@ macro_rules! common_builder_methods {
         /// its own. See [`type_base`](Self::type_base) for the cost of a
         /// setting that is not a flag.
         pub fn retry_after(mut self, after: Option<std::time::Duration>) -> Self {
-            self.common_mut().set_retry_after(after);
+            self.settings.common.set_retry_after(after);
             self
         }
 
@@ -296,8 +228,8 @@ macro_rules! common_builder_methods {
             mut self,
             report: impl Fn(&Failure, &crate::RequestContext) + Send + Sync + 'static,
         ) -> Self {
-            self.common_mut().custom_mut().layer.on_failure =
-                Some(crate::report::OnFailure::new(report));
+            self.settings.common.options_mut().layer.on_failure =
+                Some(crate::common::report::OnFailure::new(report));
             self
         }
     };
@@ -305,12 +237,12 @@ macro_rules! common_builder_methods {
 pub(crate) use common_builder_methods;
 
 /// A builder method that turns one of the layer's own flags on or off:
-/// `$name` is both the method and the field of the flags.
+/// `$name` is both the method and the field of the layer's settings.
 macro_rules! flag_setter {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
         pub fn $name(mut self, on: bool) -> Self {
-            self.common_mut().flags.$name = on;
+            self.settings.$name = on;
             self
         }
     };
@@ -346,16 +278,16 @@ mod tests {
     #[test]
     #[should_panic(expected = "is not a URI reference")]
     fn a_type_base_that_is_no_uri_is_refused() {
-        Common::<(), ()>::new(()).set_type_base("https://example.com/my problems#".into());
+        CommonSettings::<()>::new().set_type_base("https://example.com/my problems#".into());
     }
 
     #[test]
     fn the_default_configuration_allocates_nothing_shared() {
-        let mut common = Common::<(), ()>::new(());
-        assert!(common.custom.is_none());
+        let mut common = CommonSettings::<()>::new();
+        assert!(common.options.is_none());
         assert_eq!(common.request_id_header(), "x-request-id");
         common.set_type_base("/problems/".into());
         assert_eq!(common.type_base(), Some("/problems/"));
-        assert!(common.custom.is_some());
+        assert!(common.options.is_some());
     }
 }

@@ -1,0 +1,298 @@
+//! Customising the failure responses of both layers ([`ResponseForFailure`]),
+//! and the one builder of those responses.
+
+use std::borrow::Cow;
+
+use bytes::Bytes;
+use http::header::{
+    HeaderName, CONTENT_ENCODING, CONTENT_LANGUAGE, CONTENT_LENGTH, CONTENT_LOCATION,
+    CONTENT_RANGE, CONTENT_TYPE, ETAG, LAST_MODIFIED, RETRY_AFTER, TRANSFER_ENCODING,
+};
+use http::response::Parts;
+use http::{HeaderMap, HeaderValue, Response, StatusCode};
+
+use super::context::RequestContext;
+use super::kind_table::LayerFailure;
+use super::panic::{catch, Panic};
+use super::settings::CommonSettings;
+use crate::grpc;
+use crate::problem::{ExtensionValue, Problem};
+
+/// Builds the response for a failure `F` (an [`app::Failure`] or a
+/// [`gateway::Failure`]): the problem+json body by default, or any other
+/// envelope (an HTML page for browsers, a company's own JSON).
+///
+/// `problem` is the consistent body the layer would send; add to it with
+/// [`Problem::into_builder`] and return it, or ignore it. The layer sets
+/// `Content-Length` and, for `HEAD`, drops the body. If this panics, the
+/// layer logs the panic and answers with the default response for the same
+/// failure.
+///
+/// The layer keeps its responder by value and clones it into every
+/// request's future, as tower-http's `ResponseForPanic` is: the default and
+/// a closure that captures nothing are zero-sized and cost nothing; keep
+/// shared state behind an `Arc` (one reference-count increment per
+/// request).
+///
+/// Closures implement it:
+///
+/// ```
+/// use tower_problem::app::{AppErrorLayer, Failure};
+/// use tower_problem::problem::Problem;
+/// use tower_problem::RequestContext;
+///
+/// let layer = AppErrorLayer::new().respond_with(
+///     |_failure: &Failure, _request: &RequestContext, problem: Problem| {
+///         problem
+///             .into_builder()
+///             .extension("support", "https://example.com/support")
+///             .build()
+///             .expect("a valid extension name")
+///     },
+/// );
+/// ```
+///
+/// [`ProblemBuilder::build`] checks only what is added to the problem, so
+/// here it fails only for a refused extension name (a standard member's, or
+/// one RFC 9457 §3.2 advises against): a bug that a fixed name shows on the
+/// first failure, which is why `expect` suits it.
+///
+/// [`ProblemBuilder::build`]: crate::problem::ProblemBuilder::build
+///
+/// [`app::Failure`]: crate::app::Failure
+/// [`gateway::Failure`]: crate::gateway::Failure
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot build the response for a `{F}`",
+    label = "not a `ResponseForFailure<{F}>`",
+    note = "implement `ResponseForFailure<{F}>`, or pass a closure `|failure: &{F}, request: &RequestContext, problem: Problem| -> impl Into<Response<Bytes>>` that is `Clone + Send + Sync + 'static`"
+)]
+pub trait ResponseForFailure<F>: Clone + Send + Sync + 'static {
+    /// The response for `failure` of the request described by `request`.
+    fn response_for_failure(
+        &self,
+        failure: &F,
+        request: &RequestContext,
+        problem: Problem,
+    ) -> Response<Bytes>;
+
+    /// The response for `failure` of a gRPC request (see
+    /// [`grpc`](crate::grpc)), with the gRPC `code` and `message`
+    /// the layer chose: by default [`grpc::trailers_only`]. The layer then
+    /// adds its kind in [`grpc::KIND_HEADER`] and its own headers, as for
+    /// [`response_for_failure`](Self::response_for_failure). A closure
+    /// answers gRPC requests this default way.
+    fn grpc_response_for_failure(
+        &self,
+        failure: &F,
+        request: &RequestContext,
+        code: grpc::Code,
+        message: &str,
+    ) -> Response<Bytes> {
+        let _ = (failure, request);
+        grpc::trailers_only(code, message)
+    }
+}
+
+impl<Fun, F, T> ResponseForFailure<F> for Fun
+where
+    Fun: Fn(&F, &RequestContext, Problem) -> T + Clone + Send + Sync + 'static,
+    T: Into<Response<Bytes>>,
+{
+    fn response_for_failure(
+        &self,
+        failure: &F,
+        request: &RequestContext,
+        problem: Problem,
+    ) -> Response<Bytes> {
+        self(failure, request, problem).into()
+    }
+}
+
+/// The default [`ResponseForFailure`]: the problem+json body, unchanged,
+/// with `Content-Language: en` for its English titles.
+#[derive(Clone, Copy, Debug, Default)]
+#[non_exhaustive]
+pub struct DefaultResponse;
+
+impl<F> ResponseForFailure<F> for DefaultResponse {
+    fn response_for_failure(&self, _: &F, _: &RequestContext, problem: Problem) -> Response<Bytes> {
+        let mut res = Response::from(problem);
+        res.headers_mut()
+            .insert(CONTENT_LANGUAGE, HeaderValue::from_static("en"));
+        res
+    }
+}
+
+/// The consistent problem of `failure`: `type` (its kind's token under the
+/// type base, or `about:blank`), `title`, `status`, the `detail` the layer
+/// chose, and the `kind` and `request_id` members.
+pub(crate) fn failure_problem<F: LayerFailure>(
+    failure: &F,
+    detail: Option<&str>,
+    request_id: Option<&str>,
+    type_base: Option<&str>,
+) -> Problem {
+    let type_uri = if failure.has_own_type() {
+        let base = type_base.unwrap_or(crate::DEFAULT_TYPE_BASE);
+        Cow::Owned(format!("{base}{}", failure.token()))
+    } else {
+        Cow::Borrowed("about:blank")
+    };
+    let mut extensions = vec![(Cow::Borrowed("kind"), ExtensionValue::from(failure.token()))];
+    if let Some(id) = request_id {
+        extensions.push((
+            Cow::Borrowed("request_id"),
+            ExtensionValue::from(id.to_owned()),
+        ));
+    }
+    Problem::layer_problem(
+        failure.status(),
+        type_uri,
+        failure.title(),
+        detail.map(str::to_owned),
+        extensions,
+    )
+}
+
+/// Builds the response for `failure`: its problem (with `detail`, which the
+/// layer chose to show) handed to `respond`, or, for a gRPC request, the
+/// responder's gRPC answer with the kind in [`grpc::KIND_HEADER`]; when the
+/// responder panics, the default answer, so the marker, the body and the
+/// headers tell one story. Then `Content-Length` made right, no body for
+/// `HEAD` (its length stays: it is what a `GET` would get), and `failure`
+/// as the marker in the extensions. The layer adds its own headers after.
+///
+/// Returns the responder's panic, if it panicked, for the layer to log.
+pub(crate) fn failure_response<F, R, O>(
+    failure: F,
+    detail: Option<&str>,
+    request: &RequestContext,
+    grpc: bool,
+    common: &CommonSettings<O>,
+    respond: &R,
+) -> (Response<Bytes>, Option<Panic>)
+where
+    F: LayerFailure,
+    R: ResponseForFailure<F>,
+{
+    let (mut response, respond_panicked) = if grpc {
+        grpc_response(&failure, detail, request, respond)
+    } else {
+        let problem = || {
+            failure_problem(
+                &failure,
+                detail,
+                request.request_id_str(),
+                common.type_base(),
+            )
+        };
+        match catch(|| respond.response_for_failure(&failure, request, problem())) {
+            Ok(response) => (response, None),
+            Err(panic) => (
+                DefaultResponse.response_for_failure(&failure, request, problem()),
+                Some(panic),
+            ),
+        }
+    };
+    let head = request.is_head();
+    let len = response.body().len();
+    fix_content_length(response.headers_mut(), len, head);
+    if head {
+        *response.body_mut() = Bytes::new();
+    }
+    response.extensions_mut().insert(failure);
+    (response, respond_panicked)
+}
+
+/// The responder's answer to a gRPC request (the default one if it
+/// panics, and the panic), with the layer's kind.
+fn grpc_response<F, R>(
+    failure: &F,
+    detail: Option<&str>,
+    request: &RequestContext,
+    respond: &R,
+) -> (Response<Bytes>, Option<Panic>)
+where
+    F: LayerFailure,
+    R: ResponseForFailure<F>,
+{
+    let (code, message) = (failure.grpc_code(), detail.unwrap_or(failure.title()));
+    let (mut response, respond_panicked) =
+        match catch(|| respond.grpc_response_for_failure(failure, request, code, message)) {
+            Ok(response) => (response, None),
+            Err(panic) => (grpc::trailers_only(code, message), Some(panic)),
+        };
+    let headers = response.headers_mut();
+    if !headers.contains_key(grpc::KIND_HEADER) {
+        headers.insert(grpc::KIND_HEADER, HeaderValue::from_static(failure.token()));
+    }
+    (response, respond_panicked)
+}
+
+/// `Retry-After` on a 503 whose head has none, when the layer sets one.
+pub(crate) fn add_retry_after<O>(
+    headers: &mut HeaderMap,
+    status: StatusCode,
+    common: &CommonSettings<O>,
+) {
+    if status != StatusCode::SERVICE_UNAVAILABLE || headers.contains_key(RETRY_AFTER) {
+        return;
+    }
+    if let Some(secs) = common.retry_after() {
+        headers.insert(RETRY_AFTER, HeaderValue::from(secs));
+    }
+}
+
+/// Headers that describe a response's body (its representation, RFC 9110
+/// §8, and its digests, RFC 9530 and RFC 3230) or its framing: dropped when
+/// a layer replaces that body with its problem.
+const REPRESENTATION_HEADERS: [HeaderName; 12] = [
+    CONTENT_TYPE,
+    CONTENT_LENGTH,
+    CONTENT_ENCODING,
+    CONTENT_LANGUAGE,
+    CONTENT_LOCATION,
+    CONTENT_RANGE,
+    TRANSFER_ENCODING,
+    ETAG,
+    LAST_MODIFIED,
+    HeaderName::from_static("content-digest"),
+    HeaderName::from_static("repr-digest"),
+    HeaderName::from_static("digest"),
+];
+
+/// Gives a generated problem's head what the response it replaces had: its
+/// headers, but those that described its dropped body (a 416's
+/// `Content-Range` stays) and those the problem sets, and its extensions,
+/// under the problem's own.
+pub(crate) fn keep_replaced(generated: &mut Parts, replaced: Parts) {
+    // A 416's `Content-Range` gives the representation's length, which the
+    // client needs (RFC 9110 §15.5.17), not the range of a body.
+    let range_length = replaced.status == StatusCode::RANGE_NOT_SATISFIABLE;
+    for name in replaced.headers.keys() {
+        let keep = !generated.headers.contains_key(name)
+            && (!REPRESENTATION_HEADERS.contains(name) || (range_length && name == CONTENT_RANGE));
+        if keep {
+            for value in replaced.headers.get_all(name) {
+                generated.headers.append(name.clone(), value.clone());
+            }
+        }
+    }
+    let mut extensions = replaced.extensions;
+    extensions.extend(std::mem::take(&mut generated.extensions));
+    generated.extensions = extensions;
+}
+
+/// Makes `Content-Length` say `len` where it is stated (a customisation may
+/// have changed the body but not its length) or where the body will be
+/// dropped (`head`: the response to a `HEAD` states what a `GET` would
+/// get). Elsewhere it stays unstated: the body's exact size gives it, as
+/// hyper writes it.
+fn fix_content_length(headers: &mut HeaderMap, len: usize, head: bool) {
+    let stated = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok()?.parse::<usize>().ok());
+    if (head || headers.contains_key(CONTENT_LENGTH)) && stated != Some(len) {
+        headers.insert(CONTENT_LENGTH, HeaderValue::from(len));
+    }
+}

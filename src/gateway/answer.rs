@@ -1,0 +1,215 @@
+//! How the gateway answers a failure before the response head: its kind,
+//! its one log line, its count and report, and its response with
+//! `Proxy-Status`.
+
+use std::error::Error;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::header::HeaderValue;
+use http::Response;
+use tokio::time::Instant;
+
+use super::classify::{tls_alert, Walk};
+use super::failure::{Failure, Kind};
+use super::future::UpstreamCall;
+use super::log;
+use super::proxy_status::{member, Params, PROXY_STATUS};
+use super::request_body::ClientBodyFailure;
+use crate::common::error_chain::ErrorChain;
+use crate::common::panic::catch;
+use crate::common::responder::{add_retry_after, failure_response, keep_replaced};
+use crate::{BoxError, Classify, ResponseForFailure};
+
+/// Why the response head never came.
+pub(super) enum HeadFailure {
+    /// The inner service or its future failed.
+    Error(BoxError),
+    /// The layer's head timeout ran out.
+    Timeout,
+    /// The upstream answered `101 Switching Protocols` to a request that
+    /// asked for no upgrade.
+    UnaskedUpgrade,
+}
+
+/// The error of [`HeadFailure::UnaskedUpgrade`].
+#[derive(Debug)]
+struct UnaskedUpgrade;
+
+impl std::fmt::Display for UnaskedUpgrade {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the upstream answered 101 Switching Protocols to a request without Upgrade")
+    }
+}
+
+impl Error for UnaskedUpgrade {}
+
+impl<C, R> UpstreamCall<C, R>
+where
+    C: Classify<Kind>,
+    R: ResponseForFailure<Failure>,
+{
+    /// Classifies, logs, counts, reports and answers a failure before the
+    /// response head.
+    pub(super) fn answer(&self, failure: HeadFailure, started: Option<Instant>) -> Response<Bytes> {
+        let failure = match failure {
+            HeadFailure::Error(error) => {
+                let (kind, never_sent) = self.classify(&*error);
+                let status = self.settings.status(kind);
+                Failure::new(kind, status, never_sent, Some(Arc::new(error)))
+            }
+            HeadFailure::Timeout => {
+                let kind = Kind::HttpResponseTimeout;
+                Failure::new(kind, self.settings.status(kind), false, None)
+            }
+            HeadFailure::UnaskedUpgrade => {
+                let kind = Kind::HttpProtocolError;
+                let error: BoxError = Box::new(UnaskedUpgrade);
+                Failure::new(
+                    kind,
+                    self.settings.status(kind),
+                    false,
+                    Some(Arc::new(error)),
+                )
+            }
+        };
+        self.respond(failure, started)
+    }
+
+    /// The upstream's 5xx response with its body replaced by the gateway's
+    /// problem, when the layer intercepts error responses.
+    pub(super) fn intercepted<B>(
+        &self,
+        res: Response<B>,
+        started: Option<Instant>,
+    ) -> Response<Bytes> {
+        let (upstream, body) = res.into_parts();
+        drop(body);
+        let failure = Failure::new(Kind::UpstreamServerError, upstream.status, false, None);
+        let (mut parts, data) = self.respond(failure, started).into_parts();
+        // The upstream's headers after the generated ones, so its
+        // Proxy-Status members come before the gateway's, as RFC 9209
+        // orders them.
+        let ours = parts.headers.remove(PROXY_STATUS);
+        keep_replaced(&mut parts, upstream);
+        if let Some(ours) = ours {
+            parts.headers.append(PROXY_STATUS, ours);
+        }
+        Response::from_parts(parts, data)
+    }
+
+    /// The layer's kind for `error`, from one walk of its chain: a failure
+    /// of the client's request body first, then the user's classifier (its
+    /// panic logged and ignored), then the default rules; and whether the
+    /// request was never sent.
+    fn classify(&self, error: &(dyn Error + 'static)) -> (Kind, bool) {
+        let walk = Walk::of(error);
+        let kind = match walk.request_body_failure() {
+            Some(ClientBodyFailure::Failed) => Kind::RequestBodyError,
+            Some(ClientBodyFailure::TooLarge) => Kind::RequestBodyTooLarge,
+            None => match catch(|| self.classify.classify(error)) {
+                Ok(Some(kind)) => kind,
+                Ok(None) => walk.kind(),
+                Err(panic) => {
+                    log::classify_panicked(&panic, self, std::any::type_name::<C>());
+                    walk.kind()
+                }
+            },
+        };
+        (kind, walk.is_never_sent())
+    }
+
+    /// Logs `failure`, counts it (feature `metrics`), hands it to the
+    /// layer's `on_failure`, and builds its response with the gateway's
+    /// own headers: `Proxy-Status` and, on a 503, `Retry-After`.
+    fn respond(&self, failure: Failure, started: Option<Instant>) -> Response<Bytes> {
+        let settings = &self.settings;
+        let details = self.details(&failure);
+        log::failure(&failure, self, started, details.as_deref());
+        #[cfg(feature = "metrics")]
+        crate::common::metrics::failure(
+            "gateway",
+            failure.kind().as_str(),
+            Some(failure.status()),
+            settings.metrics_upstream().then(|| self.upstream()),
+        );
+        if let Some(on_failure) = settings.on_failure() {
+            if let Some(panic) = on_failure.report(&failure, &self.request) {
+                log::customisation_panicked(&panic, failure.kind(), self, "on_failure");
+            }
+        }
+        let member = self.proxy_status(&failure, details.as_deref());
+        let (kind, status) = (failure.kind(), failure.status());
+        let (mut response, respond_panicked) = failure_response(
+            failure,
+            details
+                .as_deref()
+                .filter(|_| settings.common.expose_details),
+            &self.request,
+            self.grpc,
+            &settings.common,
+            &self.respond,
+        );
+        let headers = response.headers_mut();
+        if let Some(member) = member {
+            if !headers.contains_key(PROXY_STATUS) {
+                headers.append(PROXY_STATUS, member);
+            }
+        }
+        add_retry_after(headers, status, &settings.common);
+        if let Some(panic) = respond_panicked {
+            log::customisation_panicked(&panic, kind, self, std::any::type_name::<R>());
+        }
+        response
+    }
+}
+
+impl<C, R> UpstreamCall<C, R> {
+    /// The error chain, or what the layer knows, for `detail` and
+    /// `details=`; only when one of them is on.
+    fn details(&self, failure: &Failure) -> Option<String> {
+        let settings = &self.settings;
+        if !(settings.common.expose_details || settings.proxy_status_details) {
+            return None;
+        }
+        Some(match (failure.error(), failure.kind()) {
+            (Some(error), _) => ErrorChain(error).to_string(),
+            (None, Kind::UpstreamServerError) => {
+                format!("the upstream answered {}", failure.status().as_u16())
+            }
+            (None, _) => match self.head_timeout {
+                Some(timeout) => format!("no response head within {timeout:?}"),
+                None => String::from("no response head in time"),
+            },
+        })
+    }
+
+    /// The gateway's `Proxy-Status` member for `failure`: its error type,
+    /// or the status received for a replaced 5xx; `None` for a failure of
+    /// the client's body.
+    fn proxy_status(&self, failure: &Failure, details: Option<&str>) -> Option<HeaderValue> {
+        let kind = failure.kind();
+        let error = kind.is_proxy_error().then_some(kind.as_str());
+        let received_status = (kind == Kind::UpstreamServerError).then_some(failure.status());
+        if error.is_none() && received_status.is_none() {
+            return None;
+        }
+        let alert = match (kind, failure.error()) {
+            (Kind::TlsAlertReceived, Some(error)) => tls_alert(error),
+            _ => None,
+        };
+        let settings = &self.settings;
+        let params = Params {
+            error,
+            details: details.filter(|_| settings.proxy_status_details),
+            next_hop: self
+                .upstream
+                .as_ref()
+                .map(|authority| authority.as_str())
+                .filter(|_| settings.proxy_status_next_hop),
+            received_status,
+            alert: alert.as_ref().map(|(id, message)| (*id, message.as_str())),
+        };
+        Some(member(settings.proxy_name(), &params))
+    }
+}
