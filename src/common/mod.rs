@@ -8,7 +8,7 @@
 
 pub(crate) mod call_state;
 mod classify;
-mod context;
+pub(crate) mod context;
 pub(crate) mod error_chain;
 pub(crate) mod full_body;
 pub(crate) mod kind_table;

@@ -133,12 +133,19 @@ pub(crate) fn failure_problem<F: LayerFailure>(
     type_base: Option<&str>,
 ) -> Problem {
     let type_uri = if failure.has_own_type() {
-        let base = type_base.unwrap_or(crate::DEFAULT_TYPE_BASE);
-        Cow::Owned(format!("{base}{}", failure.token()))
+        let (base, token) = (
+            type_base.unwrap_or(crate::DEFAULT_TYPE_BASE),
+            failure.token(),
+        );
+        let mut type_uri = String::with_capacity(base.len() + token.len());
+        type_uri.push_str(base);
+        type_uri.push_str(token);
+        Cow::Owned(type_uri)
     } else {
         Cow::Borrowed("about:blank")
     };
-    let mut extensions = vec![(Cow::Borrowed("kind"), ExtensionValue::from(failure.token()))];
+    let mut extensions = Vec::with_capacity(2);
+    extensions.push((Cow::Borrowed("kind"), ExtensionValue::from(failure.token())));
     if let Some(id) = request_id {
         extensions.push((
             Cow::Borrowed("request_id"),
@@ -188,9 +195,9 @@ where
         };
         match catch(|| respond.response_for_failure(&failure, request, problem())) {
             Ok(response) => (response, None),
-            Err(panic) => (
+            Err(payload) => (
                 DefaultResponse.response_for_failure(&failure, request, problem()),
-                Some(panic),
+                Some(payload.into_panic()),
             ),
         }
     };
@@ -220,7 +227,10 @@ where
     let (mut response, respond_panicked) =
         match catch(|| respond.grpc_response_for_failure(failure, request, code, message)) {
             Ok(response) => (response, None),
-            Err(panic) => (grpc::trailers_only(code, message), Some(panic)),
+            Err(payload) => (
+                grpc::trailers_only(code, message),
+                Some(payload.into_panic()),
+            ),
         };
     let headers = response.headers_mut();
     if !headers.contains_key(grpc::KIND_HEADER) {
@@ -289,10 +299,12 @@ pub(crate) fn keep_replaced(generated: &mut Parts, replaced: Parts) {
 /// get). Elsewhere it stays unstated: the body's exact size gives it, as
 /// hyper writes it.
 fn fix_content_length(headers: &mut HeaderMap, len: usize, head: bool) {
-    let stated = headers
-        .get(CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok()?.parse::<usize>().ok());
-    if (head || headers.contains_key(CONTENT_LENGTH)) && stated != Some(len) {
+    let stated = match headers.get(CONTENT_LENGTH) {
+        None if !head => return,
+        None => None,
+        Some(value) => value.to_str().ok().and_then(|text| text.parse().ok()),
+    };
+    if stated != Some(len) {
         headers.insert(CONTENT_LENGTH, HeaderValue::from(len));
     }
 }

@@ -6,7 +6,7 @@ use std::error::Error;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::header::HeaderValue;
+use http::header::{Entry, HeaderValue};
 use http::Response;
 use tokio::time::Instant;
 
@@ -110,7 +110,8 @@ where
             None => match catch(|| self.classify.classify(error)) {
                 Ok(Some(kind)) => kind,
                 Ok(None) => walk.kind(),
-                Err(panic) => {
+                Err(payload) => {
+                    let panic = payload.into_panic();
                     log::classify_panicked(&panic, self, std::any::type_name::<C>());
                     walk.kind()
                 }
@@ -151,10 +152,8 @@ where
             &self.respond,
         );
         let headers = response.headers_mut();
-        if let Some(member) = member {
-            if !headers.contains_key(PROXY_STATUS) {
-                headers.append(PROXY_STATUS, member);
-            }
+        if let (Some(member), Entry::Vacant(vacant)) = (member, headers.entry(PROXY_STATUS)) {
+            vacant.insert(member);
         }
         add_retry_after(headers, status, &settings.common);
         if let Some(panic) = respond_panicked {
@@ -177,7 +176,7 @@ impl<C, R> UpstreamCall<C, R> {
             (None, Kind::UpstreamServerError) => {
                 format!("the upstream answered {}", failure.status().as_u16())
             }
-            (None, _) => match self.head_timeout {
+            (None, _) => match self.head_timeout.get() {
                 Some(timeout) => format!("no response head within {timeout:?}"),
                 None => String::from("no response head in time"),
             },

@@ -3,7 +3,6 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use bytes::Bytes;
 use http::uri::Authority;
@@ -13,6 +12,7 @@ use tokio::time::{Instant, Sleep};
 
 use super::classify::classify_body;
 use super::failure::Kind;
+use super::layer::TimeoutMs;
 use super::log;
 use crate::common::full_body::FullBody;
 use crate::BoxError;
@@ -59,7 +59,7 @@ pin_project! {
 struct Watch {
     upstream: Option<Authority>,
     started: Option<Instant>,
-    idle_timeout: Option<Duration>,
+    idle_timeout: TimeoutMs,
     /// Set on the first `Pending` of a wait, cleared by the next frame: the
     /// idle timer is reset once per wait, not on every poll.
     waiting: bool,
@@ -76,7 +76,7 @@ impl<B> GatewayBody<B> {
         body: B,
         upstream: Option<Authority>,
         started: Option<Instant>,
-        idle_timeout: Option<Duration>,
+        idle_timeout: TimeoutMs,
         max_bytes: Option<u64>,
     ) -> Self {
         Self {
@@ -142,7 +142,7 @@ where
                     }
                 }
                 Poll::Pending => {
-                    let Some(timeout) = watch.idle_timeout else {
+                    let Some(timeout) = watch.idle_timeout.get() else {
                         return Poll::Pending;
                     };
                     if !watch.waiting {
@@ -222,7 +222,7 @@ fn fail<B>(mut state: Pin<&mut State<B>>, error: &BodyError) {
             upstream,
             watch.max_bytes - watch.room,
             watch.started,
-            watch.idle_timeout,
+            watch.idle_timeout.get(),
         );
     }
     state.set(State::Failed);

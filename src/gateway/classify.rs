@@ -2,6 +2,7 @@
 //! client's error, in one walk of its chain.
 
 use std::error::Error;
+use std::fmt::Write as _;
 use std::io;
 
 use super::failure::Kind;
@@ -20,9 +21,12 @@ pub(super) struct Walk<'a> {
     unprocessed: bool,
     /// The first level the default rules know by its type.
     found: Option<Found>,
-    /// The levels of types the rules do not know, whose text is read when
-    /// no type told.
-    unknown: Vec<&'a (dyn Error + 'static)>,
+    /// The error, whose levels of types the rules do not know are read by
+    /// their text when no type told.
+    error: &'a (dyn Error + 'static),
+    /// The innermost of those levels, read first (a failed lookup's text
+    /// sits deepest), and how many there are.
+    unknown: Option<(&'a (dyn Error + 'static), usize)>,
 }
 
 /// What the default rules see in one level, by its type.
@@ -67,7 +71,8 @@ impl<'a> Walk<'a> {
             connect: None,
             unprocessed: false,
             found: None,
-            unknown: Vec::new(),
+            error,
+            unknown: None,
         };
         for level in sources(error) {
             #[cfg(feature = "hyper-util")]
@@ -91,7 +96,8 @@ impl<'a> Walk<'a> {
                         walk.request_body = Some(failure);
                         break;
                     }
-                    walk.unknown.push(level.error);
+                    let count = walk.unknown.map_or(0, |(_, count)| count);
+                    walk.unknown = Some((level.error, count + 1));
                 }
             }
         }
@@ -114,7 +120,15 @@ impl<'a> Walk<'a> {
     /// the layer tells it first). Reads the text of the levels of unknown
     /// types only if no type told.
     pub(super) fn kind(&self) -> Kind {
-        if self.found.is_none() && self.unknown.iter().any(|level| is_dns_text(*level)) {
+        let by_text = |(innermost, count)| {
+            let mut text = String::new();
+            is_dns_text(innermost, &mut text)
+                || (count > 1
+                    && sources(self.error)
+                        .filter(|level| head_level(*level) == Told::Unknown)
+                        .any(|level| is_dns_text(level.error, &mut text)))
+        };
+        if self.found.is_none() && self.unknown.is_some_and(by_text) {
             return Kind::DnsError;
         }
         resolve(self.found, self.connect)
@@ -223,8 +237,9 @@ fn h2_level(error: &h2::Error) -> Told {
 /// Whether a level of an unknown type reads as a failed name lookup:
 /// hyper-util's `ConnectError` is private, and std's resolver error is a
 /// message in an `io::Error`, so their text is all there is.
-fn is_dns_text(level: &(dyn Error + 'static)) -> bool {
-    let text = level.to_string();
+fn is_dns_text(level: &(dyn Error + 'static), text: &mut String) -> bool {
+    text.clear();
+    let _ = write!(text, "{level}");
     ["dns error", "failed to lookup address information"]
         .iter()
         .any(|prefix| text.starts_with(prefix))

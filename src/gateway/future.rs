@@ -2,7 +2,6 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use bytes::Bytes;
 use http::uri::Authority;
@@ -14,7 +13,7 @@ use tokio::time::{Instant, Sleep};
 use super::answer::HeadFailure;
 use super::body::GatewayBody;
 use super::failure::{Failure, Kind};
-use super::layer::GatewaySettings;
+use super::layer::{GatewaySettings, TimeoutMs};
 use super::log;
 use crate::common::call_state::{CallState, CallStateProj};
 use crate::{BoxError, Classify, RequestContext, ResponseForFailure};
@@ -58,7 +57,7 @@ pub(super) struct UpstreamCall<C, R> {
     pub(super) upgrade: bool,
     pub(super) grpc: bool,
     /// The layer's head timeout, bounded by a gRPC request's deadline.
-    pub(super) head_timeout: Option<Duration>,
+    pub(super) head_timeout: TimeoutMs,
     pub(super) settings: GatewaySettings,
     pub(super) classify: C,
     pub(super) respond: R,
@@ -126,7 +125,7 @@ where
                     if this.started.is_none() {
                         let now = Instant::now();
                         *this.started = Some(now);
-                        if let Some(timeout) = this.call.head_timeout {
+                        if let Some(timeout) = this.call.head_timeout.get() {
                             this.timer
                                 .set(Some(tokio::time::sleep_until(now + timeout)));
                         }

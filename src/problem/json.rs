@@ -28,11 +28,37 @@ impl ObjectWriter {
     /// An integer, as its decimal digits.
     pub(super) fn integer(&mut self, key: &str, value: impl Into<i128>) {
         self.key(key);
-        write!(self.buf, "{}", value.into()).expect("a Vec takes any write");
+        let value = value.into();
+        if value < 0 {
+            self.buf.push(b'-');
+        }
+        let mut digits = [0u8; 39];
+        let mut rest = value.unsigned_abs();
+        let mut at = digits.len();
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+            if rest == 0 {
+                break;
+            }
+        }
+        self.buf.extend_from_slice(&digits[at..]);
     }
 
     pub(super) fn bool(&mut self, key: &str, value: bool) {
         self.raw(key, if value { "true" } else { "false" });
+    }
+
+    /// A string member holding a URI reference, as `type` and `instance`
+    /// always do (the builder and `Deserialize` check them): RFC 3986 lets
+    /// no character JSON escapes into one, so it is copied as it is.
+    pub(super) fn uri_reference(&mut self, key: &str, value: &str) {
+        debug_assert!(!value.bytes().any(needs_escape), "{value:?}");
+        self.key(key);
+        self.buf.push(b'"');
+        self.buf.extend_from_slice(value.as_bytes());
+        self.buf.push(b'"');
     }
 
     /// A member whose value is JSON text already.
@@ -56,23 +82,59 @@ impl ObjectWriter {
 }
 
 /// Writes `value` as a JSON string: `"`, `\` and the control characters
-/// escaped, anything else (non-ASCII text too) as it is.
+/// escaped, anything else (non-ASCII text too) as it is, copied a run at a
+/// time between the bytes to escape.
 fn write_string(buf: &mut Vec<u8>, value: &str) {
+    let bytes = value.as_bytes();
     buf.push(b'"');
-    for &byte in value.as_bytes() {
-        match byte {
-            b'"' => buf.extend_from_slice(br#"\""#),
-            b'\\' => buf.extend_from_slice(br"\\"),
-            b'\n' => buf.extend_from_slice(br"\n"),
-            b'\r' => buf.extend_from_slice(br"\r"),
-            b'\t' => buf.extend_from_slice(br"\t"),
-            0x08 => buf.extend_from_slice(br"\b"),
-            0x0c => buf.extend_from_slice(br"\f"),
-            0..=0x1f => write!(buf, "\\u{byte:04x}").expect("a Vec takes any write"),
-            _ => buf.push(byte),
-        }
+    if !bytes.iter().any(|&byte| needs_escape(byte)) {
+        buf.extend_from_slice(bytes);
+        buf.push(b'"');
+        return;
     }
+    let mut run = 0;
+    for (at, &byte) in bytes.iter().enumerate() {
+        if !needs_escape(byte) {
+            continue;
+        }
+        let escape: &[u8] = match byte {
+            b'"' => br#"\""#,
+            b'\\' => br"\\",
+            b'\n' => br"\n",
+            b'\r' => br"\r",
+            b'\t' => br"\t",
+            0x08 => br"\b",
+            0x0c => br"\f",
+            _ => b"",
+        };
+        buf.extend_from_slice(&bytes[run..at]);
+        if escape.is_empty() {
+            write!(buf, "\\u{byte:04x}").expect("a Vec takes any write");
+        } else {
+            buf.extend_from_slice(escape);
+        }
+        run = at + 1;
+    }
+    buf.extend_from_slice(&bytes[run..]);
     buf.push(b'"');
+}
+
+/// Whether JSON escapes `byte` inside a string: `"`, `\\` and the control
+/// characters (RFC 8259 §7). A table, as serde_json keeps it: one look-up
+/// a byte.
+fn needs_escape(byte: u8) -> bool {
+    static ESCAPED: [bool; 256] = {
+        let mut table = [false; 256];
+        let mut byte = 0;
+        while byte < 0x20 {
+            table[byte] = true;
+            byte += 1;
+        }
+        table[b'"' as usize] = true;
+        table[b'\\' as usize] = true;
+        table
+    };
+    ESCAPED[usize::from(byte)]
 }
 
 #[cfg(test)]

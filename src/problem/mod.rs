@@ -248,7 +248,7 @@ impl Problem {
             .sum();
         let mut json = ObjectWriter::with_capacity(texts + 64 + 24 * self.extensions.len());
         if let Some(type_uri) = &self.type_uri {
-            json.string("type", type_uri);
+            json.uri_reference("type", type_uri);
         }
         if let Some(title) = &self.title {
             json.string("title", title);
@@ -258,7 +258,7 @@ impl Problem {
             json.string("detail", detail);
         }
         if let Some(instance) = &self.instance {
-            json.string("instance", instance);
+            json.uri_reference("instance", instance);
         }
         for (key, value) in &self.extensions {
             value.write(key, &mut json);
