@@ -176,7 +176,7 @@ impl<C, R> UpstreamCall<C, R> {
             (None, Kind::UpstreamServerError) => {
                 format!("the upstream answered {}", failure.status().as_u16())
             }
-            (None, _) => match self.head_timeout.get() {
+            (None, _) => match self.head_timeout {
                 Some(timeout) => format!("no response head within {timeout:?}"),
                 None => String::from("no response head in time"),
             },

@@ -3,6 +3,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::uri::Authority;
@@ -12,7 +13,6 @@ use tokio::time::{Instant, Sleep};
 
 use super::classify::classify_body;
 use super::failure::Kind;
-use super::layer::TimeoutMs;
 use super::log;
 use crate::common::full_body::FullBody;
 use crate::BoxError;
@@ -59,7 +59,7 @@ pin_project! {
 struct Watch {
     upstream: Option<Authority>,
     started: Option<Instant>,
-    idle_timeout: TimeoutMs,
+    idle_timeout: Option<Duration>,
     /// Set on the first `Pending` of a wait, cleared by the next frame: the
     /// idle timer is reset once per wait, not on every poll.
     waiting: bool,
@@ -76,7 +76,7 @@ impl<B> GatewayBody<B> {
         body: B,
         upstream: Option<Authority>,
         started: Option<Instant>,
-        idle_timeout: TimeoutMs,
+        idle_timeout: Option<Duration>,
         max_bytes: Option<u64>,
     ) -> Self {
         Self {
@@ -142,16 +142,20 @@ where
                     }
                 }
                 Poll::Pending => {
-                    let Some(timeout) = watch.idle_timeout.get() else {
+                    let Some(timeout) = watch.idle_timeout else {
                         return Poll::Pending;
                     };
                     if !watch.waiting {
                         watch.waiting = true;
                         let now = Instant::now();
                         watch.started.get_or_insert(now);
+                        // One too long to add to the clock never runs out.
+                        let Some(deadline) = now.checked_add(timeout) else {
+                            return Poll::Pending;
+                        };
                         match idle.as_mut().as_pin_mut() {
-                            Some(timer) => timer.reset(now + timeout),
-                            None => idle.set(Some(tokio::time::sleep_until(now + timeout))),
+                            Some(timer) => timer.reset(deadline),
+                            None => idle.set(Some(tokio::time::sleep_until(deadline))),
                         }
                     }
                     let expired = idle
@@ -222,7 +226,7 @@ fn fail<B>(mut state: Pin<&mut State<B>>, error: &BodyError) {
             upstream,
             watch.max_bytes - watch.room,
             watch.started,
-            watch.idle_timeout.get(),
+            watch.idle_timeout,
         );
     }
     state.set(State::Failed);

@@ -2,6 +2,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::uri::Authority;
@@ -13,7 +14,7 @@ use tokio::time::{Instant, Sleep};
 use super::answer::HeadFailure;
 use super::body::GatewayBody;
 use super::failure::{Failure, Kind};
-use super::layer::{GatewaySettings, TimeoutMs};
+use super::layer::GatewaySettings;
 use super::log;
 use crate::common::call_state::{CallState, CallStateProj};
 use crate::{BoxError, Classify, RequestContext, ResponseForFailure};
@@ -57,7 +58,7 @@ pub(super) struct UpstreamCall<C, R> {
     pub(super) upgrade: bool,
     pub(super) grpc: bool,
     /// The layer's head timeout, bounded by a gRPC request's deadline.
-    pub(super) head_timeout: TimeoutMs,
+    pub(super) head_timeout: Option<Duration>,
     pub(super) settings: GatewaySettings,
     pub(super) classify: C,
     pub(super) respond: R,
@@ -125,9 +126,9 @@ where
                     if this.started.is_none() {
                         let now = Instant::now();
                         *this.started = Some(now);
-                        if let Some(timeout) = this.call.head_timeout.get() {
-                            this.timer
-                                .set(Some(tokio::time::sleep_until(now + timeout)));
+                        let deadline = this.call.head_timeout.and_then(|t| now.checked_add(t));
+                        if let Some(deadline) = deadline {
+                            this.timer.set(Some(tokio::time::sleep_until(deadline)));
                         }
                     }
                     let expired = this

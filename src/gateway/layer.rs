@@ -32,44 +32,12 @@ pub struct GatewayErrorLayer<C = DefaultClassifier, R = DefaultResponse> {
 #[derive(Clone, Debug)]
 pub(super) struct GatewaySettings {
     pub(super) common: CommonSettings<GatewayOptions>,
-    pub(super) head_timeout: TimeoutMs,
-    pub(super) body_idle_timeout: TimeoutMs,
+    pub(super) head_timeout: Option<Duration>,
+    pub(super) body_idle_timeout: Option<Duration>,
     pub(super) recommended_statuses: bool,
     pub(super) proxy_status_details: bool,
     pub(super) proxy_status_next_hop: bool,
     pub(super) intercept_error_responses: bool,
-}
-
-/// A timeout in whole milliseconds, tokio's timer resolution, 0 for none:
-/// every request's future carries the layer's settings and its own head
-/// timeout, and an `Option<Duration>` takes four times the room, which
-/// every move of the future pays for (BENCHMARKS.md).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
-pub(super) struct TimeoutMs(u32);
-
-impl TimeoutMs {
-    /// `timeout` rounded up to whole milliseconds, at most `u32::MAX` (49
-    /// days); none for `None` or zero.
-    pub(super) const fn new(timeout: Option<Duration>) -> Self {
-        let Some(timeout) = timeout else {
-            return Self(0);
-        };
-        let ms = timeout.as_millis() + (timeout.subsec_nanos() % 1_000_000 != 0) as u128;
-        Self(if ms > u32::MAX as u128 {
-            u32::MAX
-        } else {
-            ms as u32
-        })
-    }
-
-    /// At least a millisecond: for a deadline, which zero does not turn off.
-    pub(super) fn deadline(deadline: Duration) -> Self {
-        Self(Self::new(Some(deadline)).0.max(1))
-    }
-
-    pub(super) fn get(self) -> Option<Duration> {
-        (self.0 != 0).then(|| Duration::from_millis(u64::from(self.0)))
-    }
 }
 
 /// The gateway's settings that are not flags.
@@ -151,8 +119,8 @@ impl GatewayErrorLayer {
         Self {
             settings: GatewaySettings {
                 common: CommonSettings::new(),
-                head_timeout: TimeoutMs::new(Some(DEFAULT_HEAD_TIMEOUT)),
-                body_idle_timeout: TimeoutMs::new(Some(DEFAULT_BODY_IDLE_TIMEOUT)),
+                head_timeout: Some(DEFAULT_HEAD_TIMEOUT),
+                body_idle_timeout: Some(DEFAULT_BODY_IDLE_TIMEOUT),
                 recommended_statuses: false,
                 proxy_status_details: false,
                 proxy_status_next_hop: false,
@@ -258,19 +226,20 @@ impl<C, R> GatewayErrorLayer<C, R> {
 
     /// How long the upstream may take to send its response head, from the
     /// first poll of the response future (30 s by default; `None` or zero
-    /// turns it off), in whole milliseconds, rounded up (tokio's timer
-    /// counts no finer), at most 49 days. When it runs out, the upstream request is dropped and
-    /// the client gets [`Kind::HttpResponseTimeout`].
+    /// turns it off; tokio's timer rounds it up to whole milliseconds, and
+    /// one too long to add to the clock never runs out). When it runs out,
+    /// the upstream request is dropped and the client gets
+    /// [`Kind::HttpResponseTimeout`].
     ///
     /// The timer is armed only when the inner service's future is not ready
     /// at once, and needs tokio's time driver.
     pub fn head_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.settings.head_timeout = TimeoutMs::new(timeout);
+        self.settings.head_timeout = timeout.filter(|timeout| !timeout.is_zero());
         self
     }
 
     /// How long the upstream's response body may send nothing (60 s by
-    /// default; `None` or zero turns it off), in whole milliseconds as the
+    /// default; `None` or zero turns it off), timed as the
     /// [head timeout](Self::head_timeout) is. When it runs out, the response
     /// body ends with a [`BodyError`](super::BodyError) and the server
     /// aborts the response: the status was sent, so this cannot be a 502.
@@ -278,7 +247,7 @@ impl<C, R> GatewayErrorLayer<C, R> {
     /// The timer is armed the first time the body is not ready, and reset
     /// once per wait, not per frame.
     pub fn body_idle_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.settings.body_idle_timeout = TimeoutMs::new(timeout);
+        self.settings.body_idle_timeout = timeout.filter(|timeout| !timeout.is_zero());
         self
     }
 
@@ -491,11 +460,42 @@ mod tests {
             .head_timeout(Some(Duration::from_micros(1500)))
             .body_idle_timeout(Some(Duration::ZERO));
         let settings = timeouts.settings();
-        assert_eq!(settings.head_timeout.get(), Some(Duration::from_millis(2)));
-        assert_eq!(settings.body_idle_timeout.get(), None);
+        assert_eq!(settings.head_timeout, Some(Duration::from_micros(1500)));
+        assert_eq!(settings.body_idle_timeout, None);
         assert_eq!(layer.settings().proxy_name(), DEFAULT_PROXY_NAME);
         let named = layer.proxy_name("edge 1");
         assert_eq!(named.settings().proxy_name(), "\"edge 1\"");
+    }
+
+    /// A head and a body that are each pending once, under timeouts too
+    /// long to add to the clock: they never run out, and nothing panics.
+    #[tokio::test]
+    async fn a_timeout_too_long_for_the_clock_never_runs_out() {
+        use std::convert::Infallible;
+
+        use bytes::Bytes;
+        use http::{Request, Response};
+        use http_body::Frame;
+        use http_body_util::{BodyExt, StreamBody};
+        use tower::ServiceExt;
+
+        let upstream =
+            tower::service_fn(|_req: Request<super::super::RequestBody<String>>| async {
+                tokio::task::yield_now().await;
+                let frame = futures_util::stream::once(async {
+                    tokio::task::yield_now().await;
+                    Ok::<_, Infallible>(Frame::data(Bytes::from("ok")))
+                });
+                Ok::<_, Infallible>(Response::new(StreamBody::new(frame)))
+            });
+        let gateway = GatewayErrorLayer::new()
+            .head_timeout(Some(Duration::MAX))
+            .body_idle_timeout(Some(Duration::MAX))
+            .layer(upstream);
+        let res = gateway.oneshot(Request::new(String::new())).await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let body = res.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(body, "ok");
     }
 
     #[test]

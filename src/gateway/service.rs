@@ -1,6 +1,7 @@
 use std::convert::Infallible;
 use std::fmt;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::UPGRADE;
@@ -11,7 +12,7 @@ use tower_service::Service;
 use super::body::GatewayBody;
 use super::failure::{Failure, Kind};
 use super::future::{ResponseFuture, UpstreamCall};
-use super::layer::{GatewaySettings, TimeoutMs};
+use super::layer::GatewaySettings;
 use super::request_body::{too_large, RequestBody};
 use crate::common::readiness::poll_ready_keeping;
 use crate::common::settings::inner_accessors;
@@ -103,10 +104,9 @@ where
 /// A gRPC request's head timeout: the layer's, bounded by the request's
 /// `grpc-timeout`, its deadline, if it has one: the client has given up
 /// by then.
-fn grpc_head_timeout(head_timeout: TimeoutMs, headers: &HeaderMap) -> TimeoutMs {
-    match crate::grpc::timeout(headers).map(TimeoutMs::deadline) {
-        Some(deadline) if head_timeout.get().is_some() => deadline.min(head_timeout),
-        Some(deadline) => deadline,
+fn grpc_head_timeout(head_timeout: Option<Duration>, headers: &HeaderMap) -> Option<Duration> {
+    match crate::grpc::timeout(headers) {
+        Some(deadline) => Some(head_timeout.map_or(deadline, |timeout| timeout.min(deadline))),
         None => head_timeout,
     }
 }
