@@ -65,11 +65,15 @@ impl fmt::Display for ErrorChain<'_> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
+    /// A level of a test's error chain: its text and its source.
     #[derive(Debug)]
-    struct Wrap(&'static str, Option<Box<dyn Error + Send + Sync>>);
+    pub(crate) struct Wrap(
+        pub(crate) &'static str,
+        pub(crate) Option<Box<dyn Error + Send + Sync>>,
+    );
 
     impl fmt::Display for Wrap {
         fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

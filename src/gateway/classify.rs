@@ -303,22 +303,8 @@ fn body_level(error: &(dyn Error + 'static)) -> Option<Kind> {
 
 #[cfg(test)]
 mod tests {
-    use std::fmt;
-
     use super::*;
-
-    #[derive(Debug)]
-    struct Wrap(&'static str, Option<Box<dyn Error + Send + Sync>>);
-    impl fmt::Display for Wrap {
-        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str(self.0)
-        }
-    }
-    impl Error for Wrap {
-        fn source(&self) -> Option<&(dyn Error + 'static)> {
-            self.1.as_deref().map(|e| e as _)
-        }
-    }
+    use crate::common::error_chain::tests::Wrap;
 
     fn kind(error: Wrap) -> Kind {
         Walk::of(&error).kind()
