@@ -18,17 +18,17 @@ pub(super) fn classified<C: Classify<Kind>>(error: BoxError, classify: &C) -> Fa
 pub(super) fn kind_of<C: Classify<Kind>>(error: &(dyn Error + 'static), classifier: &C) -> Kind {
     match catch(|| classifier.classify(error)) {
         Ok(Some(kind)) => kind,
-        Ok(None) => default_kind(error),
+        Ok(None) => kind_by_rules(error),
         Err(payload) => {
             log::classify_panicked(&payload.into_panic(), std::any::type_name::<C>());
-            default_kind(error)
+            kind_by_rules(error)
         }
     }
 }
 
 /// tower's timeout and load shedding by their errors, anywhere in the
 /// chain (feature `tower`); any other error is the handler's.
-fn default_kind(error: &(dyn Error + 'static)) -> Kind {
+fn kind_by_rules(error: &(dyn Error + 'static)) -> Kind {
     #[cfg(feature = "tower")]
     for level in crate::common::error_chain::sources(error) {
         if level.error.is::<tower::timeout::error::Elapsed>() {
