@@ -77,40 +77,38 @@ where
         let call = &*this.call;
         let failure = match this.state.as_mut().project() {
             CallStateProj::Running { future } => {
-                // The output comes out through `output`, not as the
-                // closure's value, which `catch_unwind` would copy once more.
-                let mut output = Poll::Pending;
-                let polled = catch(|| output = future.poll(cx));
-                // Drop the inner future as soon as it is done, caught too: a
-                // panic in its `Drop` becomes this request's 500 instead of
-                // escaping from wherever this future is dropped.
-                let polled = match polled {
-                    Ok(()) if output.is_ready() => catch(|| this.state.set(CallState::Done)),
-                    polled => polled,
+                let output = match catch(|| future.poll(cx)) {
+                    Ok(Poll::Pending) => return Poll::Pending,
+                    // Drop the inner future as soon as it is done, caught
+                    // too: a panic in its `Drop` becomes this request's 500
+                    // instead of escaping from wherever this future is
+                    // dropped, and the output it leaves may panic when
+                    // dropped too.
+                    Ok(Poll::Ready(output)) => match catch(|| this.state.set(CallState::Done)) {
+                        Ok(()) => Ok(output),
+                        Err(panic) => {
+                            let _dropped = catch(move || drop(output));
+                            Err(panic)
+                        }
+                    },
+                    // A future that panicked may panic again when dropped.
+                    Err(panic) => {
+                        let _dropped = catch(|| this.state.set(CallState::Done));
+                        Err(panic)
+                    }
                 };
-                match (polled, output) {
-                    (Ok(()), Poll::Pending) => return Poll::Pending,
-                    (Ok(()), Poll::Ready(Ok(res))) if res.status().as_u16() >= 400 => {
+                match output {
+                    Ok(Ok(res)) if res.status().as_u16() >= 400 => {
                         return Poll::Ready(Ok(on_error_status(res, cx, call)));
                     }
-                    (Ok(()), Poll::Ready(Ok(res))) => {
+                    Ok(Ok(res)) => {
                         let guard = call.settings.catch_body_panics;
                         return Poll::Ready(Ok(
                             res.map(|body| AppBody::new(body, guard, call.grpc))
                         ));
                     }
-                    (Ok(()), Poll::Ready(Err(error))) => classified(error.into(), &call.classify),
-                    (Err(payload), output) => {
-                        let failure = Failure::panic(payload);
-                        // A future that panicked may panic again when
-                        // dropped, and so may an output its `Drop` panicked
-                        // after.
-                        let _dropped = catch(|| {
-                            drop(output);
-                            this.state.set(CallState::Done);
-                        });
-                        failure
-                    }
+                    Ok(Err(error)) => classified(error.into(), &call.classify),
+                    Err(panic) => Failure::panic(panic),
                 }
             }
             CallStateProj::Failed { failure } => {

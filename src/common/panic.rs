@@ -27,25 +27,11 @@ pub(crate) struct Panic {
     pub(crate) backtrace: Option<Arc<Backtrace>>,
 }
 
-/// What [`catch`] caught: turn it [`into_panic`](Payload::into_panic) at
-/// once, before anything else can panic and overwrite what the hook left.
-///
-/// `catch` returns this rather than a [`Panic`] so that its result keeps
-/// `catch_unwind`'s layout: converting on the happy path would copy every
-/// response once more.
-pub(crate) struct Payload(Box<dyn Any + Send>);
-
-impl Payload {
-    /// The panic: its message, and, with the panic hook installed, its
-    /// location and backtrace.
-    pub(crate) fn into_panic(self) -> Panic {
-        caught(self.0)
-    }
-}
-
-/// Runs `f`, catching a panic.
-pub(crate) fn catch<T>(f: impl FnOnce() -> T) -> Result<T, Payload> {
-    catch_in_scope(f).map_err(Payload)
+/// Runs `f`, catching a panic: its message, and, with the panic hook
+/// installed, its location and backtrace, taken at once, before anything
+/// else can panic and overwrite what the hook left.
+pub(crate) fn catch<T>(f: impl FnOnce() -> T) -> Result<T, Panic> {
+    catch_in_scope(f).map_err(caught)
 }
 
 /// `catch_unwind` inside one of the layers' scopes, which the hook tells.
@@ -56,8 +42,7 @@ fn catch_in_scope<T>(f: impl FnOnce() -> T) -> Result<T, Box<dyn Any + Send>> {
     result
 }
 
-/// The panic of `payload`, with what the hook left, taken at once, before
-/// anything else can panic and overwrite it.
+/// The panic of `payload`, with what the hook left.
 fn caught(payload: Box<dyn Any + Send>) -> Panic {
     let (location, backtrace) = if HOOK_INSTALLED.load(Ordering::Relaxed) {
         CAUGHT

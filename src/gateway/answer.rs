@@ -110,8 +110,7 @@ where
             None => match catch(|| self.classify.classify(error)) {
                 Ok(Some(kind)) => kind,
                 Ok(None) => walk.kind(),
-                Err(payload) => {
-                    let panic = payload.into_panic();
+                Err(panic) => {
                     log::classify_panicked(&panic, self, std::any::type_name::<C>());
                     walk.kind()
                 }
