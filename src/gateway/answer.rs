@@ -54,7 +54,7 @@ where
     pub(super) fn answer(&self, failure: HeadFailure, started: Option<Instant>) -> Response<Bytes> {
         let failure = match failure {
             HeadFailure::Error(error) => {
-                let (kind, never_sent) = self.classify(&*error);
+                let (kind, never_sent) = self.kind_of(&*error);
                 let status = self.settings.status(kind);
                 Failure::new(kind, status, never_sent, Some(Arc::new(error)))
             }
@@ -102,7 +102,7 @@ where
     /// of the client's request body first, then the user's classifier (its
     /// panic logged and ignored), then the default rules; and whether the
     /// request was never sent.
-    fn classify(&self, error: &(dyn Error + 'static)) -> (Kind, bool) {
+    fn kind_of(&self, error: &(dyn Error + 'static)) -> (Kind, bool) {
         let walk = Walk::of(error);
         let kind = match walk.request_body_failure() {
             Some(ClientBodyFailure::Failed) => Kind::RequestBodyError,
