@@ -111,8 +111,8 @@ where
         };
         match catch(|| body.poll_frame(cx)) {
             Ok(polled) => polled.map(|frame| frame.map(|result| result.map_err(Into::into))),
-            Err(panic) => {
-                log::body_panicked(&panic);
+            Err(payload) => {
+                log::body_panicked(&payload.into_panic());
                 // Dropping a body that panicked may panic again.
                 let _dropped = catch(|| state.set(State::Panicked));
                 Poll::Ready(Some(if grpc {

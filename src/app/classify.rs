@@ -19,8 +19,8 @@ pub(super) fn kind_of<C: Classify<Kind>>(error: &(dyn Error + 'static), classifi
     match catch(|| classifier.classify(error)) {
         Ok(Some(kind)) => kind,
         Ok(None) => kind_by_rules(error),
-        Err(panic) => {
-            log::classify_panicked(&panic, std::any::type_name::<C>());
+        Err(payload) => {
+            log::classify_panicked(&payload.into_panic(), std::any::type_name::<C>());
             kind_by_rules(error)
         }
     }

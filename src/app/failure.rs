@@ -8,7 +8,7 @@ use http::StatusCode;
 
 use crate::common::error_chain::ErrorChain;
 use crate::common::kind_table::{kinds, LayerFailure};
-use crate::common::panic::Panic;
+use crate::common::panic::Payload;
 use crate::BoxError;
 
 kinds! {
@@ -246,7 +246,8 @@ impl Drop for ErrorReport {
 }
 
 impl Failure {
-    pub(super) fn panic(panic: Panic) -> Self {
+    pub(super) fn panic(payload: Payload) -> Self {
+        let panic = payload.into_panic();
         Self {
             cause: Cause::Panic {
                 message: panic.message,

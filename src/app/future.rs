@@ -86,15 +86,15 @@ where
                     // dropped too.
                     Ok(Poll::Ready(output)) => match catch(|| this.state.set(CallState::Done)) {
                         Ok(()) => Ok(output),
-                        Err(panic) => {
+                        Err(payload) => {
                             let _dropped = catch(move || drop(output));
-                            Err(panic)
+                            Err(payload)
                         }
                     },
                     // A future that panicked may panic again when dropped.
-                    Err(panic) => {
+                    Err(payload) => {
                         let _dropped = catch(|| this.state.set(CallState::Done));
-                        Err(panic)
+                        Err(payload)
                     }
                 };
                 match output {
@@ -108,7 +108,7 @@ where
                         ));
                     }
                     Ok(Err(error)) => classified(error.into(), &call.classify),
-                    Err(panic) => Failure::panic(panic),
+                    Err(payload) => Failure::panic(payload),
                 }
             }
             CallStateProj::Failed { failure } => {

@@ -27,11 +27,25 @@ pub(crate) struct Panic {
     pub(crate) backtrace: Option<Arc<Backtrace>>,
 }
 
-/// Runs `f`, catching a panic: its message, and, with the panic hook
-/// installed, its location and backtrace, taken at once, before anything
-/// else can panic and overwrite what the hook left.
-pub(crate) fn catch<T>(f: impl FnOnce() -> T) -> Result<T, Panic> {
-    catch_in_scope(f).map_err(caught)
+/// What [`catch`] caught: turn it [`into_panic`](Payload::into_panic) at
+/// once, before anything else can panic and overwrite what the hook left.
+///
+/// `catch` returns this rather than a [`Panic`] so that its result keeps
+/// `catch_unwind`'s layout: a larger error would make every caught value
+/// (a response, among them) larger to move (BENCHMARKS.md).
+pub(crate) struct Payload(Box<dyn Any + Send>);
+
+impl Payload {
+    /// The panic: its message, and, with the panic hook installed, its
+    /// location and backtrace.
+    pub(crate) fn into_panic(self) -> Panic {
+        caught(self.0)
+    }
+}
+
+/// Runs `f`, catching a panic.
+pub(crate) fn catch<T>(f: impl FnOnce() -> T) -> Result<T, Payload> {
+    catch_in_scope(f).map_err(Payload)
 }
 
 /// `catch_unwind` inside one of the layers' scopes, which the hook tells.

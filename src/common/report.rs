@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use super::context::RequestContext;
-use super::panic::{catch, Panic};
+use super::panic::{catch, Panic, Payload};
 
 /// What `on_failure` is given.
 type Report<F> = dyn Fn(&F, &RequestContext) + Send + Sync;
@@ -20,7 +20,9 @@ impl<F> OnFailure<F> {
     /// Reports `failure`; the callback's panic, if it panicked, for the
     /// layer to log: it reaches neither the client nor the server.
     pub(crate) fn report(&self, failure: &F, request: &RequestContext) -> Option<Panic> {
-        catch(|| (self.0)(failure, request)).err()
+        catch(|| (self.0)(failure, request))
+            .err()
+            .map(Payload::into_panic)
     }
 }
 

@@ -195,9 +195,9 @@ where
         };
         match catch(|| respond.response_for_failure(&failure, request, problem())) {
             Ok(response) => (response, None),
-            Err(panic) => (
+            Err(payload) => (
                 DefaultResponse.response_for_failure(&failure, request, problem()),
-                Some(panic),
+                Some(payload.into_panic()),
             ),
         }
     };
@@ -227,7 +227,10 @@ where
     let (mut response, respond_panicked) =
         match catch(|| respond.grpc_response_for_failure(failure, request, code, message)) {
             Ok(response) => (response, None),
-            Err(panic) => (grpc::trailers_only(code, message), Some(panic)),
+            Err(payload) => (
+                grpc::trailers_only(code, message),
+                Some(payload.into_panic()),
+            ),
         };
     let headers = response.headers_mut();
     if !headers.contains_key(grpc::KIND_HEADER) {

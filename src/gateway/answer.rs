@@ -110,7 +110,8 @@ where
             None => match catch(|| self.classify.classify(error)) {
                 Ok(Some(kind)) => kind,
                 Ok(None) => walk.kind(),
-                Err(panic) => {
+                Err(payload) => {
+                    let panic = payload.into_panic();
                     log::classify_panicked(&panic, self, std::any::type_name::<C>());
                     walk.kind()
                 }
