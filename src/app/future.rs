@@ -15,6 +15,7 @@ use super::intercept::on_error_status;
 use super::layer::AppSettings;
 use super::log;
 use crate::common::call_state::{CallState, CallStateProj};
+use crate::common::layer_parts::LayerParts;
 use crate::common::panic::catch;
 use crate::common::responder::{add_retry_after, failure_response};
 use crate::{BoxError, Classify, RequestContext, ResponseForFailure};
@@ -45,9 +46,7 @@ pin_project! {
 pub(super) struct HandlerCall<C, R> {
     pub(super) request: RequestContext,
     pub(super) grpc: bool,
-    pub(super) settings: AppSettings,
-    pub(super) classify: C,
-    pub(super) respond: R,
+    pub(super) parts: LayerParts<AppSettings, C, R>,
 }
 
 impl<F, C, R> ResponseFuture<F, C, R> {
@@ -102,12 +101,12 @@ where
                         return Poll::Ready(Ok(on_error_status(res, cx, call)));
                     }
                     Ok(Ok(res)) => {
-                        let guard = call.settings.catch_body_panics;
+                        let guard = call.parts.settings.catch_body_panics;
                         return Poll::Ready(Ok(
                             res.map(|body| AppBody::new(body, guard, call.grpc))
                         ));
                     }
-                    Ok(Err(error)) => classified(error.into(), &call.classify),
+                    Ok(Err(error)) => classified(error.into(), &call.parts.classify),
                     Err(payload) => Failure::panic(payload),
                 }
             }
@@ -126,7 +125,7 @@ impl<C, R: ResponseForFailure<Failure>> HandlerCall<C, R> {
     /// Logs `failure` once, with the request's context, counts it, reports
     /// it, and builds its response.
     pub(super) fn respond(&self, failure: Failure) -> Response<Bytes> {
-        let (request, settings) = (&self.request, &self.settings);
+        let (request, settings) = (&self.request, &self.parts.settings);
         log::failure(&failure, request);
         #[cfg(feature = "metrics")]
         crate::common::metrics::failure(
@@ -157,7 +156,7 @@ impl<C, R: ResponseForFailure<Failure>> HandlerCall<C, R> {
             request,
             self.grpc,
             &settings.common,
-            &self.respond,
+            &self.parts.respond,
         );
         // A replaced 503 keeps its own `Retry-After`, or none.
         if !replaced {

@@ -30,19 +30,19 @@ where
     C: Classify<Kind>,
     R: ResponseForFailure<Failure>,
 {
-    let (guard, grpc) = (call.settings.catch_body_panics, call.grpc);
+    let (guard, grpc) = (call.parts.settings.catch_body_panics, call.grpc);
     let failure = match res.extensions().get::<Failure>() {
         // A `HandlerError` response: the layer classifies and logs it, with
         // context.
         Some(marker) => match marker.claim_unlogged() {
             Some(error) => {
-                let kind = kind_of(error, &call.classify);
+                let kind = kind_of(error, &call.parts.classify);
                 marker.clone().with_kind(kind)
             }
             // Made by an inner layer, already logged: pass it on.
             None => return res.map(|body| AppBody::new(body, guard, grpc)),
         },
-        None if call.settings.intercepts(res.status()) && !is_problem_json(res.headers()) => {
+        None if call.parts.settings.intercepts(res.status()) && !is_problem_json(res.headers()) => {
             let (parts, body) = res.into_parts();
             let text = read_text(&parts.headers, body, cx);
             let failure = Failure::replaced(parts.status, text);

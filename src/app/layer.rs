@@ -5,6 +5,7 @@ use tower_layer::Layer;
 
 use super::failure::{Failure, Kind};
 use super::service::AppErrorService;
+use crate::common::layer_parts::LayerParts;
 use crate::common::report::OnFailure;
 use crate::common::settings::{common_builder_methods, flag_setter, CommonSettings};
 use crate::{Classify, DefaultClassifier, DefaultResponse, ResponseForFailure};
@@ -14,9 +15,7 @@ use crate::{Classify, DefaultClassifier, DefaultResponse, ResponseForFailure};
 /// into the same shape). See the [module docs](super) for an example.
 #[derive(Clone)]
 pub struct AppErrorLayer<C = DefaultClassifier, R = DefaultResponse> {
-    settings: AppSettings,
-    classify: C,
-    respond: R,
+    parts: LayerParts<AppSettings, C, R>,
 }
 
 /// What the layer, its services and their futures keep: the flags by
@@ -80,15 +79,17 @@ impl AppErrorLayer {
     /// only 500s among the inner stack's error responses are replaced.
     pub const fn new() -> Self {
         Self {
-            settings: AppSettings {
-                common: CommonSettings::new(),
-                catch_body_panics: true,
-                intercept_error_responses: true,
-                intercept_all_errors: false,
-                client_error_detail: true,
+            parts: LayerParts {
+                settings: AppSettings {
+                    common: CommonSettings::new(),
+                    catch_body_panics: true,
+                    intercept_error_responses: true,
+                    intercept_all_errors: false,
+                    client_error_detail: true,
+                },
+                classify: DefaultClassifier,
+                respond: DefaultResponse,
             },
-            classify: DefaultClassifier,
-            respond: DefaultResponse,
         }
     }
 }
@@ -113,9 +114,7 @@ impl<C, R> AppErrorLayer<C, R> {
     /// [`Problem`]: crate::problem::Problem
     pub fn respond_with<T: ResponseForFailure<Failure>>(self, respond: T) -> AppErrorLayer<C, T> {
         AppErrorLayer {
-            settings: self.settings,
-            classify: self.classify,
-            respond,
+            parts: self.parts.with_respond(respond),
         }
     }
 
@@ -141,9 +140,7 @@ impl<C, R> AppErrorLayer<C, R> {
     /// zero-sized.
     pub fn classify_with<C2: Classify<Kind>>(self, classify: C2) -> AppErrorLayer<C2, R> {
         AppErrorLayer {
-            settings: self.settings,
-            classify,
-            respond: self.respond,
+            parts: self.parts.with_classify(classify),
         }
     }
 
@@ -228,7 +225,7 @@ impl<C, R> AppErrorLayer<C, R> {
             );
             only.insert(status);
         }
-        self.settings.common.options_mut().layer.only = Some(only);
+        self.parts.settings.common.options_mut().layer.only = Some(only);
         self
     }
 }
@@ -236,9 +233,7 @@ impl<C, R> AppErrorLayer<C, R> {
 impl<C, R> fmt::Debug for AppErrorLayer<C, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AppErrorLayer")
-            .field("settings", &self.settings)
-            .field("classify", &std::any::type_name::<C>())
-            .field("respond", &std::any::type_name::<R>())
+            .field("parts", &self.parts)
             .finish()
     }
 }
@@ -249,9 +244,7 @@ impl<S, C: Clone, R: Clone> Layer<S> for AppErrorLayer<C, R> {
     fn layer(&self, inner: S) -> Self::Service {
         AppErrorService {
             inner,
-            settings: self.settings.clone(),
-            classify: self.classify.clone(),
-            respond: self.respond.clone(),
+            parts: self.parts.clone(),
             not_ready: None,
         }
     }

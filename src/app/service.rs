@@ -12,6 +12,7 @@ use super::classify::classified;
 use super::failure::{Failure, Kind};
 use super::future::{HandlerCall, ResponseFuture};
 use super::layer::AppSettings;
+use crate::common::layer_parts::LayerParts;
 use crate::common::panic::catch;
 use crate::common::readiness::poll_ready_keeping;
 use crate::common::settings::inner_accessors;
@@ -30,9 +31,7 @@ use crate::{BoxError, Classify, RequestContext, ResponseForFailure};
 /// recovers serves again.
 pub struct AppErrorService<S, C, R> {
     pub(super) inner: S,
-    pub(super) settings: AppSettings,
-    pub(super) classify: C,
-    pub(super) respond: R,
+    pub(super) parts: LayerParts<AppSettings, C, R>,
     pub(super) not_ready: Option<Failure>,
 }
 
@@ -53,7 +52,7 @@ where
     type Future = ResponseFuture<S::Future, C, R>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        let (inner, classify) = (&mut self.inner, &self.classify);
+        let (inner, classify) = (&mut self.inner, &self.parts.classify);
         poll_ready_keeping(&mut self.not_ready, || {
             match catch(|| inner.poll_ready(cx)) {
                 Ok(Poll::Pending) => Poll::Pending,
@@ -68,7 +67,7 @@ where
     // tenth of the happy path's cost over a bare service (BENCHMARKS.md).
     #[inline(always)]
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        let request = RequestContext::capture(&req, &self.settings.common);
+        let request = RequestContext::capture(&req, &self.parts.settings.common);
         let grpc = crate::grpc::is_grpc_request(&req);
         let called = match self.not_ready.take() {
             Some(failure) => Err(failure),
@@ -77,9 +76,7 @@ where
         let call = HandlerCall {
             request,
             grpc,
-            settings: self.settings.clone(),
-            classify: self.classify.clone(),
-            respond: self.respond.clone(),
+            parts: self.parts.clone(),
         };
         ResponseFuture::new(called, call)
     }
@@ -89,9 +86,7 @@ impl<S: Clone, C: Clone, R: Clone> Clone for AppErrorService<S, C, R> {
     fn clone(&self) -> Self {
         Self {
             inner: self.inner.clone(),
-            settings: self.settings.clone(),
-            classify: self.classify.clone(),
-            respond: self.respond.clone(),
+            parts: self.parts.clone(),
             not_ready: None,
         }
     }
@@ -101,9 +96,7 @@ impl<S: fmt::Debug, C, R> fmt::Debug for AppErrorService<S, C, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AppErrorService")
             .field("inner", &self.inner)
-            .field("settings", &self.settings)
-            .field("classify", &std::any::type_name::<C>())
-            .field("respond", &std::any::type_name::<R>())
+            .field("parts", &self.parts)
             .field("not_ready", &self.not_ready)
             .finish()
     }

@@ -12,6 +12,7 @@ pub(crate) mod context;
 pub(crate) mod error_chain;
 pub(crate) mod full_body;
 pub(crate) mod kind_table;
+pub(crate) mod layer_parts;
 pub(crate) mod log;
 #[cfg(feature = "metrics")]
 pub(crate) mod metrics;

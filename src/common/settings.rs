@@ -139,8 +139,8 @@ impl<O: fmt::Debug> fmt::Debug for CommonSettings<O> {
 }
 
 /// The builder methods of the [`CommonSettings`], one text for both
-/// layers: expands inside a layer's `impl` whose `settings` field has a
-/// `common: CommonSettings<_>`.
+/// layers: expands inside a layer's `impl` whose `parts` hold settings
+/// with a `common: CommonSettings<_>`.
 macro_rules! common_builder_methods {
     () => {
         /// The start of every `type` URI: the kind's token is appended to it.
@@ -161,7 +161,7 @@ macro_rules! common_builder_methods {
         /// 3986), as a problem's `type` must be: a space, say. It is a
         /// mistake in the layer's set-up, told at start-up.
         pub fn type_base(mut self, base: impl Into<String>) -> Self {
-            self.settings.common.set_type_base(base.into());
+            self.parts.settings.common.set_type_base(base.into());
             self
         }
 
@@ -171,7 +171,7 @@ macro_rules! common_builder_methods {
         /// Off by default: it can hold internal details, such as addresses.
         /// Turn it on for development only. It is always in the log.
         pub fn expose_details(mut self, expose: bool) -> Self {
-            self.settings.common.expose_details = expose;
+            self.parts.settings.common.expose_details = expose;
             self
         }
 
@@ -179,7 +179,7 @@ macro_rules! common_builder_methods {
         /// for logs and customisations (on by default). Off, only the method
         /// is kept.
         pub fn capture_request(mut self, capture: bool) -> Self {
-            self.settings.common.capture_request = capture;
+            self.parts.settings.common.capture_request = capture;
             self
         }
 
@@ -191,7 +191,7 @@ macro_rules! common_builder_methods {
         /// ASCII is left out. See [`type_base`](Self::type_base) for the
         /// cost of a setting that is not a flag.
         pub fn request_id_header(mut self, name: http::HeaderName) -> Self {
-            self.settings.common.set_request_id_header(name);
+            self.parts.settings.common.set_request_id_header(name);
             self
         }
 
@@ -203,7 +203,7 @@ macro_rules! common_builder_methods {
         /// and see [`type_base`](Self::type_base) for the cost of a setting
         /// that is not a flag.
         pub fn capture_header(mut self, name: http::HeaderName) -> Self {
-            self.settings.common.add_capture_header(name);
+            self.parts.settings.common.add_capture_header(name);
             self
         }
 
@@ -213,7 +213,7 @@ macro_rules! common_builder_methods {
         /// its own. See [`type_base`](Self::type_base) for the cost of a
         /// setting that is not a flag.
         pub fn retry_after(mut self, after: Option<std::time::Duration>) -> Self {
-            self.settings.common.set_retry_after(after);
+            self.parts.settings.common.set_retry_after(after);
             self
         }
 
@@ -228,7 +228,7 @@ macro_rules! common_builder_methods {
             mut self,
             report: impl Fn(&Failure, &crate::RequestContext) + Send + Sync + 'static,
         ) -> Self {
-            self.settings.common.options_mut().layer.on_failure =
+            self.parts.settings.common.options_mut().layer.on_failure =
                 Some(crate::common::report::OnFailure::new(report));
             self
         }
@@ -237,12 +237,13 @@ macro_rules! common_builder_methods {
 pub(crate) use common_builder_methods;
 
 /// A builder method that turns one of the layer's own flags on or off:
-/// `$name` is both the method and the field of the layer's settings.
+/// `$name` is both the method and the field of the layer's settings, in
+/// its `parts`.
 macro_rules! flag_setter {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
         pub fn $name(mut self, on: bool) -> Self {
-            self.settings.$name = on;
+            self.parts.settings.$name = on;
             self
         }
     };

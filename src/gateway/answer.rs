@@ -55,19 +55,19 @@ where
         let failure = match failure {
             HeadFailure::Error(error) => {
                 let (kind, never_sent) = self.kind_of(&*error);
-                let status = self.settings.status(kind);
+                let status = self.parts.settings.status(kind);
                 Failure::new(kind, status, never_sent, Some(Arc::new(error)))
             }
             HeadFailure::Timeout => {
                 let kind = Kind::HttpResponseTimeout;
-                Failure::new(kind, self.settings.status(kind), false, None)
+                Failure::new(kind, self.parts.settings.status(kind), false, None)
             }
             HeadFailure::UnaskedUpgrade => {
                 let kind = Kind::HttpProtocolError;
                 let error: BoxError = Box::new(UnaskedUpgrade);
                 Failure::new(
                     kind,
-                    self.settings.status(kind),
+                    self.parts.settings.status(kind),
                     false,
                     Some(Arc::new(error)),
                 )
@@ -107,7 +107,7 @@ where
         let kind = match walk.request_body_failure() {
             Some(ClientBodyFailure::Failed) => Kind::RequestBodyError,
             Some(ClientBodyFailure::TooLarge) => Kind::RequestBodyTooLarge,
-            None => match catch(|| self.classify.classify(error)) {
+            None => match catch(|| self.parts.classify.classify(error)) {
                 Ok(Some(kind)) => kind,
                 Ok(None) => walk.kind(),
                 Err(payload) => {
@@ -124,7 +124,7 @@ where
     /// layer's `on_failure`, and builds its response with the gateway's
     /// own headers: `Proxy-Status` and, on a 503, `Retry-After`.
     fn respond(&self, failure: Failure, started: Option<Instant>) -> Response<Bytes> {
-        let settings = &self.settings;
+        let settings = &self.parts.settings;
         let details = self.details(&failure);
         log::failure(&failure, self, started, details.as_deref());
         #[cfg(feature = "metrics")]
@@ -149,7 +149,7 @@ where
             &self.request,
             self.grpc,
             &settings.common,
-            &self.respond,
+            &self.parts.respond,
         );
         let headers = response.headers_mut();
         if let (Some(member), Entry::Vacant(vacant)) = (member, headers.entry(PROXY_STATUS)) {
@@ -167,7 +167,7 @@ impl<C, R> UpstreamCall<C, R> {
     /// The error chain, or what the layer knows, for `detail` and
     /// `details=`; only when one of them is on.
     fn details(&self, failure: &Failure) -> Option<String> {
-        let settings = &self.settings;
+        let settings = &self.parts.settings;
         if !(settings.common.expose_details || settings.proxy_status_details) {
             return None;
         }
@@ -197,7 +197,7 @@ impl<C, R> UpstreamCall<C, R> {
             (Kind::TlsAlertReceived, Some(error)) => tls_alert(error),
             _ => None,
         };
-        let settings = &self.settings;
+        let settings = &self.parts.settings;
         let params = Params {
             error,
             details: details.filter(|_| settings.proxy_status_details),

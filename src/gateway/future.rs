@@ -17,6 +17,7 @@ use super::failure::{Failure, Kind};
 use super::layer::GatewaySettings;
 use super::log;
 use crate::common::call_state::{CallState, CallStateProj};
+use crate::common::layer_parts::LayerParts;
 use crate::{BoxError, Classify, RequestContext, ResponseForFailure};
 
 pin_project! {
@@ -59,9 +60,7 @@ pub(super) struct UpstreamCall<C, R> {
     pub(super) grpc: bool,
     /// The layer's head timeout, bounded by a gRPC request's deadline.
     pub(super) head_timeout: Option<Duration>,
-    pub(super) settings: GatewaySettings,
-    pub(super) classify: C,
-    pub(super) respond: R,
+    pub(super) parts: LayerParts<GatewaySettings, C, R>,
 }
 
 impl<C, R> UpstreamCall<C, R> {
@@ -110,7 +109,7 @@ where
                 Poll::Ready(Ok(res)) => {
                     this.state.set(CallState::Done);
                     let call = &mut *this.call;
-                    let settings = &call.settings;
+                    let settings = &call.parts.settings;
                     if settings.intercept_error_responses && res.status().is_server_error() {
                         let res = call.intercepted(res, *this.started);
                         return Poll::Ready(Ok(res.map(GatewayBody::full)));

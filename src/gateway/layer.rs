@@ -7,6 +7,7 @@ use tower_layer::Layer;
 use super::failure::{Failure, Kind};
 use super::proxy_status::serialize_name;
 use super::service::GatewayErrorService;
+use crate::common::layer_parts::LayerParts;
 use crate::common::report::OnFailure;
 use crate::common::settings::{common_builder_methods, flag_setter, CommonSettings};
 use crate::{Classify, DefaultClassifier, DefaultResponse, ResponseForFailure};
@@ -22,9 +23,7 @@ pub const DEFAULT_BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// header. See the [module docs](super) for an example.
 #[derive(Clone)]
 pub struct GatewayErrorLayer<C = DefaultClassifier, R = DefaultResponse> {
-    settings: GatewaySettings,
-    classify: C,
-    respond: R,
+    parts: LayerParts<GatewaySettings, C, R>,
 }
 
 /// What the layer, its services and their futures keep: the flags and
@@ -117,17 +116,19 @@ impl GatewayErrorLayer {
     /// timeout of 30 s and a body idle timeout of 60 s.
     pub const fn new() -> Self {
         Self {
-            settings: GatewaySettings {
-                common: CommonSettings::new(),
-                head_timeout: Some(DEFAULT_HEAD_TIMEOUT),
-                body_idle_timeout: Some(DEFAULT_BODY_IDLE_TIMEOUT),
-                recommended_statuses: false,
-                proxy_status_details: false,
-                proxy_status_next_hop: false,
-                intercept_error_responses: false,
+            parts: LayerParts {
+                settings: GatewaySettings {
+                    common: CommonSettings::new(),
+                    head_timeout: Some(DEFAULT_HEAD_TIMEOUT),
+                    body_idle_timeout: Some(DEFAULT_BODY_IDLE_TIMEOUT),
+                    recommended_statuses: false,
+                    proxy_status_details: false,
+                    proxy_status_next_hop: false,
+                    intercept_error_responses: false,
+                },
+                classify: DefaultClassifier,
+                respond: DefaultResponse,
             },
-            classify: DefaultClassifier,
-            respond: DefaultResponse,
         }
     }
 }
@@ -157,9 +158,7 @@ impl<C, R> GatewayErrorLayer<C, R> {
         respond: R2,
     ) -> GatewayErrorLayer<C, R2> {
         GatewayErrorLayer {
-            settings: self.settings,
-            classify: self.classify,
-            respond,
+            parts: self.parts.with_respond(respond),
         }
     }
 
@@ -218,9 +217,7 @@ impl<C, R> GatewayErrorLayer<C, R> {
     /// zero-sized.
     pub fn classify_with<C2: Classify<Kind>>(self, classify: C2) -> GatewayErrorLayer<C2, R> {
         GatewayErrorLayer {
-            settings: self.settings,
-            classify,
-            respond: self.respond,
+            parts: self.parts.with_classify(classify),
         }
     }
 
@@ -234,7 +231,7 @@ impl<C, R> GatewayErrorLayer<C, R> {
     /// The timer is armed only when the inner service's future is not ready
     /// at once, and needs tokio's time driver.
     pub fn head_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.settings.head_timeout = timeout.filter(|timeout| !timeout.is_zero());
+        self.parts.settings.head_timeout = timeout.filter(|timeout| !timeout.is_zero());
         self
     }
 
@@ -247,7 +244,7 @@ impl<C, R> GatewayErrorLayer<C, R> {
     /// The timer is armed the first time the body is not ready, and reset
     /// once per wait, not per frame.
     pub fn body_idle_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.settings.body_idle_timeout = timeout.filter(|timeout| !timeout.is_zero());
+        self.parts.settings.body_idle_timeout = timeout.filter(|timeout| !timeout.is_zero());
         self
     }
 
@@ -278,7 +275,7 @@ impl<C, R> GatewayErrorLayer<C, R> {
             kind.has_own_status(),
             "status_for({kind}, {status}): {kind} keeps the status the upstream sent"
         );
-        let statuses = &mut self.settings.common.options_mut().layer.statuses;
+        let statuses = &mut self.parts.settings.common.options_mut().layer.statuses;
         statuses.retain(|(k, _)| *k != kind);
         statuses.push((kind, status));
         self
@@ -291,7 +288,7 @@ impl<C, R> GatewayErrorLayer<C, R> {
     /// 9209 suggests 500 for `proxy_internal_error`, which clients would
     /// take for a failure of the origin).
     pub fn recommended_statuses(mut self) -> Self {
-        self.settings.recommended_statuses = true;
+        self.parts.settings.recommended_statuses = true;
         self
     }
 
@@ -303,8 +300,13 @@ impl<C, R> GatewayErrorLayer<C, R> {
     /// [`type_base`](Self::type_base) for the cost of a setting that is not
     /// a flag.
     pub fn max_response_body(mut self, max: Option<u64>) -> Self {
-        if max.is_some() || self.settings.options().is_some() {
-            self.settings.common.options_mut().layer.max_response_body = max;
+        if max.is_some() || self.parts.settings.options().is_some() {
+            self.parts
+                .settings
+                .common
+                .options_mut()
+                .layer
+                .max_response_body = max;
         }
         self
     }
@@ -320,8 +322,13 @@ impl<C, R> GatewayErrorLayer<C, R> {
     ///
     /// [`Kind::RequestBodyTooLarge`]: super::Kind::RequestBodyTooLarge
     pub fn max_request_body(mut self, max: Option<u64>) -> Self {
-        if max.is_some() || self.settings.options().is_some() {
-            self.settings.common.options_mut().layer.max_request_body = max;
+        if max.is_some() || self.parts.settings.options().is_some() {
+            self.parts
+                .settings
+                .common
+                .options_mut()
+                .layer
+                .max_request_body = max;
         }
         self
     }
@@ -334,8 +341,13 @@ impl<C, R> GatewayErrorLayer<C, R> {
     #[cfg(feature = "metrics")]
     #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
     pub fn metrics_upstream(mut self, label: bool) -> Self {
-        if label || self.settings.options().is_some() {
-            self.settings.common.options_mut().layer.metrics_upstream = label;
+        if label || self.parts.settings.options().is_some() {
+            self.parts
+                .settings
+                .common
+                .options_mut()
+                .layer
+                .metrics_upstream = label;
         }
         self
     }
@@ -349,7 +361,7 @@ impl<C, R> GatewayErrorLayer<C, R> {
     /// a flag.
     pub fn proxy_name(mut self, name: impl Into<String>) -> Self {
         let name = serialize_name(&name.into()).into_boxed_str();
-        self.settings.common.options_mut().layer.proxy_name = Some(name);
+        self.parts.settings.common.options_mut().layer.proxy_name = Some(name);
         self
     }
 
@@ -390,16 +402,14 @@ impl<C, R> GatewayErrorLayer<C, R> {
 
     #[cfg(test)]
     pub(super) fn settings(&self) -> &GatewaySettings {
-        &self.settings
+        &self.parts.settings
     }
 }
 
 impl<C, R> fmt::Debug for GatewayErrorLayer<C, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GatewayErrorLayer")
-            .field("settings", &self.settings)
-            .field("classify", &std::any::type_name::<C>())
-            .field("respond", &std::any::type_name::<R>())
+            .field("parts", &self.parts)
             .finish()
     }
 }
@@ -410,9 +420,7 @@ impl<S, C: Clone, R: Clone> Layer<S> for GatewayErrorLayer<C, R> {
     fn layer(&self, inner: S) -> Self::Service {
         GatewayErrorService {
             inner,
-            settings: self.settings.clone(),
-            classify: self.classify.clone(),
-            respond: self.respond.clone(),
+            parts: self.parts.clone(),
             not_ready: None,
         }
     }

@@ -14,6 +14,7 @@ use super::failure::{Failure, Kind};
 use super::future::{ResponseFuture, UpstreamCall};
 use super::layer::GatewaySettings;
 use super::request_body::{too_large, RequestBody};
+use crate::common::layer_parts::LayerParts;
 use crate::common::readiness::poll_ready_keeping;
 use crate::common::settings::inner_accessors;
 use crate::{BoxError, Classify, RequestContext, ResponseForFailure};
@@ -37,9 +38,7 @@ use crate::{BoxError, Classify, RequestContext, ResponseForFailure};
 /// [app layer](crate::app) or tower-http's `CatchPanic` for that.
 pub struct GatewayErrorService<S, C, R> {
     pub(super) inner: S,
-    pub(super) settings: GatewaySettings,
-    pub(super) classify: C,
-    pub(super) respond: R,
+    pub(super) parts: LayerParts<GatewaySettings, C, R>,
     pub(super) not_ready: Option<BoxError>,
 }
 
@@ -73,24 +72,22 @@ where
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         let grpc = crate::grpc::is_grpc_request(&req);
         let head_timeout = if grpc {
-            grpc_head_timeout(self.settings.head_timeout, req.headers())
+            grpc_head_timeout(self.parts.settings.head_timeout, req.headers())
         } else {
-            self.settings.head_timeout
+            self.parts.settings.head_timeout
         };
         let call = UpstreamCall {
-            request: RequestContext::capture(&req, &self.settings.common),
+            request: RequestContext::capture(&req, &self.parts.settings.common),
             upstream: req.uri().authority().cloned(),
             upgrade: req.headers().keys().any(|name| name == UPGRADE),
             grpc,
             head_timeout,
-            settings: self.settings.clone(),
-            classify: self.classify.clone(),
-            respond: self.respond.clone(),
+            parts: self.parts.clone(),
         };
         if let Some(error) = self.not_ready.take() {
             return ResponseFuture::new(Err(error), call);
         }
-        let limit = self.settings.max_request_body();
+        let limit = self.parts.settings.max_request_body();
         if limit.is_some_and(|limit| req.body().size_hint().lower() > limit) {
             return ResponseFuture::new(Err(too_large()), call);
         }
@@ -115,9 +112,7 @@ impl<S: Clone, C: Clone, R: Clone> Clone for GatewayErrorService<S, C, R> {
     fn clone(&self) -> Self {
         Self {
             inner: self.inner.clone(),
-            settings: self.settings.clone(),
-            classify: self.classify.clone(),
-            respond: self.respond.clone(),
+            parts: self.parts.clone(),
             not_ready: None,
         }
     }
@@ -127,9 +122,7 @@ impl<S: fmt::Debug, C, R> fmt::Debug for GatewayErrorService<S, C, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GatewayErrorService")
             .field("inner", &self.inner)
-            .field("settings", &self.settings)
-            .field("classify", &std::any::type_name::<C>())
-            .field("respond", &std::any::type_name::<R>())
+            .field("parts", &self.parts)
             .field("not_ready", &self.not_ready)
             .finish()
     }
