@@ -4,15 +4,33 @@
 //! as a problem too.
 //!
 //! ```text
-//! cargo run --example app            # APP_ADDR=127.0.0.1:0 for any free port
+//! cargo run --example app            # prints `listening on 127.0.0.1:3000`
 //! curl -i http://127.0.0.1:3000/panic
+//! curl -i http://127.0.0.1:3000/sleep/5000     # 503 timeout, after 1 s
 //! curl -i -X POST -H 'content-type: application/json' -d '{"item":"tea"}' http://127.0.0.1:3000/orders
 //! ```
+//!
+//! It is served as production needs (`examples/serve/mod.rs`): a client
+//! must send its first bytes and each request's headers within
+//! `HEADER_READ_TIMEOUT_MS` (default 10000), an idle HTTP/2 connection is
+//! pinged every `IDLE_TIMEOUT_MS` (default 60000) and closed if it does not
+//! answer, and no connection lives longer than 10 minutes. On SIGTERM or
+//! Ctrl-C it stops accepting, lets the requests in flight finish for up to
+//! `SHUTDOWN_TIMEOUT_MS` (default 30000), and exits 0; a second signal
+//! exits at once (`examples/shutdown/mod.rs`).
+//!
+//! Environment: `APP_ADDR` (default `127.0.0.1:3000`; port 0 picks one),
+//! the three above, and `RUST_LOG` (default `info`); a bad value stops the
+//! program with a one-line message and status 2.
+
+mod serve;
+mod shutdown;
 
 use std::convert::Infallible;
 use std::error::Error;
 use std::fmt;
 use std::net::SocketAddr;
+use std::process::ExitCode;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
@@ -26,6 +44,9 @@ use tower::ServiceBuilder;
 use tower_http::trace::{DefaultMakeSpan, TraceLayer};
 use tower_problem::app::{panic_hook, AppErrorLayer, HandlerError, Kind};
 
+use crate::serve::{serve, Limits};
+use crate::shutdown::Shutdown;
+
 /// How long any request may take: tower's `timeout` under the app layer
 /// answers a request that takes longer with the `timeout` problem (503).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(1);
@@ -33,21 +54,21 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(1);
 const MAX_UPLOAD: usize = 1024;
 
 #[tokio::main]
-async fn main() {
+async fn main() -> ExitCode {
+    let (addr, limits, shutdown) = match settings() {
+        Ok(settings) => settings,
+        Err(message) => {
+            eprintln!("{message}");
+            return ExitCode::from(2);
+        }
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
+        .with_writer(std::io::stderr)
         .init();
     panic_hook::install();
-
-    let addr: SocketAddr = match std::env::var("APP_ADDR") {
-        Ok(value) => value.parse().unwrap_or_else(|err| {
-            eprintln!("APP_ADDR={value:?} is not an address like 127.0.0.1:3000: {err}");
-            std::process::exit(2);
-        }),
-        Err(_) => SocketAddr::from(([127, 0, 0, 1], 3000)),
-    };
 
     let app = Router::new()
         .route("/", get(|| async { "hello\n" }))
@@ -57,7 +78,7 @@ async fn main() {
         .route("/raw-500", get(raw_500))
         .route("/orders", post(create_order))
         .route("/orders/{id}", get(order))
-        .route("/slow", get(slow))
+        .route("/sleep/{ms}", get(sleep))
         .route(
             "/upload",
             post(|body: Bytes| async move { format!("{} bytes\n", body.len()) })
@@ -81,14 +102,17 @@ async fn main() {
                 .on_failure(()),
         );
 
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .unwrap_or_else(|err| {
-            eprintln!("cannot listen on {addr}: {err}");
-            std::process::exit(1);
-        });
-    println!("listening on {}", listener.local_addr().unwrap());
-    axum::serve(listener, app).await.unwrap();
+    serve(addr, app, limits, shutdown).await
+}
+
+/// `APP_ADDR` (default `127.0.0.1:3000`), the connection limits and the
+/// shutdown's timeout, from the environment.
+fn settings() -> Result<(SocketAddr, Limits, Shutdown), String> {
+    let addr = std::env::var("APP_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".into());
+    let addr = addr
+        .parse()
+        .map_err(|_| format!("invalid APP_ADDR={addr:?}: expected IP:PORT"))?;
+    Ok((addr, Limits::from_env()?, Shutdown::from_env()?))
 }
 
 async fn panics() -> &'static str {
@@ -160,10 +184,11 @@ async fn order(Path(id): Path<u64>) -> Result<String, HandlerError> {
     }
 }
 
-/// Takes longer than [`REQUEST_TIMEOUT`]: the timeout answers for it.
-async fn slow() -> &'static str {
-    tokio::time::sleep(Duration::from_secs(5)).await;
-    "too late\n"
+/// Answers after `ms` milliseconds: past [`REQUEST_TIMEOUT`], the timeout
+/// answers for it (`/sleep/5000`).
+async fn sleep(Path(ms): Path<u64>) -> String {
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+    format!("slept {ms} ms\n")
 }
 
 async fn raw_500() -> (StatusCode, &'static str) {

@@ -20,9 +20,10 @@
 //!   system's roots;
 //! - `UPSTREAM_CA`: a PEM file of more CA certificates to trust for an
 //!   `https://` upstream (a private CA, a test certificate);
-//! - `UPSTREAM_HTTP2=1`: HTTP/2 to the upstream with prior knowledge (h2c
-//!   for `http://`); without it, an `https://` upstream that offers h2 in
-//!   ALPN gets HTTP/2, any other HTTP/1.1;
+//! - `UPSTREAM_HTTP2=1`: every request over HTTP/2 with prior knowledge
+//!   (h2c for `http://`); without it, gRPC calls go over HTTP/2 (they run
+//!   on nothing else) and the rest over HTTP/1.1, or HTTP/2 where an
+//!   `https://` upstream offers h2 in ALPN;
 //! - `HEAD_TIMEOUT_MS`, `BODY_IDLE_TIMEOUT_MS`: milliseconds, 0 = off
 //!   (defaults 30000, 60000);
 //! - `CONNECT_TIMEOUT_MS`: one deadline over resolving, connecting and the
@@ -30,11 +31,12 @@
 //!   `DNS_TIMEOUT_MS`: one over resolving (default 5000), a `dns_timeout`;
 //!   both never sent, unlike a response that is late
 //!   (`http_response_timeout`: the upstream may have acted);
-//! - `HEADER_READ_TIMEOUT_MS`: how long a client may take to send a
-//!   request's headers, HTTP/1, or its first bytes, and a replayable body
-//!   (below) (default 10000); `IDLE_TIMEOUT_MS`: an
-//!   HTTP/2 connection that answers no ping within it is closed (default
-//!   60000); every connection closes after 10 minutes at most;
+//! - `HEADER_READ_TIMEOUT_MS` (default 10000), `IDLE_TIMEOUT_MS` (default
+//!   60000): the client connection limits of `examples/serve/mod.rs`; the
+//!   first also bounds the wait for a replayable body (below);
+//! - `SHUTDOWN_TIMEOUT_MS` (default 30000): on SIGTERM or Ctrl-C the
+//!   gateway stops accepting and waits this long for the requests in
+//!   flight, then exits 0 (`examples/shutdown/mod.rs`);
 //! - `MAX_REQUEST_BODY`: the largest request body forwarded, in bytes
 //!   (default 1048576, as nginx's `client_max_body_size`; 0 = no limit):
 //!   over it, 413 `request_body_too_large`, before the upstream is called
@@ -62,10 +64,9 @@
 //! `chunked` (`gzip, chunked`) is answered 502 `http_response_transfer_coding`:
 //! its body would reach the client undecoded.
 //!
-//! gRPC goes through as any request does: h2c from the client, and h2c
-//! (`UPSTREAM_HTTP2=1`) or HTTP/2 over TLS to the upstream; the gateway's
-//! own failures reach a gRPC client as gRPC statuses
-//! (`examples/grpc.rs` is such an upstream).
+//! gRPC goes through with no flag: h2c from the client, and h2c or HTTP/2
+//! over TLS to the upstream; the gateway's own failures reach a gRPC client
+//! as gRPC statuses (`examples/grpc.rs` is such an upstream).
 //!
 //! The crate's `rustls`, `hyper-util` and `h2` features, which the crate's
 //! own dev-dependency turns on for every example, name TLS failures
@@ -74,6 +75,9 @@
 //! retried. A gateway built without them works the same, its TLS failures
 //! are `proxy_internal_error`, and only what the layer's own rules mark
 //! never sent is retried.
+
+mod serve;
+mod shutdown;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -92,17 +96,17 @@ use hyper::body::Incoming;
 use hyper_util::client::legacy::connect::dns::{GaiAddrs, GaiResolver, Name};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
-use hyper_util::service::TowerToHyperService;
+use hyper_util::rt::TokioExecutor;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
-use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower::ServiceExt;
 use tower_problem::gateway::{GatewayErrorLayer, Kind, RequestBody, RetryNeverSent};
 use tower_problem::problem::Problem;
 use tower_problem::BoxError;
+
+use crate::serve::{serve, Limits};
+use crate::shutdown::{env_millis, Shutdown};
 
 /// Where requests go: scheme, authority, and a path prefix without its
 /// trailing slash.
@@ -440,8 +444,7 @@ struct Config {
     connect_timeout: Duration,
     dns_timeout: Duration,
     upstream_ca: Option<std::path::PathBuf>,
-    header_read_timeout: Duration,
-    idle_timeout: Duration,
+    limits: Limits,
     upstream_http2: bool,
     max_request_body: Option<u64>,
     retries: usize,
@@ -449,15 +452,6 @@ struct Config {
 
 fn var(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_owned())
-}
-
-fn millis(name: &str, default: &str) -> Result<Option<Duration>, String> {
-    let value = var(name, default);
-    let ms: u64 = value
-        .trim()
-        .parse()
-        .map_err(|_| format!("invalid {name}={value:?}: expected milliseconds (0 = off)"))?;
-    Ok((ms > 0).then(|| Duration::from_millis(ms)))
 }
 
 fn number(name: &str, default: &str) -> Result<u64, String> {
@@ -512,18 +506,14 @@ fn config() -> Result<Config, String> {
     Ok(Config {
         addr,
         upstream,
-        head_timeout: millis("HEAD_TIMEOUT_MS", "30000")?,
-        body_idle_timeout: millis("BODY_IDLE_TIMEOUT_MS", "60000")?,
-        connect_timeout: millis("CONNECT_TIMEOUT_MS", "10000")?
+        head_timeout: env_millis("HEAD_TIMEOUT_MS", "30000")?,
+        body_idle_timeout: env_millis("BODY_IDLE_TIMEOUT_MS", "60000")?,
+        connect_timeout: env_millis("CONNECT_TIMEOUT_MS", "10000")?
             .ok_or("invalid CONNECT_TIMEOUT_MS=0: connecting must end in time")?,
-        dns_timeout: millis("DNS_TIMEOUT_MS", "5000")?
+        dns_timeout: env_millis("DNS_TIMEOUT_MS", "5000")?
             .ok_or("invalid DNS_TIMEOUT_MS=0: resolving must end in time")?,
         upstream_ca: std::env::var_os("UPSTREAM_CA").map(std::path::PathBuf::from),
-        header_read_timeout: millis("HEADER_READ_TIMEOUT_MS", "10000")?.ok_or(
-            "invalid HEADER_READ_TIMEOUT_MS=0: a connection must send its headers in time",
-        )?,
-        idle_timeout: millis("IDLE_TIMEOUT_MS", "60000")?
-            .ok_or("invalid IDLE_TIMEOUT_MS=0: an idle connection must close in time")?,
+        limits: Limits::from_env()?,
         upstream_http2: match var("UPSTREAM_HTTP2", "").as_str() {
             "" | "0" => false,
             "1" => true,
@@ -538,8 +528,8 @@ fn config() -> Result<Config, String> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let config = match config() {
-        Ok(config) => config,
+    let (config, shutdown) = match config().and_then(|c| Ok((c, Shutdown::from_env()?))) {
+        Ok(both) => both,
         Err(message) => {
             eprintln!("{message}");
             return ExitCode::from(2);
@@ -575,10 +565,27 @@ async fn main() -> ExitCode {
             .wrap_connector(connector),
         timeout: config.connect_timeout,
     };
-    let client: Client<_, RequestBody<Either<Full<Bytes>, Incoming>>> =
-        Client::builder(TokioExecutor::new())
-            .http2_only(config.upstream_http2)
-            .build(connector);
+    // hyper-util's client pools connections by scheme and authority, and
+    // `http2_only` holds for a whole client: gRPC, which runs on HTTP/2
+    // alone, goes through a client of its own (h2c with prior knowledge for
+    // `http://`), everything else through one that speaks HTTP/1.1, or
+    // HTTP/2 where a TLS upstream offers it.
+    let http2_client: Client<_, UpstreamBody> = Client::builder(TokioExecutor::new())
+        .http2_only(true)
+        .build(connector.clone());
+    let client: Client<_, UpstreamBody> = Client::builder(TokioExecutor::new()).build(connector);
+    let upstream_http2 = config.upstream_http2;
+    let clients = tower::service_fn(move |mut req: Request<UpstreamBody>| {
+        if upstream_http2 || tower_problem::grpc::is_grpc_request(&req) {
+            http2_client.request(req)
+        } else {
+            // The client sends each request as its connection speaks, once
+            // told the request is HTTP/1.1 (the layer has read the client's
+            // version before: a gRPC request is told by it).
+            *req.version_mut() = Version::HTTP_11;
+            client.request(req)
+        }
+    });
 
     let gateway = ServiceBuilder::new()
         .layer(
@@ -588,15 +595,8 @@ async fn main() -> ExitCode {
                 .max_request_body(config.max_request_body)
                 .classify_with(classify),
         )
-        // The upstream connection's own version, set after the layer has
-        // seen the client's (a gRPC request is told by it): hyper-util's
-        // client sends each request as its connection speaks.
-        .map_request(|mut req: Request<_>| {
-            *req.version_mut() = Version::HTTP_11;
-            req
-        })
         .map_result(backward)
-        .service(client);
+        .service(clients);
     // A buffered body can be sent again: such requests go through the
     // retry policy; the others stream, and are sent once.
     let retrying = ServiceBuilder::new()
@@ -607,22 +607,7 @@ async fn main() -> ExitCode {
         .map_request(|req: Request<Incoming>| req.map(Either::Right))
         .service(gateway);
     let upstream = config.upstream.clone();
-    let body_timeout = config.header_read_timeout;
-
-    let listener = match TcpListener::bind(config.addr).await {
-        Ok(listener) => listener,
-        Err(e) => {
-            eprintln!("cannot listen on GATEWAY_ADDR={}: {e}", config.addr);
-            return ExitCode::FAILURE;
-        }
-    };
-    match listener.local_addr() {
-        Ok(addr) => println!("listening on {addr}"),
-        Err(e) => {
-            eprintln!("cannot read the bound address: {e}");
-            return ExitCode::FAILURE;
-        }
-    }
+    let body_timeout = config.limits.header_read_timeout;
 
     // Requests the gateway answers itself never reach the upstream.
     let service = tower::service_fn(move |req: Request<Incoming>| {
@@ -666,61 +651,12 @@ async fn main() -> ExitCode {
         }
     });
 
-    let mut accept_errors = AcceptBackoff::default();
-    loop {
-        let (stream, _) = match listener.accept().await {
-            Ok(accepted) => {
-                accept_errors.reset();
-                accepted
-            }
-            Err(e) => {
-                // Out of file descriptors, say: retrying at once would spin
-                // a core and flood the log. Wait, longer each time, and log
-                // once per wait.
-                let wait = accept_errors.next();
-                tracing::warn!(error = %e, wait_ms = wait.as_millis() as u64, "accept failed; waiting");
-                tokio::time::sleep(wait).await;
-                continue;
-            }
-        };
-        let service = TowerToHyperService::new(service.clone());
-        let header_read_timeout = config.header_read_timeout;
-        let idle_timeout = config.idle_timeout;
-        tokio::spawn(async move {
-            // The auto builder reads the first bytes to tell HTTP/1 from
-            // HTTP/2 with no timeout of its own: a silent connection is
-            // closed after the header read timeout.
-            let mut first = [0u8; 1];
-            match tokio::time::timeout(header_read_timeout, stream.peek(&mut first)).await {
-                Ok(Ok(n)) if n > 0 => {}
-                _ => return,
-            }
-            let mut builder = auto::Builder::new(TokioExecutor::new());
-            // A client that goes away cancels its upstream request: with
-            // `half_close(true)` hyper would stop reading a half-closed
-            // socket and keep the request running. A client that half-closes
-            // after a complete request is treated the same way.
-            builder
-                .http1()
-                .half_close(false)
-                .timer(TokioTimer::new())
-                .header_read_timeout(header_read_timeout);
-            builder
-                .http2()
-                .timer(TokioTimer::new())
-                .keep_alive_interval(Some(idle_timeout))
-                .keep_alive_timeout(idle_timeout);
-            let conn = builder.serve_connection(TokioIo::new(stream), service);
-            // The version sniff and an idle HTTP/2 connection have no hyper
-            // timeout: bound the whole connection's silence from here.
-            match tokio::time::timeout(CONNECTION_LIFETIME, conn).await {
-                Ok(Err(e)) => tracing::debug!(error = %e, "connection ended with an error"),
-                Ok(Ok(())) => {}
-                Err(_) => tracing::debug!("connection closed: it outlived CONNECTION_LIFETIME"),
-            }
-        });
-    }
+    serve(config.addr, service, config.limits, shutdown).await
 }
+
+/// What the gateway sends upstream: a buffered, replayable body or the
+/// client's own stream, under the layer's size limit.
+type UpstreamBody = RequestBody<Either<Full<Bytes>, Incoming>>;
 
 /// The largest body buffered so that its request can be retried: hyper's
 /// body reports its `Content-Length` as its exact size.
@@ -728,26 +664,3 @@ const MAX_REPLAYABLE_BODY: u64 = 64 * 1024;
 
 /// The wait before each retry of a request that was never sent.
 const RETRY_BACKOFF: Duration = Duration::from_millis(50);
-
-/// The longest a connection may stay open, however busy: a bound on what a
-/// slow or silent client holds.
-const CONNECTION_LIFETIME: Duration = Duration::from_secs(600);
-
-/// The wait after each consecutive accept error: 10 ms, doubled each time,
-/// at most 1 s (as `axum::serve` waits 1 s).
-#[derive(Default)]
-struct AcceptBackoff {
-    failures: u32,
-}
-
-impl AcceptBackoff {
-    fn next(&mut self) -> Duration {
-        self.failures = self.failures.saturating_add(1);
-        Duration::from_millis(10u64 << self.failures.min(7).saturating_sub(1))
-            .min(Duration::from_secs(1))
-    }
-
-    fn reset(&mut self) {
-        self.failures = 0;
-    }
-}

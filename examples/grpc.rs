@@ -15,7 +15,13 @@
 //!
 //! Environment: `GRPC_ADDR` (default `127.0.0.1:50051`; port 0 picks one),
 //! `RUST_LOG` (default `info`). Each call has 30 s, each connection at most
-//! 256 calls at once, and idle HTTP/2 connections are pinged.
+//! 256 calls at once, and idle HTTP/2 connections are pinged. On SIGTERM or
+//! Ctrl-C the server stops accepting, sends each connection a `GOAWAY`,
+//! lets the calls in flight finish for up to `SHUTDOWN_TIMEOUT_MS` (default
+//! 30000), and exits 0; a second signal exits at once
+//! (`examples/shutdown/mod.rs`).
+
+mod shutdown;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -32,6 +38,8 @@ use tonic_health::pb::health_server::{Health, HealthServer};
 use tonic_health::pb::{HealthCheckRequest, HealthCheckResponse};
 use tower_problem::app::AppErrorLayer;
 use tower_problem::BoxError;
+
+use crate::shutdown::Shutdown;
 
 /// The health service: `""` is serving; `"panic"` panics.
 struct Checks;
@@ -131,6 +139,13 @@ impl<S> tower::Layer<S> for FailOnAskLayer {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    let mut shutdown = match Shutdown::from_env() {
+        Ok(shutdown) => shutdown,
+        Err(message) => {
+            eprintln!("{message}");
+            return ExitCode::from(2);
+        }
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -163,8 +178,8 @@ async fn main() -> ExitCode {
         }
     }
 
-    let incoming = tokio_stream_of(listener);
-    let served = tonic::transport::Server::builder()
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tonic::transport::Server::builder()
         .timeout(Duration::from_secs(30))
         .concurrency_limit_per_connection(256)
         .http2_keepalive_interval(Some(Duration::from_secs(60)))
@@ -174,8 +189,25 @@ async fn main() -> ExitCode {
         .layer(AppErrorLayer::new())
         .layer(FailOnAskLayer)
         .add_service(HealthServer::new(Checks))
-        .serve_with_incoming(incoming)
-        .await;
+        .serve_with_incoming_shutdown(tokio_stream_of(listener), async {
+            let _ = stopped.await;
+        });
+    let mut serving = std::pin::pin!(serving);
+    tokio::select! {
+        served = &mut serving => return exit_code(served),
+        () = shutdown.requested() => {}
+    }
+    let _ = stop.send(());
+    shutdown
+        .drain(async {
+            if let Err(e) = serving.await {
+                tracing::error!(error = %e, "the server failed while shutting down");
+            }
+        })
+        .await
+}
+
+fn exit_code(served: Result<(), tonic::transport::Error>) -> ExitCode {
     match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

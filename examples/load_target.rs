@@ -15,16 +15,26 @@
 //!   `quiet`.
 //! - `RUST_LOG`: the `tracing` filter (default `error`: the app layer logs
 //!   one line per failure to stderr, as it would in production).
-//! - `TOKIO_WORKER_THREADS`: tokio's own variable, the runtime's threads.
+//! - `TOKIO_WORKER_THREADS`: tokio's own variable, the runtime's threads;
+//! - `HEADER_READ_TIMEOUT_MS`, `IDLE_TIMEOUT_MS`, `SHUTDOWN_TIMEOUT_MS`: as
+//!   for the example app, which is served the same way
+//!   (`examples/serve/mod.rs`), and stops the same way on SIGTERM or Ctrl-C.
 //!
 //! A bad value exits with status 2 and a one-line message naming the variable.
 
+mod serve;
+mod shutdown;
+
 use std::net::SocketAddr;
+use std::process::ExitCode;
 
 use axum::routing::get;
 use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_problem::app::{panic_hook, AppErrorLayer};
+
+use crate::serve::{serve, Limits};
+use crate::shutdown::Shutdown;
 
 fn env_or(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_owned())
@@ -40,7 +50,7 @@ async fn panics() -> &'static str {
 }
 
 #[tokio::main]
-async fn main() {
+async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
@@ -70,12 +80,12 @@ async fn main() {
         other => bad("VARIANT", other, "one of bare, app, towerhttp"),
     };
 
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .unwrap_or_else(|err| {
-            eprintln!("cannot listen on {addr}: {err}");
-            std::process::exit(1);
-        });
-    println!("listening on {}", listener.local_addr().unwrap());
-    axum::serve(listener, app).await.unwrap();
+    let (limits, shutdown) = match Limits::from_env().and_then(|l| Ok((l, Shutdown::from_env()?))) {
+        Ok(both) => both,
+        Err(message) => {
+            eprintln!("{message}");
+            return ExitCode::from(2);
+        }
+    };
+    serve(addr, app, limits, shutdown).await
 }

@@ -194,9 +194,31 @@ fn encode_message(message: &str) -> HeaderValue {
     HeaderValue::from_bytes(&out).expect("printable ASCII is a header value")
 }
 
-/// Whether `req` is a gRPC request: a `POST` over HTTP/2 (gRPC runs on
-/// nothing else) with a gRPC `content-type`.
-pub(crate) fn is_grpc_request<B>(req: &Request<B>) -> bool {
+/// Whether `req` is a gRPC request, which both layers answer as gRPC: a
+/// `POST` over HTTP/2 (gRPC runs on nothing else) with a gRPC
+/// `content-type`.
+///
+/// A gateway uses it to pick the upstream client, since gRPC needs one that
+/// speaks HTTP/2 only (`examples/gateway.rs` does).
+///
+/// ```
+/// use http::{Request, Version};
+///
+/// let call = Request::post("/grpc.health.v1.Health/Check")
+///     .version(Version::HTTP_2)
+///     .header("content-type", "application/grpc+proto")
+///     .body(())
+///     .unwrap();
+/// assert!(tower_problem::grpc::is_grpc_request(&call));
+///
+/// let web = Request::post("/grpc.health.v1.Health/Check")
+///     .version(Version::HTTP_11)
+///     .header("content-type", "application/grpc-web")
+///     .body(())
+///     .unwrap();
+/// assert!(!tower_problem::grpc::is_grpc_request(&web));
+/// ```
+pub fn is_grpc_request<B>(req: &Request<B>) -> bool {
     if req.version() != Version::HTTP_2 || req.method() != Method::POST {
         return false;
     }

@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -22,10 +22,21 @@ pub fn binary(name: &str) -> PathBuf {
         .join("examples")
         .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     let modified = |path: &Path| std::fs::metadata(path).and_then(|m| m.modified());
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("examples/{name}.rs"));
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    // The example's file, and the modules the examples share.
+    let sources = [
+        examples.join(format!("{name}.rs")),
+        examples.join("serve/mod.rs"),
+        examples.join("shutdown/mod.rs"),
+    ];
+    let newest = sources
+        .iter()
+        .map(|source| modified(source).unwrap())
+        .max()
+        .unwrap();
     let built = modified(&binary).unwrap_or_else(|_| panic!("the example {name} is built"));
     assert!(
-        built >= modified(&source).unwrap(),
+        built >= newest,
         "{} is older than examples/{name}.rs: run `cargo build --all-features --example {name}`",
         binary.display()
     );
@@ -36,6 +47,33 @@ pub fn binary(name: &str) -> PathBuf {
 pub struct Example {
     pub child: Child,
     pub addr: SocketAddr,
+}
+
+impl Example {
+    /// Sends the process `signal` (`TERM`, `INT`), as `kill -SIGNAL` does.
+    pub fn signal(&self, signal: &str) {
+        let sent = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill runs");
+        assert!(sent.success(), "kill -{signal} {}", self.child.id());
+    }
+
+    /// The process's exit status, waited for at most `bound`.
+    pub async fn exit_within(&mut self, bound: Duration) -> ExitStatus {
+        let deadline = tokio::time::Instant::now() + bound;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the example exits within {bound:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
 }
 
 impl Drop for Example {
