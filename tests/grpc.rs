@@ -1,8 +1,9 @@
 //! gRPC requests get gRPC answers, over real sockets with tonic's client:
 //! from the app layer in front of a tonic server (`examples/grpc.rs`), and
 //! from the gateway layer in front of it (`examples/gateway.rs`), directly
-//! and through the gateway; a plain HTTP request to the same layers still
-//! gets problem+json.
+//! and through the gateway, with no flag; a plain HTTP request to the same
+//! layers still gets problem+json. On SIGTERM the gRPC example finishes
+//! the calls in flight and exits 0.
 
 mod example_support;
 
@@ -28,11 +29,8 @@ async fn grpc_server() -> Example {
 }
 
 async fn gateway_to(upstream: &str, env: &[(&str, &str)]) -> Example {
-    let mut all = vec![
-        ("GATEWAY_ADDR", "127.0.0.1:0"),
-        ("UPSTREAM", upstream),
-        ("UPSTREAM_HTTP2", "1"),
-    ];
+    // No flag: the gateway sends gRPC calls over HTTP/2 by itself.
+    let mut all = vec![("GATEWAY_ADDR", "127.0.0.1:0"), ("UPSTREAM", upstream)];
     all.extend_from_slice(env);
     example_support::start("gateway", &all).await
 }
@@ -181,19 +179,42 @@ async fn a_plain_http_request_to_the_same_layer_gets_problem_json() {
     assert_eq!(problem["kind"], "handler_error");
 }
 
+#[cfg(unix)]
+#[tokio::test]
+async fn on_sigterm_a_stream_in_flight_completes_and_the_server_exits_0() {
+    let mut server = grpc_server().await;
+    let mut client = client(server.addr).await;
+    let mut watch = client.watch(check("")).await.unwrap().into_inner();
+    let first = tokio::time::timeout(BOUND, watch.message()).await.unwrap();
+    assert!(first.unwrap().is_some(), "the first event");
+    // Its second event comes 50 ms after the first: the stream is in
+    // flight when the signal arrives.
+    server.signal("TERM");
+    let second = tokio::time::timeout(BOUND, watch.message()).await.unwrap();
+    assert!(second.unwrap().is_some(), "the second event");
+    let end = tokio::time::timeout(BOUND, watch.message()).await.unwrap();
+    assert!(matches!(end, Ok(None)), "the stream ends with OK: {end:?}");
+    assert_eq!(server.exit_within(BOUND).await.code(), Some(0));
+    assert!(tokio::net::TcpStream::connect(server.addr).await.is_err());
+}
+
 // ---- the gateway layer in front of it ----
 
 #[tokio::test]
 async fn through_the_gateway_a_call_is_served_and_a_panic_passes_through() {
     let server = grpc_server().await;
-    let gateway = gateway_to(&format!("http://{}", server.addr), &[]).await;
-    assert_eq!(
-        check_of(gateway.addr, check("")).await.unwrap(),
-        ServingStatus::Serving as i32
-    );
-    let status = check_of(gateway.addr, check("panic")).await.unwrap_err();
-    assert_eq!(status.code(), Code::Internal, "{status:?}");
-    assert_eq!(kind_of(&status), "panic");
+    // With no flag, and with everything sent over HTTP/2.
+    for env in [&[][..], &[("UPSTREAM_HTTP2", "1")]] {
+        let gateway = gateway_to(&format!("http://{}", server.addr), env).await;
+        assert_eq!(
+            check_of(gateway.addr, check("")).await.unwrap(),
+            ServingStatus::Serving as i32,
+            "{env:?}"
+        );
+        let status = check_of(gateway.addr, check("panic")).await.unwrap_err();
+        assert_eq!(status.code(), Code::Internal, "{env:?}: {status:?}");
+        assert_eq!(kind_of(&status), "panic");
+    }
 }
 
 #[tokio::test]

@@ -23,21 +23,22 @@ pub fn binary(name: &str) -> PathBuf {
         .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     let modified = |path: &Path| std::fs::metadata(path).and_then(|m| m.modified());
     let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
-    // The example's file, and the modules the examples share.
-    let sources = [
-        examples.join(format!("{name}.rs")),
-        examples.join("serve/mod.rs"),
-        examples.join("shutdown/mod.rs"),
-    ];
-    let newest = sources
-        .iter()
-        .map(|source| modified(source).unwrap())
+    // The example's file, and the shared modules it declares (`mod serve;`).
+    let main = examples.join(format!("{name}.rs"));
+    let text = std::fs::read_to_string(&main).unwrap();
+    let modules = text.lines().filter_map(|line| {
+        let module = line.strip_prefix("mod ")?.strip_suffix(';')?;
+        Some(examples.join(module).join("mod.rs"))
+    });
+    let newest = std::iter::once(main.clone())
+        .chain(modules)
+        .map(|source| modified(&source).unwrap())
         .max()
         .unwrap();
     let built = modified(&binary).unwrap_or_else(|_| panic!("the example {name} is built"));
     assert!(
         built >= newest,
-        "{} is older than examples/{name}.rs: run `cargo build --all-features --example {name}`",
+        "{} is older than examples/{name}.rs or a module it uses: run `cargo build --all-features --example {name}`",
         binary.display()
     );
     binary
