@@ -5,139 +5,28 @@
 #![cfg(all(feature = "rustls", feature = "hyper-util"))]
 
 mod gateway_support;
+mod tls_upstream;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use gateway_support::*;
-use http::{Request, Response, StatusCode};
+use http::{Request, StatusCode};
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use rcgen::{
-    date_time_ymd, BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair,
-};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use hyper_util::rt::TokioExecutor;
+use rcgen::{CertifiedIssuer, KeyPair};
 use rustls::version::{TLS12, TLS13};
-use rustls::{ClientConfig, RootCertStore, ServerConfig, SupportedProtocolVersion};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
+use rustls::{ClientConfig, RootCertStore, SupportedProtocolVersion};
+use tls_upstream::{ca, closes_mid_handshake, leaf, plain_http, provider, tls_upstream, VALID};
 use tower::ServiceBuilder;
 use tower_problem::gateway::{Failure, GatewayErrorLayer, RequestBody};
 
 const BOUND: Duration = Duration::from_secs(5);
-
-fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
-}
-
-/// A certificate authority named `name`.
-fn ca(name: &str) -> CertifiedIssuer<'static, KeyPair> {
-    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.distinguished_name.push(DnType::CommonName, name);
-    CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap()
-}
-
-/// What a server presents: its certificate and key.
-struct Identity {
-    cert: CertificateDer<'static>,
-    key: PrivateKeyDer<'static>,
-}
-
-/// A certificate for `name`, valid from `not_before` to `not_after`
-/// (years), issued by `issuer`.
-fn leaf(issuer: &CertifiedIssuer<'static, KeyPair>, name: &str, years: (i32, i32)) -> Identity {
-    let key = KeyPair::generate().unwrap();
-    let mut params = CertificateParams::new(vec![name.to_owned()]).unwrap();
-    params.not_before = date_time_ymd(years.0, 1, 1);
-    params.not_after = date_time_ymd(years.1, 1, 1);
-    let cert = params.signed_by(&key, issuer).unwrap();
-    Identity {
-        cert: cert.der().clone(),
-        key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
-    }
-}
-
-const VALID: (i32, i32) = (2020, 2090);
-
-/// A TLS server of `versions` presenting `identity`, answering `ok` over
-/// HTTP/1.1.
-async fn tls_upstream(
-    identity: Identity,
-    versions: &[&'static SupportedProtocolVersion],
-) -> SocketAddr {
-    let config = ServerConfig::builder_with_provider(provider())
-        .with_protocol_versions(versions)
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(vec![identity.cert], identity.key)
-        .unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            let acceptor = acceptor.clone();
-            tokio::spawn(async move {
-                let Ok(tls) = acceptor.accept(stream).await else {
-                    return;
-                };
-                let service = hyper::service::service_fn(|_req: Request<Incoming>| async {
-                    Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::from(
-                        "ok over tls",
-                    ))))
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(tls), service)
-                    .await;
-            });
-        }
-    });
-    addr
-}
-
-/// A server that reads the client's hello and closes: a handshake cut in
-/// the middle.
-async fn closes_mid_handshake() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            let mut hello = [0u8; 64];
-            let _ = stream.read(&mut hello).await;
-        }
-    });
-    addr
-}
-
-/// What a TLS client meets at a plain HTTP port: the server reads the
-/// hello, answers 400 in plain text, and keeps the connection open.
-async fn plain_http() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut hello = [0u8; 512];
-                let _ = stream.read(&mut hello).await;
-                let _ = stream
-                    .write_all(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n")
-                    .await;
-                tokio::time::sleep(BOUND).await;
-            });
-        }
-    });
-    addr
-}
 
 type TlsClient = Client<HttpsConnector<HttpConnector>, RequestBody<Incoming>>;
 

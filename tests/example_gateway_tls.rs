@@ -1,0 +1,131 @@
+//! The example gateway, run with no flag, in front of `https://` upstreams
+//! that fail their handshake each in its own way: every failure is named by
+//! its RFC 9209 type in the body's `kind` and in `Proxy-Status`, and the
+//! happy path still works. The CA the gateway trusts, `UPSTREAM_CA`, is
+//! made at test time.
+
+mod example_support;
+mod tls_upstream;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use rustls::version::TLS13;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use tls_upstream::{
+    ca, closes_mid_handshake, leaf, plain_http, tls_upstream,
+    tls_upstream_requiring_a_client_certificate, VALID,
+};
+
+const BOUND: Duration = Duration::from_secs(10);
+
+/// The answer the example gateway gives for `GET /` with `upstream` at
+/// `https://localhost:PORT`, trusting the PEM file `ca`: its head, and its
+/// body.
+async fn through_the_example(upstream: SocketAddr, ca: &std::path::Path) -> (String, String) {
+    let target = format!("https://localhost:{}", upstream.port());
+    let example = example_support::start(
+        "gateway",
+        &[
+            ("GATEWAY_ADDR", "127.0.0.1:0"),
+            ("UPSTREAM", &target),
+            ("UPSTREAM_CA", ca.to_str().unwrap()),
+        ],
+    )
+    .await;
+    let mut stream = TcpStream::connect(example.addr).await.unwrap();
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: gateway\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(BOUND, stream.read_to_end(&mut answer))
+        .await
+        .expect("answered in time")
+        .unwrap();
+    let answer = String::from_utf8(answer).unwrap();
+    let (head, body) = answer.split_once("\r\n\r\n").expect("a head and a body");
+    (head.to_ascii_lowercase(), body.to_owned())
+}
+
+#[tokio::test]
+async fn every_tls_failure_is_named_with_no_flag() {
+    let trusted = ca("Test CA");
+    let stranger = ca("Another CA");
+    // The same name as the trusted CA, another key: a bad signature.
+    let impostor = ca("Test CA");
+    let pem = std::env::temp_dir().join(format!("tower-problem-ca-{}.pem", std::process::id()));
+    std::fs::write(&pem, trusted.pem()).unwrap();
+
+    let cases = [
+        (
+            "expired",
+            tls_upstream(leaf(&trusted, "localhost", (2000, 2001)), &[&TLS13]).await,
+            "tls_certificate_error",
+        ),
+        (
+            "not yet valid",
+            tls_upstream(leaf(&trusted, "localhost", (4000, 4001)), &[&TLS13]).await,
+            "tls_certificate_error",
+        ),
+        (
+            "unknown CA",
+            tls_upstream(leaf(&stranger, "localhost", VALID), &[&TLS13]).await,
+            "tls_certificate_error",
+        ),
+        (
+            "wrong name",
+            tls_upstream(leaf(&trusted, "other.example", VALID), &[&TLS13]).await,
+            "tls_certificate_error",
+        ),
+        (
+            "bad signature",
+            tls_upstream(leaf(&impostor, "localhost", VALID), &[&TLS13]).await,
+            "tls_certificate_error",
+        ),
+        (
+            "plain HTTP on the TLS port",
+            plain_http().await,
+            "tls_protocol_error",
+        ),
+        (
+            "a cut handshake",
+            closes_mid_handshake().await,
+            "tls_protocol_error",
+        ),
+        (
+            "a client certificate required",
+            tls_upstream_requiring_a_client_certificate(
+                leaf(&trusted, "localhost", VALID),
+                &trusted,
+            )
+            .await,
+            "tls_alert_received",
+        ),
+    ];
+    let answers = futures_util::future::join_all(
+        cases
+            .iter()
+            .map(|(_, upstream, _)| through_the_example(*upstream, &pem)),
+    )
+    .await;
+    for ((case, _, kind), (head, body)) in cases.iter().zip(&answers) {
+        assert!(head.starts_with("http/1.1 502 "), "{case}: {head}");
+        let problem: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(problem["kind"], *kind, "{case}: {body}");
+        assert!(
+            head.contains(&format!("proxy-status: tower-problem; error={kind}")),
+            "{case}: {head}"
+        );
+    }
+    // The alert's number: `certificate_required` is 116.
+    assert!(answers[7].0.contains("alert-id=116"), "{}", answers[7].0);
+
+    let healthy = tls_upstream(leaf(&trusted, "localhost", VALID), &[&TLS13]).await;
+    let (head, body) = through_the_example(healthy, &pem).await;
+    assert!(head.starts_with("http/1.1 200 "), "{head}");
+    assert_eq!(body, "ok over tls");
+    let _ = std::fs::remove_file(&pem);
+}
