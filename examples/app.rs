@@ -17,14 +17,14 @@
 //! answer, and no connection lives longer than 10 minutes. On SIGTERM or
 //! Ctrl-C it stops accepting, lets the requests in flight finish for up to
 //! `SHUTDOWN_TIMEOUT_MS` (default 30000), and exits 0; a second signal
-//! exits at once (`examples/shutdown/mod.rs`).
+//! exits at once (`examples/lifecycle/mod.rs`).
 //!
 //! Environment: `APP_ADDR` (default `127.0.0.1:3000`; port 0 picks one),
 //! the three above, and `RUST_LOG` (default `info`); a bad value stops the
 //! program with a one-line message and status 2.
 
+mod lifecycle;
 mod serve;
-mod shutdown;
 
 use std::convert::Infallible;
 use std::error::Error;
@@ -44,8 +44,8 @@ use tower::ServiceBuilder;
 use tower_http::trace::{DefaultMakeSpan, TraceLayer};
 use tower_problem::app::{panic_hook, AppErrorLayer, HandlerError, Kind};
 
+use crate::lifecycle::Shutdown;
 use crate::serve::{serve, Limits};
-use crate::shutdown::Shutdown;
 
 /// How long any request may take: tower's `timeout` under the app layer
 /// answers a request that takes longer with the `timeout` problem (503).

@@ -36,7 +36,7 @@
 //!   first also bounds the wait for a replayable body (below);
 //! - `SHUTDOWN_TIMEOUT_MS` (default 30000): on SIGTERM or Ctrl-C the
 //!   gateway stops accepting and waits this long for the requests in
-//!   flight, then exits 0 (`examples/shutdown/mod.rs`);
+//!   flight, then exits 0 (`examples/lifecycle/mod.rs`);
 //! - `MAX_REQUEST_BODY`: the largest request body forwarded, in bytes
 //!   (default 1048576, as nginx's `client_max_body_size`; 0 = no limit):
 //!   over it, 413 `request_body_too_large`, before the upstream is called
@@ -76,8 +76,8 @@
 //! are `proxy_internal_error`, and only what the layer's own rules mark
 //! never sent is retried.
 
+mod lifecycle;
 mod serve;
-mod shutdown;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -105,8 +105,8 @@ use tower_problem::gateway::{GatewayErrorLayer, Kind, RequestBody, RetryNeverSen
 use tower_problem::problem::Problem;
 use tower_problem::BoxError;
 
+use crate::lifecycle::{env_millis, Shutdown};
 use crate::serve::{serve, Limits};
-use crate::shutdown::{env_millis, Shutdown};
 
 /// Where requests go: scheme, authority, and a path prefix without its
 /// trailing slash.

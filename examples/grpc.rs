@@ -19,9 +19,9 @@
 //! Ctrl-C the server stops accepting, sends each connection a `GOAWAY`,
 //! lets the calls in flight finish for up to `SHUTDOWN_TIMEOUT_MS` (default
 //! 30000), and exits 0; a second signal exits at once
-//! (`examples/shutdown/mod.rs`).
+//! (`examples/lifecycle/mod.rs`).
 
-mod shutdown;
+mod lifecycle;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -39,7 +39,7 @@ use tonic_health::pb::{HealthCheckRequest, HealthCheckResponse};
 use tower_problem::app::AppErrorLayer;
 use tower_problem::BoxError;
 
-use crate::shutdown::Shutdown;
+use crate::lifecycle::{listen, Shutdown};
 
 /// The health service: `""` is serving; `"panic"` panics.
 struct Checks;
@@ -163,20 +163,10 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let listener = match TcpListener::bind(addr).await {
+    let listener = match listen(addr).await {
         Ok(listener) => listener,
-        Err(e) => {
-            eprintln!("cannot listen on GRPC_ADDR={addr}: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(status) => return status,
     };
-    match listener.local_addr() {
-        Ok(addr) => println!("listening on {addr}"),
-        Err(e) => {
-            eprintln!("cannot read the bound address: {e}");
-            return ExitCode::FAILURE;
-        }
-    }
 
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let serving = tonic::transport::Server::builder()

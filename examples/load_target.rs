@@ -22,8 +22,8 @@
 //!
 //! A bad value exits with status 2 and a one-line message naming the variable.
 
+mod lifecycle;
 mod serve;
-mod shutdown;
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -33,8 +33,8 @@ use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_problem::app::{panic_hook, AppErrorLayer};
 
+use crate::lifecycle::Shutdown;
 use crate::serve::{serve, Limits};
-use crate::shutdown::Shutdown;
 
 fn env_or(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_owned())

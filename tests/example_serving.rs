@@ -4,7 +4,7 @@
 //! within its timeout while the server goes on serving (the app, and the
 //! gateway in front of it, both served by `examples/serve/mod.rs`); and on
 //! SIGTERM every example stops accepting, finishes the requests in flight
-//! and exits 0 (`examples/shutdown/mod.rs`; gRPC's in `tests/grpc.rs`).
+//! and exits 0 (`examples/lifecycle/mod.rs`; gRPC's in `tests/grpc.rs`).
 #![cfg(unix)]
 
 mod example_support;
@@ -252,14 +252,21 @@ async fn on_sigterm_the_load_target_exits_0() {
     assert!(matches!(closed, Ok(Ok(0)) | Ok(Err(_))), "{closed:?}");
 }
 
-#[tokio::test]
-async fn a_second_signal_exits_at_once() {
-    let (mut server, _) = server("app", &[]).await;
+/// The example app with `env`, and a connection whose request (900 ms)
+/// has been in flight for 100 ms.
+async fn app_with_a_request_in_flight(env: &[(&str, &str)]) -> (Example, TcpStream) {
+    let server = app(env).await;
     let mut busy = TcpStream::connect(server.addr).await.unwrap();
     busy.write_all(b"GET /sleep/900 HTTP/1.1\r\nHost: example\r\n\r\n")
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
+    (server, busy)
+}
+
+#[tokio::test]
+async fn a_second_signal_exits_at_once() {
+    let (mut server, mut busy) = app_with_a_request_in_flight(&[]).await;
     let signalled = Instant::now();
     server.signal("TERM");
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -286,12 +293,7 @@ async fn a_second_signal_exits_at_once() {
 
 #[tokio::test]
 async fn the_shutdown_waits_at_most_its_timeout() {
-    let (mut server, _) = server("app", &[("SHUTDOWN_TIMEOUT_MS", "200")]).await;
-    let mut busy = TcpStream::connect(server.addr).await.unwrap();
-    busy.write_all(b"GET /sleep/900 HTTP/1.1\r\nHost: example\r\n\r\n")
-        .await
-        .unwrap();
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (mut server, _busy) = app_with_a_request_in_flight(&[("SHUTDOWN_TIMEOUT_MS", "200")]).await;
     let signalled = Instant::now();
     server.signal("TERM");
     assert_eq!(server.exit_within(BOUND).await.code(), Some(0));

@@ -1,7 +1,7 @@
 //! Serving a tower service over HTTP/1 and HTTP/2 (h2c) with hyper-util, as
 //! the app and the gateway examples do, with the limits `axum::serve` does
 //! not set: a slow or silent client cannot hold a connection open, and the
-//! server stops gracefully (see `shutdown`).
+//! server stops gracefully (see `lifecycle`).
 //!
 //! - `HEADER_READ_TIMEOUT_MS` (default 10000): how long a client may take to
 //!   send its first bytes, and, over HTTP/1, each request's headers; hyper
@@ -20,10 +20,10 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tower_problem::BoxError;
 
-use crate::shutdown::{env_millis, Shutdown};
+use crate::lifecycle::{env_millis, listen, Shutdown};
 
 /// The longest a connection may stay open, however busy: a bound on what a
 /// slow client holds.
@@ -67,20 +67,10 @@ where
     B::Data: Send,
     B::Error: Into<BoxError>,
 {
-    let listener = match TcpListener::bind(addr).await {
+    let listener = match listen(addr).await {
         Ok(listener) => listener,
-        Err(e) => {
-            eprintln!("cannot listen on {addr}: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(status) => return status,
     };
-    match listener.local_addr() {
-        Ok(addr) => println!("listening on {addr}"),
-        Err(e) => {
-            eprintln!("cannot read the bound address: {e}");
-            return ExitCode::FAILURE;
-        }
-    }
     let graceful = GracefulShutdown::new();
     let mut accept_errors = AcceptBackoff::default();
     loop {

@@ -1,12 +1,31 @@
-//! Graceful shutdown, as every example does it: the first SIGTERM (unix) or
-//! Ctrl-C stops the server accepting and asks each connection to close once
+//! How every example process starts and stops: it listens and says where,
+//! and it shuts down gracefully. The first SIGTERM (unix) or Ctrl-C stops the server accepting and asks each connection to close once
 //! its requests are answered; the process then waits for them up to
 //! `SHUTDOWN_TIMEOUT_MS` (default 30000; 0 = not at all) and exits 0. A
 //! second signal exits at once, with status 1.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
+
+use tokio::net::TcpListener;
+
+/// Binds `addr` and prints `listening on ADDR` (the port chosen, for port
+/// 0), the line scripts and tests wait for; an error is printed and is the
+/// exit status.
+pub async fn listen(addr: SocketAddr) -> Result<TcpListener, ExitCode> {
+    let listener = TcpListener::bind(addr).await.map_err(|e| {
+        eprintln!("cannot listen on {addr}: {e}");
+        ExitCode::FAILURE
+    })?;
+    let bound = listener.local_addr().map_err(|e| {
+        eprintln!("cannot read the bound address: {e}");
+        ExitCode::FAILURE
+    })?;
+    println!("listening on {bound}");
+    Ok(listener)
+}
 
 /// The signals that end the process, and how long it drains.
 pub struct Shutdown {
