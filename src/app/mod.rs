@@ -30,8 +30,7 @@
 //! their control characters replaced, so they cannot forge a log line. The
 //! client sees the panic message or error
 //! chain only with [`AppErrorLayer::expose_details`]. The one exception is a
-//! body panic: the layer keeps no request context past the response head
-//! (carrying it in the body would cost every request, see `BENCHMARKS.md`),
+//! body panic: the layer keeps no request context past the response head,
 //! so that line has the panic's message and location, and the request comes
 //! from the span the body is polled in. tower-http's `TraceLayer`, put
 //! outside this layer, enters its span on every poll of the body. Each generated response
