@@ -11,9 +11,36 @@
 //! title, or the detail where the layer shows details, percent-encoded as
 //! gRPC's HTTP/2 protocol asks.
 //!
-//! Each layer's `Failure::grpc_code` gives the [`Code`]; the kinds page
-//! lists them. A responder answers gRPC requests its own way through
+//! A gRPC client reads such an answer; a problem+json body, which it would
+//! take for a broken frame, tonic reports as `INTERNAL`, "invalid
+//! compression flag: 123". The gateway's answer to a refused connection:
+//!
+//! ```text
+//! :status: 200
+//! content-type: application/grpc
+//! grpc-status: 14
+//! grpc-message: The upstream refused the connection
+//! problem-kind: connection_refused
+//! proxy-status: tower-problem; error=connection_refused
+//! ```
+//!
+//! A handler's panic or error is `INTERNAL`; a panic in a streaming body
+//! ends the stream with the trailers `grpc-status: 13`. The gateway answers
+//! a failure to reach the upstream `UNAVAILABLE` (which gRPC clients retry)
+//! and its head timeout `DEADLINE_EXCEEDED`; a request's `grpc-timeout`
+//! bounds that timeout, as the client has given up by then.
+//!
+//! Each layer's `Failure::grpc_code` gives the [`Code`]; the [kinds
+//! page](crate::kinds#grpc-codes) lists them, with why. A responder
+//! answers gRPC requests its own way through
 //! [`ResponseForFailure::grpc_response_for_failure`].
+//!
+//! The example `grpc` (`cargo run --example grpc`, on 127.0.0.1:50051)
+//! serves tonic's `grpc.health.v1.Health` behind the app layer: `Check` of
+//! `""` is `SERVING`, of `"panic"` panics; `Watch` of `"panic"` panics
+//! after its first message; `x-fail: error` metadata fails below tonic.
+//! `UPSTREAM=http://127.0.0.1:50051 cargo run --example gateway` puts the
+//! example gateway in front of it.
 //!
 //! [`ResponseForFailure::grpc_response_for_failure`]: crate::ResponseForFailure::grpc_response_for_failure
 

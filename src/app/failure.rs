@@ -192,8 +192,7 @@ impl Kind {
 /// # }
 /// ```
 ///
-/// Cloning is cheap for errors (they are shared) and for the message of a
-/// `panic!` with a literal; a formatted panic's message is copied.
+/// A clone shares the error it carries.
 #[derive(Clone)]
 pub struct Failure {
     cause: Cause,

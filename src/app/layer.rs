@@ -107,8 +107,8 @@ impl<C, R> AppErrorLayer<C, R> {
     /// problem+json: a [`ResponseForFailure`] or a closure
     /// `|failure: &Failure, request: &RequestContext, problem: Problem| -> impl Into<Response<Bytes>>`.
     ///
-    /// The responder is cloned into every request's future; see
-    /// [`ResponseForFailure`] for what that costs.
+    /// The responder is cloned into every request's future, as
+    /// [`ResponseForFailure`] says.
     ///
     /// [`RequestContext`]: crate::RequestContext
     /// [`Problem`]: crate::problem::Problem
@@ -136,8 +136,7 @@ impl<C, R> AppErrorLayer<C, R> {
     /// anything else is [`Kind::HandlerError`] (500).
     ///
     /// The classifier is cloned into every request's future, as the
-    /// responder is: the default and a closure that captures nothing are
-    /// zero-sized.
+    /// responder is.
     pub fn classify_with<C2: Classify<Kind>>(self, classify: C2) -> AppErrorLayer<C2, R> {
         AppErrorLayer {
             parts: self.parts.with_classify(classify),
@@ -208,9 +207,7 @@ impl<C, R> AppErrorLayer<C, R> {
 
     /// Replaces the error responses with these statuses only (each a 4xx or
     /// a 5xx), whose bodies are not problem+json, instead of 500s only or
-    /// [every error](Self::intercept_all_errors). See
-    /// [`type_base`](Self::type_base) for the cost of a setting that is not
-    /// a flag.
+    /// [every error](Self::intercept_all_errors).
     ///
     /// # Panics
     ///

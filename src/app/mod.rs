@@ -7,16 +7,24 @@
 //! [`AppErrorService`], never fails, and answers with the same body shape
 //! for:
 //!
-//! | failure | status | `kind` |
-//! |---|---|---|
-//! | a panic in the inner `call`, while its future is polled, or while the completed future is dropped | 500 | `panic` |
-//! | an `Err` from the inner service or its response future | 500 | `handler_error` |
-//! | a failed or panicking inner `poll_ready` (answered on the next `call`) | 500 | `handler_error` / `panic` |
-//! | a [`HandlerError`] returned by an axum handler (feature `axum`) | 500 | `handler_error` |
-//! | tower's `timeout` or `load_shed` inside the layer (feature `tower`) | 503 | `timeout` / `overloaded` |
-//! | an error a [`Classify`](crate::Classify) of yours names ([`AppErrorLayer::classify_with`]) | the kind's | the kind (`not_found`, …) |
-//! | a 500 the handler made whose body is not problem+json (see [`AppErrorLayer::intercept_error_responses`]) | 500 | `internal_error` |
-//! | with [`AppErrorLayer::intercept_all_errors`], any other 4xx or 5xx without a problem+json body | kept | the status's ([`Kind::of_status`]) |
+//! | failure | status | `kind` | logged (error level unless said) |
+//! |---|---|---|---|
+//! | a panic in the inner `call`, while its future is polled, or while the completed future is dropped | 500 | `panic` | the panic message; its location with the [`panic_hook`] |
+//! | an `Err` from the inner service or its response future; a [`HandlerError`] returned by an axum handler (feature `axum`: `?` on any error, `anyhow::Error`, `eyre::Report`) | 500 | `handler_error` | the whole error chain, once, and its `Debug` form (anyhow's and eyre's backtrace) |
+//! | a failed or panicking inner `poll_ready` (answered on the next `call`; not poisoned) | 500 | `handler_error` / `panic` | as above |
+//! | tower's `timeout` or `load_shed` inside the layer (feature `tower`) | 503, `Retry-After` with [`AppErrorLayer::retry_after`] | `timeout` / `overloaded` | as above |
+//! | an error a [`Classify`](crate::Classify) of yours names ([`AppErrorLayer::classify_with`]) | the kind's: 404 for `not_found`, 409 for `conflict` | the kind | as above; info level for a 4xx |
+//! | a 500 the handler made whose body is not problem+json (see [`AppErrorLayer::intercept_error_responses`]) | 500 (kept) | `internal_error` | that it was replaced, and the body's text |
+//! | with [`AppErrorLayer::intercept_all_errors`], any other 4xx or 5xx without a problem+json body (axum's rejections, a router's 404 and 405, tower-http's `TimeoutLayer`, body limits) | kept, with `Allow`, `Retry-After`, `WWW-Authenticate`, `Proxy-Authenticate`, `Content-Range` (416) and `Upgrade` | the status's ([`Kind::of_status`]; `type` `about:blank`) | a 5xx's text at error level; a 4xx at debug level, its text (`text/plain`, at most 1 KiB, ready at once) in `detail` |
+//! | a panic in the response body, after the head was sent | connection aborted / stream reset | (none: no body can follow) | the panic's message and location; the request from the enclosing span |
+//! | the customisation ([`AppErrorLayer::respond_with`], [`AppErrorLayer::classify_with`]) itself panics | the default response of the same failure | the same kind | the failure, and the customisation's panic |
+//!
+//! Every problem has `type` (a URI ending in the kind, pointing at the
+//! [kinds page](crate::kinds) unless [`AppErrorLayer::type_base`] says
+//! otherwise), `title`, `status`, `kind`, and `request_id` when the request
+//! had an `x-request-id` header (configurable; tower-http's
+//! `SetRequestIdLayer` sets it). `HEAD` requests get the same headers and
+//! no body. A gRPC request gets a gRPC status instead (see [`grpc`](crate::grpc)).
 //!
 //! A panic while the response *body* is polled comes after the head is
 //! sent: the body ends with a [`BodyPanicked`] error, and the server aborts
@@ -30,14 +38,17 @@
 //! their control characters replaced, so they cannot forge a log line. The
 //! client sees the panic message or error
 //! chain only with [`AppErrorLayer::expose_details`]. The one exception is a
-//! body panic: the layer keeps no request context past the response head
-//! (carrying it in the body would cost every request, see `BENCHMARKS.md`),
+//! body panic: the layer keeps no request context past the response head,
 //! so that line has the panic's message and location, and the request comes
 //! from the span the body is polled in. tower-http's `TraceLayer`, put
 //! outside this layer, enters its span on every poll of the body. Each generated response
 //! carries a [`Failure`] in its extensions. To log panics once, with their
 //! location, and without std's print to stderr, install the
 //! [`panic_hook`].
+//!
+//! A request the server drops before its response is ready (the client
+//! went away) is no failure of the application: it is logged at debug
+//! level, not as an error.
 //!
 //! Panics are caught with `catch_unwind`: a build with `panic = "abort"`
 //! cannot catch them, and a panic inside a `Drop` that runs while another
@@ -73,6 +84,7 @@
 //! assert!(!String::from_utf8_lossy(&body).contains("database"));
 //! # }
 //! ```
+#![doc = include_str!("../../docs/app.md")]
 
 mod body;
 mod classify;

@@ -4,10 +4,9 @@
 //! Without it, a panic inside a request is reported twice: std's default hook
 //! prints it to stderr, and the layer logs it through `tracing`.
 //! `catch_unwind` does not tell the layer where the panic happened, so its log
-//! has no location. Under `RUST_BACKTRACE=1`, std's hook also captures and
-//! symbolises a backtrace for every panic, which costs far more time per
-//! panic than this hook, and resident memory for the symbol tables
-//! (BENCHMARKS.md has the numbers).
+//! has no location. Under `RUST_BACKTRACE=1`, std's hook also captures,
+//! symbolises and prints a backtrace for every panic, apart from the
+//! layer's log line.
 //!
 //! With [`install`], a panic on a thread that is inside the layer (its
 //! `call`, its response future, its response body) is not printed: the hook
@@ -19,7 +18,7 @@
 //! own hook would print one (`RUST_BACKTRACE` set and not `0`;
 //! `RUST_LIB_BACKTRACE` does not decide, as it does not for std's panics),
 //! and the failure's one log line carries it (`panic.backtrace`); otherwise
-//! nothing is captured and nothing is paid. [`PanicHook::backtrace`] forces
+//! nothing is captured. [`PanicHook::backtrace`] forces
 //! it on or off. [`PanicHook::on_panic`] hands each of these panics to an
 //! error reporter of yours, which would otherwise never see them: the
 //! previous hook is not called for them, since std's default hook would
@@ -70,9 +69,8 @@ impl PanicHook {
     }
 
     /// Captures a backtrace for every panic inside the layer (`true`) or
-    /// for none (`false`), whatever `RUST_BACKTRACE` says. A capture and
-    /// its symbols cost time per panic (BENCHMARKS.md): nothing else pays
-    /// for it.
+    /// for none (`false`), whatever `RUST_BACKTRACE` says. Panics outside
+    /// the layer go to the previous hook, which decides for them.
     pub fn backtrace(mut self, capture: bool) -> Self {
         self.backtrace = Some(capture);
         self

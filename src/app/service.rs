@@ -27,8 +27,8 @@ use crate::{BoxError, Classify, RequestContext, ResponseForFailure};
 /// If `S::poll_ready` fails or panics, this service still reports ready,
 /// and answers the next request with the 500 without calling `S`. It is not
 /// poisoned: the request after that asks `S` for readiness again, so a
-/// service that keeps failing costs each request a 500, and one that
-/// recovers serves again.
+/// service that keeps failing answers each request with a 500, and one
+/// that recovers serves again.
 pub struct AppErrorService<S, C, R> {
     pub(super) inner: S,
     pub(super) parts: LayerParts<AppSettings, C, R>,
@@ -63,8 +63,8 @@ where
         })
     }
 
-    // Inlined into the caller, the future is built where it is kept: a
-    // tenth of the happy path's cost over a bare service (BENCHMARKS.md).
+    // Inlined, so that the caller builds the future where it keeps it
+    // instead of copying it out.
     #[inline(always)]
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         let request = RequestContext::capture(&req, &self.parts.settings.common);

@@ -12,8 +12,7 @@ use std::error::Error;
 /// `classify_with` documents them). If the classifier panics, the layer
 /// logs the panic and uses its rules. The layer keeps the classifier by
 /// value and clones it into every request's future, as it does the
-/// responder: the default and a closure that captures nothing are
-/// zero-sized.
+/// responder.
 ///
 /// Closures implement it:
 ///

@@ -12,9 +12,9 @@ const MAX_REQUEST_ID: usize = 128;
 /// the request itself is gone into the inner service by the time a failure is
 /// known.
 ///
-/// Only cheap, reference-counted clones are taken: the method, the path and
-/// query, the request id, and the headers the layer was told to capture
-/// (`capture_header`). With `capture_request(false)` only the method is kept.
+/// It keeps the method, the path and query, the request id, and the
+/// headers the layer was told to capture (`capture_header`). With
+/// `capture_request(false)` only the method is kept.
 #[derive(Clone, Debug)]
 pub struct RequestContext {
     method: Method,
@@ -102,9 +102,9 @@ impl RequestContext {
     }
 }
 
-/// `name`'s first value: what `headers.get(name)` gives, found by
-/// comparing the names a request has rather than hashing `name`, which for
-/// a custom name such as `x-request-id` costs more (BENCHMARKS.md).
+/// `name`'s first value: what `headers.get(name)` gives.
+// Found by comparing the request's names rather than by hashing `name`,
+// which is slower for a custom name such as `x-request-id`.
 pub(crate) fn first_value<'a>(
     headers: &'a HeaderMap,
     name: &HeaderName,

@@ -29,10 +29,8 @@ pub(crate) struct Panic {
 
 /// What [`catch`] caught: turn it [`into_panic`](Payload::into_panic) at
 /// once, before anything else can panic and overwrite what the hook left.
-///
-/// `catch` returns this rather than a [`Panic`] so that its result keeps
-/// `catch_unwind`'s layout: a larger error would make every caught value
-/// (a response, among them) larger to move (BENCHMARKS.md).
+// Not a `Panic`: `catch` keeps `catch_unwind`'s result type, as a larger
+// error would make every caught value (a response, among them) larger.
 pub(crate) struct Payload(Box<dyn Any + Send>);
 
 impl Payload {
@@ -74,8 +72,8 @@ fn caught(payload: Box<dyn Any + Send>) -> Panic {
     }
 }
 
-/// The payload's text, without a copy: `panic!("literal")` leaves a
-/// `&'static str`, a formatted `panic!` a `String`.
+/// The payload's text: `panic!("literal")` leaves a `&'static str`, a
+/// formatted `panic!` a `String`.
 fn payload_message(payload: Box<dyn Any + Send>) -> Cow<'static, str> {
     let payload = match payload.downcast::<&'static str>() {
         Ok(message) => return Cow::Borrowed(*message),

@@ -29,10 +29,8 @@ use crate::problem::{ExtensionValue, Problem};
 /// failure.
 ///
 /// The layer keeps its responder by value and clones it into every
-/// request's future, as tower-http's `ResponseForPanic` is: the default and
-/// a closure that captures nothing are zero-sized and cost nothing; keep
-/// shared state behind an `Arc` (one reference-count increment per
-/// request).
+/// request's future, as tower-http does its `ResponseForPanic`: keep state
+/// that requests share behind an `Arc`.
 ///
 /// Closures implement it:
 ///

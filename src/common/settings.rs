@@ -13,9 +13,7 @@ static DEFAULT_REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-reques
 
 /// The settings both layers have: the flags by value, and everything else,
 /// with the layer's own settings that are not flags (`O`), behind one
-/// `Arc` that exists only once such a setting is made. Every response
-/// future gets a clone, so the default configuration shares nothing
-/// between requests, and any other costs one reference-count increment.
+/// `Arc` that exists only once such a setting is made.
 pub(crate) struct CommonSettings<O> {
     pub(crate) expose_details: bool,
     pub(crate) capture_request: bool,
@@ -150,11 +148,6 @@ macro_rules! common_builder_methods {
         /// its title and status. Point it at your own documentation, keeping
         /// one page or anchor per kind, as RFC 9457 asks.
         ///
-        /// Like every setting that is not a flag, this puts the layer's
-        /// settings behind one shared `Arc`, which every request's future
-        /// clones (a reference-count increment on a count all cores share);
-        /// the default configuration has none.
-        ///
         /// # Panics
         ///
         /// If `base` followed by a kind's token is not a URI reference (RFC
@@ -188,8 +181,7 @@ macro_rules! common_builder_methods {
         ///
         /// The id is logged and copied into the problem's `request_id`
         /// member, at most its first 128 bytes; an id that is not visible
-        /// ASCII is left out. See [`type_base`](Self::type_base) for the
-        /// cost of a setting that is not a flag.
+        /// ASCII is left out.
         pub fn request_id_header(mut self, name: http::HeaderName) -> Self {
             self.parts.settings.common.set_request_id_header(name);
             self
@@ -198,10 +190,6 @@ macro_rules! common_builder_methods {
         /// Keeps the request header `name` for customisations, in
         /// [`RequestContext::headers`](crate::RequestContext::headers):
         /// `Accept` to choose between HTML and JSON, say.
-        ///
-        /// Costs one allocation per request while any header is captured,
-        /// and see [`type_base`](Self::type_base) for the cost of a setting
-        /// that is not a flag.
         pub fn capture_header(mut self, name: http::HeaderName) -> Self {
             self.parts.settings.common.add_capture_header(name);
             self
@@ -210,8 +198,7 @@ macro_rules! common_builder_methods {
         /// Sends `Retry-After` (in whole seconds, rounded up) with every 503
         /// the layer makes (`None`, the default, sends none; zero sends
         /// `Retry-After: 0`, "retry at once"). A 503 the layer replaces keeps
-        /// its own. See [`type_base`](Self::type_base) for the cost of a
-        /// setting that is not a flag.
+        /// its own.
         pub fn retry_after(mut self, after: Option<std::time::Duration>) -> Self {
             self.parts.settings.common.set_retry_after(after);
             self
@@ -222,8 +209,7 @@ macro_rules! common_builder_methods {
         /// reporter (Sentry, say), which sees what the layer logs. A panic
         /// inside it is logged and goes no further. Failures after the head
         /// (a body's) are logged and counted, not reported: their request's
-        /// context is gone by then. See [`type_base`](Self::type_base) for
-        /// the cost of a setting that is not a flag.
+        /// context is gone by then.
         pub fn on_failure(
             mut self,
             report: impl Fn(&Failure, &crate::RequestContext) + Send + Sync + 'static,

@@ -189,14 +189,13 @@ impl Kind {
 /// # }
 /// ```
 ///
-/// Cloning is cheap: the error is shared. See the [module docs](super).
+/// A clone shares the error it carries. See the [module docs](super).
 #[derive(Clone)]
 pub struct Failure {
     kind: Kind,
     status: StatusCode,
     never_sent: bool,
-    /// Shared as it came, boxed: making an `Arc<dyn Error>` of a box would
-    /// allocate and copy once more.
+    // Shared as it came, boxed: an `Arc<dyn Error>` would need a new box.
     error: Option<Arc<BoxError>>,
 }
 

@@ -26,7 +26,7 @@ pin_project! {
     ///
     /// It polls the inner future first, and arms the head timer only when
     /// that future is not ready: a response that is ready is never thrown
-    /// away for a timeout, and one ready at once costs no timer. The timer
+    /// away for a timeout, and one ready at once starts no timer. The timer
     /// needs tokio's time driver (`enable_time`, or `enable_all`).
     pub struct ResponseFuture<F, C, R> {
         #[pin]
@@ -48,8 +48,7 @@ pin_project! {
 }
 
 /// What a request's future keeps to answer its failure: the request's
-/// context, the upstream's authority (a cheap, reference-counted clone),
-/// what the request asked for, and the layer's settings, classifier and
+/// context, the upstream's authority, what the request asked for, and the layer's settings, classifier and
 /// responder.
 pub(super) struct UpstreamCall<C, R> {
     pub(super) request: RequestContext,

@@ -148,8 +148,8 @@ impl<C, R> GatewayErrorLayer<C, R> {
     ///
     /// The layer then adds `Proxy-Status` (unless the response has one),
     /// `Retry-After` where configured, and `Content-Length`. The responder
-    /// is cloned into every request's future; see [`ResponseForFailure`]
-    /// for what that costs.
+    /// is cloned into every request's future, as [`ResponseForFailure`]
+    /// says.
     ///
     /// [`RequestContext`]: crate::RequestContext
     /// [`Problem`]: crate::problem::Problem
@@ -213,8 +213,7 @@ impl<C, R> GatewayErrorLayer<C, R> {
     /// [`Kind::RequestBodyError`]: super::Kind::RequestBodyError
     ///
     /// The classifier is cloned into every request's future, as the
-    /// responder is: the default and a closure that captures nothing are
-    /// zero-sized.
+    /// responder is.
     pub fn classify_with<C2: Classify<Kind>>(self, classify: C2) -> GatewayErrorLayer<C2, R> {
         GatewayErrorLayer {
             parts: self.parts.with_classify(classify),
@@ -255,9 +254,7 @@ impl<C, R> GatewayErrorLayer<C, R> {
     /// nginx and HAProxy do.
     ///
     /// Every 503 the layer makes carries `Retry-After` when
-    /// [`retry_after`](Self::retry_after) is set. See
-    /// [`type_base`](Self::type_base) for the cost of a setting that is not
-    /// a flag.
+    /// [`retry_after`](Self::retry_after) is set.
     ///
     /// # Panics
     ///
@@ -296,9 +293,7 @@ impl<C, R> GatewayErrorLayer<C, R> {
     /// default): the head is sent by then, so the response is aborted
     /// (`http_response_body_size`, logged with the bytes sent) and the
     /// client never takes the cut body for a complete one. The head's own
-    /// size is hyper's to bound (`http_response_header_section_size`). See
-    /// [`type_base`](Self::type_base) for the cost of a setting that is not
-    /// a flag.
+    /// size is hyper's to bound (`http_response_header_section_size`).
     pub fn max_response_body(mut self, max: Option<u64>) -> Self {
         if max.is_some() || self.parts.settings.options().is_some() {
             self.parts
@@ -317,8 +312,7 @@ impl<C, R> GatewayErrorLayer<C, R> {
     /// their `Content-Length`) is answered before the upstream is called;
     /// one that grows past it while it is forwarded fails instead of
     /// sending the frame that crosses it, and the upstream client aborts
-    /// the request. See [`type_base`](Self::type_base) for the cost of a
-    /// setting that is not a flag.
+    /// the request.
     ///
     /// [`Kind::RequestBodyTooLarge`]: super::Kind::RequestBodyTooLarge
     pub fn max_request_body(mut self, max: Option<u64>) -> Self {
@@ -336,8 +330,7 @@ impl<C, R> GatewayErrorLayer<C, R> {
     /// Labels the failure counter (feature `metrics`) with the upstream's
     /// authority too (`upstream`; off by default): one series per upstream,
     /// which is as many as the gateway has upstreams. A failure after the
-    /// head is counted without it. See [`type_base`](Self::type_base) for
-    /// the cost of a setting that is not a flag.
+    /// head is counted without it.
     #[cfg(feature = "metrics")]
     #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
     pub fn metrics_upstream(mut self, label: bool) -> Self {
@@ -356,9 +349,7 @@ impl<C, R> GatewayErrorLayer<C, R> {
     ///
     /// Written as an sf-token when it is one (`proxy.example.com`), else as
     /// an sf-string with `"` and `\` escaped and characters outside
-    /// printable ASCII replaced by `?`: never an invalid header. See
-    /// [`type_base`](Self::type_base) for the cost of a setting that is not
-    /// a flag.
+    /// printable ASCII replaced by `?`: never an invalid header.
     pub fn proxy_name(mut self, name: impl Into<String>) -> Self {
         let name = serialize_name(&name.into()).into_boxed_str();
         self.parts.settings.common.options_mut().layer.proxy_name = Some(name);

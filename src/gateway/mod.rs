@@ -13,18 +13,24 @@
 //! | failure | `kind` = `Proxy-Status` `error` | status |
 //! |---|---|---|
 //! | DNS resolution failed (by text, best effort) | `dns_error` | 502 |
+//! | resolving the host name timed out (your own [`Classify`](crate::Classify), around a resolver with a deadline) | `dns_timeout` | 502 |
 //! | connection refused | `connection_refused` | 502 |
 //! | host or network unreachable | `destination_ip_unroutable` | 502 |
 //! | the upstream is considered down (your own [`Classify`](crate::Classify): a circuit breaker) | `destination_unavailable` | 502 (503 with [`recommended_statuses`]) |
-//! | connect timed out | `connection_timeout` | 502 (504 with [`status_for`] or [`recommended_statuses`]) |
+//! | connect timed out (hyper-util's TCP connect timeout, or a deadline of yours over connect and TLS handshake) | `connection_timeout` | 502 (504 with [`status_for`] or [`recommended_statuses`]) |
 //! | no response head within the [head timeout] (30 s) | `http_response_timeout` | 502 (504 likewise) |
-//! | reset, aborted or broken pipe before a complete head | `connection_terminated` | 502 |
+//! | the upstream's TLS certificate refused: expired, not yet valid, unknown issuer, wrong name, bad signature (feature `rustls`) | `tls_certificate_error` | 502 |
+//! | a fatal TLS alert from the upstream (feature `rustls`) | `tls_alert_received`, with `alert-id` and `alert-message` | 502 |
+//! | any other TLS handshake failure: plain HTTP on a TLS port, a malformed record, a handshake cut short (features `rustls` and `hyper-util`) | `tls_protocol_error` | 502 |
+//! | reset, aborted or broken pipe before a complete head; an HTTP/2 stream reset or `GOAWAY` (feature `h2`: never sent for `REFUSED_STREAM` and a stream above a graceful `GOAWAY`) | `connection_terminated` | 502 |
 //! | closed before a complete head | `http_response_incomplete` | 502 |
 //! | head not valid HTTP (status line, header, version, conflicting `Content-Length`), or a `101 Switching Protocols` to a request without `Upgrade` | `http_protocol_error` | 502 |
-//! | head too large | `http_response_header_section_size` | 502 |
+//! | head too large, too many headers | `http_response_header_section_size` | 502 |
 //! | tower's `load_shed` `Overloaded` (a local limit) | `connection_limit_reached` | 503 |
 //! | anything else from the upstream client | `proxy_internal_error` | 502 |
 //! | the *client's* request body failed (aborted upload) | `request_body_error` | 400, no `Proxy-Status`, logged at debug |
+//! | the client's request body over [`max_request_body`] (by its size hint, before the upstream is called; or while it streams) | `request_body_too_large` | 413, no `Proxy-Status`, logged at debug |
+//! | the upstream body fails after the head (reset, short, broken chunk, [body idle timeout], over [`max_response_body`]) | (none: logged with the bytes sent and the time since the request; `http_response_body_size` for the cap) | connection aborted / stream reset |
 //!
 //! Any status can be changed per kind with [`status_for`]; every 503 the
 //! layer makes carries `Retry-After` once [`retry_after`] is set. Every
@@ -141,6 +147,9 @@
 //! [`expose_details`]: GatewayErrorLayer::expose_details
 //! [`proxy_status_details`]: GatewayErrorLayer::proxy_status_details
 //! [`proxy_status_next_hop`]: GatewayErrorLayer::proxy_status_next_hop
+//! [`max_request_body`]: GatewayErrorLayer::max_request_body
+//! [`max_response_body`]: GatewayErrorLayer::max_response_body
+#![doc = include_str!("../../docs/gateway.md")]
 
 mod answer;
 mod body;

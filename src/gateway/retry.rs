@@ -21,7 +21,7 @@ use super::failure::Failure;
 /// whether a retry will come), and this policy copies its method, URI,
 /// version, headers, extensions and body. So the body must be `Clone`: buffer it
 /// first (`http_body_util::Limited` up to a bound, collected into a
-/// `Full<Bytes>`; an empty body costs nothing). A body that streams cannot
+/// `Full<Bytes>`). A body that streams cannot
 /// be replayed and is not retried.
 ///
 /// ```

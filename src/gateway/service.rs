@@ -66,8 +66,8 @@ where
         })
     }
 
-    // Inlined into the caller, the future is built where it is kept: a
-    // tenth of the happy path's cost over a bare service (BENCHMARKS.md).
+    // Inlined, so that the caller builds the future where it keeps it
+    // instead of copying it out.
     #[inline(always)]
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         let grpc = crate::grpc::is_grpc_request(&req);
