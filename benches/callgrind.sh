@@ -155,7 +155,7 @@ delta() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a - b }'; }
 times() { awk -v f="$1" -v r="$2" 'BEGIN { printf "%.1f", f * r }'; }
 
 # The hand-written axum error answer over its own happy path: an error
-# row may cost at most 2.5 times that (issue 19); a row over 2 times it is
+# row may cost at most 2.5 times that; a row over 2 times it is
 # reported, for its profile.
 hand=$(delta "${ir[axum_json_problem]}" "${ir[axum_ok]}")
 bound=$(times 2.5 "$hand")
@@ -170,7 +170,7 @@ info "minimal_catch_unwind_method_ok - bare (floor with one field of state)" \
   "$(delta "${ir[minimal_catch_unwind_method_ok]}" "${ir[bare]}")"
 info "app_ok_lean - bare (every option off)" "$(delta "${ir[app_ok_lean]}" "${ir[bare]}")"
 info "app_ok_nocapture - bare (capture off)" "$(delta "${ir[app_ok_nocapture]}" "${ir[bare]}")"
-check "app_ok - bare (within 10 % of issue 19's +760)" \
+check "app_ok - bare (baseline +760, + 10 %)" \
   "$(delta "${ir[app_ok]}" "${ir[bare]}")" "<=" 836
 check "app_ok allocs/req (limit: bare's)" "${allocs[app_ok]}" "==" "${allocs[bare]}"
 info "app_ok_all_errors - app_ok (the switch on, for a 200)" \
@@ -188,11 +188,11 @@ info "axum_timeout - axum_ok" "$(delta "${ir[axum_timeout]}" "${ir[axum_ok]}")"
 echo " gateway layer:"
 info "floor_timeout_map_result - bare" \
   "$(delta "${ir[floor_timeout_map_result]}" "${ir[bare]}")"
-check "gateway_ok_ready - floor_timeout_map_result (within 10 % of issue 19's +331)" \
+check "gateway_ok_ready - floor_timeout_map_result (baseline +331, + 10 %)" \
   "$(delta "${ir[gateway_ok_ready]}" "${ir[floor_timeout_map_result]}")" "<=" 364
 info "gateway_ok_nocapture - floor_timeout_map_result (capture off)" \
   "$(delta "${ir[gateway_ok_nocapture]}" "${ir[floor_timeout_map_result]}")"
-check "gateway_ok_pending - floor_pending (within 10 % of issue 19's +647)" \
+check "gateway_ok_pending - floor_pending (baseline +647, + 10 %)" \
   "$(delta "${ir[gateway_ok_pending]}" "${ir[floor_pending]}")" "<=" 712
 for row in gateway_ok_ready gateway_ok_pending gateway_ok_idle_timeout; do
   check "$row allocs/req (limit: bare's)" "${allocs[$row]}" "==" "${allocs[bare]}"

@@ -1,5 +1,5 @@
 //! A bounded soak through both layers over real loopback sockets, and the
-//! faults of issue 5 §3 that the other test files do not cover yet.
+//! faults that the other test files do not cover.
 //!
 //! Soak: an axum app behind `AppErrorLayer` (routes `/ok`, `/panic`,
 //! `/error`, quiet panic hook), a gateway (hyper-util's legacy client inside
@@ -290,7 +290,7 @@ async fn a_long_soak_through_both_layers_stays_well_formed_and_flat() {
 }
 
 // ---------------------------------------------------------------------------
-// Faults not covered elsewhere (issue 5 §3): each yields a valid 500 or a
+// Faults not covered elsewhere: each yields a valid 500 or a
 // clean abort, never a hung connection. Every wait is bounded.
 // ---------------------------------------------------------------------------
 
