@@ -42,12 +42,19 @@
 //!   over it, 413 `request_body_too_large`, before the upstream is called
 //!   when `Content-Length` says so;
 //! - `RETRIES`: how many times a request the upstream certainly never saw
-//!   (refused or failed connection, refused HTTP/2 stream) is sent again,
-//!   50 ms apart (default 2; 0 = off). Only a request whose body is
-//!   replayable is retried: one with a `Content-Length` of at most 64 KiB
-//!   (or none, as a `GET` has), which the gateway buffers before it
-//!   forwards it. Any other body (chunked, or larger) streams and is never
-//!   retried;
+//!   (refused or failed connection, refused HTTP/2 stream) is sent again
+//!   (default 2; 0 = off), after a random wait of up to 50 ms, then up to
+//!   100 ms. Only a request whose body is replayable is retried: one with a
+//!   `Content-Length` of at most 64 KiB (or none, as a `GET` has), which
+//!   the gateway buffers before it forwards it. Any other body (chunked, or
+//!   larger) streams and is never retried;
+//! - `RETRY_BUDGET_PERCENT`, `RETRY_BUDGET_MIN_PER_SEC`,
+//!   `RETRY_BUDGET_TTL_MS`: retries are spent from tower's `TpsBudget`:
+//!   each upstream response deposits, each retry withdraws this percent of
+//!   one (default 20, at most 100000), over and above a floor of so many
+//!   retries a second (default 10), counted over the last so many
+//!   milliseconds (default 10000, from 1000 to 60000). In an outage only
+//!   the floor is retried, and every other failure is answered at once;
 //! - `RUST_LOG`: the log filter (default `info`).
 //!
 //! Requests are forwarded with their method, path, query, headers (less the
@@ -99,6 +106,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
+use tower::retry::budget::TpsBudget;
 use tower::ServiceBuilder;
 use tower::ServiceExt;
 use tower_problem::gateway::{GatewayErrorLayer, Kind, RequestBody, RetryNeverSent};
@@ -448,6 +456,47 @@ struct Config {
     upstream_http2: bool,
     max_request_body: Option<u64>,
     retries: usize,
+    retry_budget: RetryBudget,
+}
+
+/// The settings of the retry budget, checked: `TpsBudget::new` panics
+/// outside its ranges.
+struct RetryBudget {
+    ttl: Duration,
+    min_per_sec: u32,
+    percent: u32,
+}
+
+impl RetryBudget {
+    fn from_env() -> Result<Self, String> {
+        let percent = number("RETRY_BUDGET_PERCENT", "20")?;
+        let min_per_sec = number("RETRY_BUDGET_MIN_PER_SEC", "10")?;
+        let ttl = number("RETRY_BUDGET_TTL_MS", "10000")?;
+        if percent > 100_000 {
+            return Err(format!(
+                "invalid RETRY_BUDGET_PERCENT={percent}: at most 100000"
+            ));
+        }
+        if min_per_sec >= i32::MAX as u64 {
+            return Err(format!(
+                "invalid RETRY_BUDGET_MIN_PER_SEC={min_per_sec}: too large"
+            ));
+        }
+        if !(1_000..=60_000).contains(&ttl) {
+            return Err(format!(
+                "invalid RETRY_BUDGET_TTL_MS={ttl}: from 1000 to 60000"
+            ));
+        }
+        Ok(Self {
+            ttl: Duration::from_millis(ttl),
+            min_per_sec: min_per_sec as u32,
+            percent: percent as u32,
+        })
+    }
+
+    fn budget(&self) -> TpsBudget {
+        TpsBudget::new(self.ttl, self.min_per_sec, self.percent as f32 / 100.0)
+    }
 }
 
 fn var(name: &str, default: &str) -> String {
@@ -523,6 +572,7 @@ fn config() -> Result<Config, String> {
         retries: number("RETRIES", "2")?
             .try_into()
             .map_err(|_| "invalid RETRIES: too many".to_owned())?,
+        retry_budget: RetryBudget::from_env()?,
     })
 }
 
@@ -587,25 +637,29 @@ async fn main() -> ExitCode {
         }
     });
 
-    let gateway = ServiceBuilder::new()
-        .layer(
-            GatewayErrorLayer::new()
-                .head_timeout(config.head_timeout)
-                .body_idle_timeout(config.body_idle_timeout)
-                .max_request_body(config.max_request_body)
-                .classify_with(classify),
-        )
-        .map_result(backward)
-        .service(clients);
+    let layer = GatewayErrorLayer::new()
+        .head_timeout(config.head_timeout)
+        .body_idle_timeout(config.body_idle_timeout)
+        .max_request_body(config.max_request_body)
+        .classify_with(classify);
     // A buffered body can be sent again: such requests go through the
-    // retry policy; the others stream, and are sent once.
+    // retry policy, inside the layer, which sees only the last attempt and
+    // logs and counts the failure once; the others stream, and are sent
+    // once.
+    let retries = RetryNeverSent::new(config.retries, RETRY_BACKOFF)
+        .budget(config.retry_budget.budget())
+        .classify_with(classify);
     let retrying = ServiceBuilder::new()
-        .retry(RetryNeverSent::new(config.retries, RETRY_BACKOFF))
-        .map_request(|req: Request<Full<Bytes>>| req.map(Either::Left))
-        .service(gateway.clone());
+        .layer(layer.clone())
+        .retry(retries)
+        .map_result(backward)
+        .map_request(|req: Request<RequestBody<Full<Bytes>>>| req.map(Either::Left))
+        .service(clients.clone());
     let streaming = ServiceBuilder::new()
-        .map_request(|req: Request<Incoming>| req.map(Either::Right))
-        .service(gateway);
+        .layer(layer)
+        .map_result(backward)
+        .map_request(|req: Request<RequestBody<Incoming>>| req.map(Either::Right))
+        .service(clients);
     let upstream = config.upstream.clone();
     let body_timeout = config.limits.header_read_timeout;
 
@@ -656,11 +710,12 @@ async fn main() -> ExitCode {
 
 /// What the gateway sends upstream: a buffered, replayable body or the
 /// client's own stream, under the layer's size limit.
-type UpstreamBody = RequestBody<Either<Full<Bytes>, Incoming>>;
+type UpstreamBody = Either<RequestBody<Full<Bytes>>, RequestBody<Incoming>>;
 
 /// The largest body buffered so that its request can be retried: hyper's
 /// body reports its `Content-Length` as its exact size.
 const MAX_REPLAYABLE_BODY: u64 = 64 * 1024;
 
-/// The wait before each retry of a request that was never sent.
+/// The longest wait before the first retry of a request that was never
+/// sent (a random wait up to it: full jitter), doubled for each later one.
 const RETRY_BACKOFF: Duration = Duration::from_millis(50);

@@ -1,46 +1,74 @@
 //! Retries that never send a request twice (features `tower`, `h2`,
-//! `hyper-util`): tower's `retry` with `RetryNeverSent` around the gateway
+//! `hyper-util`): tower's `retry` with `RetryNeverSent` inside the gateway
 //! layer, over real sockets. A refused HTTP/2 stream is retried and the
 //! client sees one 200; a POST the upstream read before it reset the
-//! connection is answered 502 and reached the upstream once.
+//! connection is answered 502 and reached the upstream once; a failure is
+//! one ERROR line however many attempts it took; and once the retry budget
+//! is spent, each request costs one connection attempt.
 #![cfg(all(feature = "tower", feature = "h2", feature = "hyper-util"))]
 
 mod gateway_support;
 mod h2_upstream;
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
 use gateway_support::*;
 use h2_upstream::{h2_upstream, Answer};
-use http::{Method, Request, StatusCode};
+use http::{Method, Request, Response, StatusCode, Uri};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
-use tower::{ServiceBuilder, ServiceExt};
-use tower_problem::gateway::{GatewayErrorLayer, RequestBody, RetryNeverSent};
+use tower::retry::budget::TpsBudget;
+use tower::{Service, ServiceBuilder, ServiceExt};
+use tower_problem::gateway::{
+    Failure, GatewayBody, GatewayErrorLayer, RequestBody, RetryNeverSent,
+};
 
 const BOUND: Duration = Duration::from_secs(5);
 /// The largest request body the gateway buffers to replay it.
 const MAX_REPLAY: usize = 64 * 1024;
 
-type Upstream = Client<HttpConnector, RequestBody<Full<Bytes>>>;
+type Upstream<C = HttpConnector> = Client<C, RequestBody<Full<Bytes>>>;
+
+/// The gateway layer around tower's `retry` with `policy` around `client`.
+fn retrying<C>(
+    client: Upstream<C>,
+    policy: RetryNeverSent,
+) -> impl Service<
+    Request<Full<Bytes>>,
+    Response = Response<GatewayBody<Incoming>>,
+    Error = Infallible,
+    Future: Send,
+> + Clone
+       + Send
+       + Sync
+       + 'static
+where
+    C: hyper_util::client::legacy::connect::Connect + Clone + Send + Sync + 'static,
+{
+    ServiceBuilder::new()
+        .layer(GatewayErrorLayer::new().head_timeout(None))
+        .retry(policy)
+        .map_err(BoxError::from)
+        .service(client)
+}
 
 /// A gateway that buffers each request body (up to [`MAX_REPLAY`]) so that
 /// `RetryNeverSent` can send it again, then retries what was never sent.
 async fn retrying_gateway(client: Upstream) -> Gateway {
-    let retrying = ServiceBuilder::new()
-        .retry(RetryNeverSent::new(2, Duration::from_millis(10)))
-        .layer(GatewayErrorLayer::new())
-        .service(client);
+    let retrying = retrying(client, RetryNeverSent::new(2, Duration::from_millis(10)));
     let svc = tower::service_fn(move |req: Request<Incoming>| {
         let retrying = retrying.clone();
         async move {
@@ -135,22 +163,177 @@ async fn a_post_the_upstream_read_is_never_sent_twice() {
     );
 }
 
+/// hyper-util's connector, counting its connection attempts, sending the
+/// next `refuse` of them to a port where nothing listens.
+#[derive(Clone)]
+struct CountingConnector {
+    inner: HttpConnector,
+    attempts: Arc<AtomicUsize>,
+    refuse: Arc<AtomicUsize>,
+    closed: SocketAddr,
+}
+
+impl CountingConnector {
+    fn new() -> Self {
+        // A port that was bound, then freed: nothing listens.
+        let closed = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        Self {
+            inner: HttpConnector::new(),
+            attempts: Arc::default(),
+            refuse: Arc::new(AtomicUsize::new(usize::MAX)),
+            closed,
+        }
+    }
+
+    fn attempts(&self) -> usize {
+        self.attempts.load(Ordering::SeqCst)
+    }
+}
+
+impl Service<Uri> for CountingConnector {
+    type Response = <HttpConnector as Service<Uri>>::Response;
+    type Error = <HttpConnector as Service<Uri>>::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, uri: Uri) -> Self::Future {
+        self.attempts.fetch_add(1, Ordering::SeqCst);
+        let refused = self
+            .refuse
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        let uri = if refused {
+            format!("http://{}/", self.closed).parse().unwrap()
+        } else {
+            uri
+        };
+        Box::pin(self.inner.call(uri))
+    }
+}
+
+thread_local! {
+    /// Where this thread's log lines go: each test runs on a runtime of
+    /// its own thread, so its lines are its own.
+    static LINES: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The ERROR lines of the events recorded while `f` runs on this thread.
+/// One global subscriber for every test: scoped ones would race over
+/// tracing's cached interest of each call site.
+async fn error_lines<F: Future>(f: F) -> (F::Output, Vec<String>) {
+    static GLOBAL: std::sync::Once = std::sync::Once::new();
+    GLOBAL.call_once(|| {
+        tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_max_level(tracing::Level::DEBUG)
+            .with_writer(|| ThreadLines)
+            .init();
+    });
+    LINES.with(|lines| lines.borrow_mut().clear());
+    let output = f.await;
+    let text = LINES.with(|lines| String::from_utf8(lines.take()).unwrap());
+    let errors = text
+        .lines()
+        .filter(|line| line.contains("ERROR"))
+        .map(str::to_owned)
+        .collect();
+    (output, errors)
+}
+
+struct ThreadLines;
+
+impl std::io::Write for ThreadLines {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        LINES.with(|lines| lines.borrow_mut().extend_from_slice(buf));
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn get(authority: &str) -> Request<Full<Bytes>> {
+    Request::get(format!("http://{authority}/"))
+        .body(Full::default())
+        .unwrap()
+}
+
 #[tokio::test]
-async fn a_refused_connection_is_retried_up_to_the_limit() {
-    // Nothing listens: every attempt is refused, never sent; two retries,
-    // then the 502.
-    let port = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap()
+async fn a_refused_connection_is_retried_up_to_the_limit_and_logged_once() {
+    let connector = CountingConnector::new();
+    let client = Client::builder(TokioExecutor::new()).build(connector.clone());
+    let gateway = retrying(client, RetryNeverSent::new(2, Duration::from_millis(10)));
+    let (res, errors) = error_lines(gateway.oneshot(get("127.0.0.1:9"))).await;
+    let res = res.unwrap_or_else(|e| match e {});
+    assert_eq!(res.status(), StatusCode::BAD_GATEWAY);
+    let failure = res.extensions().get::<Failure>().unwrap();
+    assert_eq!(failure.kind().as_str(), "connection_refused");
+    assert_eq!(failure.attempts(), Some(3));
+    assert_eq!(connector.attempts(), 3, "two retries");
+    assert_eq!(errors.len(), 1, "one line for one failure: {errors:#?}");
+    assert!(errors[0].contains("attempts=3"), "{}", errors[0]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn once_the_budget_is_spent_each_request_costs_one_attempt() {
+    let upstream = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let live = upstream.local_addr().unwrap();
+    let connector = CountingConnector::new();
+    let client = Client::builder(TokioExecutor::new()).build(connector.clone());
+    // One retry a second, and nothing earned from deposits.
+    let budget = TpsBudget::new(Duration::from_secs(1), 1, 0.0);
+    let gateway = retrying(
+        client,
+        RetryNeverSent::new(2, Duration::from_millis(10)).budget(budget),
+    );
+
+    let outage = async {
+        for _ in 0..10 {
+            let res = gateway.clone().oneshot(get(&live.to_string())).await;
+            let res = res.unwrap_or_else(|e| match e {});
+            assert_eq!(res.status(), StatusCode::BAD_GATEWAY);
+        }
     };
-    let gateway = retrying_gateway(Client::builder(TokioExecutor::new()).build_http()).await;
-    let get = request(&gateway, port);
-    let got = send(&downstream(), get, BOUND).await;
-    assert_eq!(got.status, StatusCode::BAD_GATEWAY);
-    assert_eq!(got.problem()["kind"], "connection_refused");
-    assert!(
-        got.elapsed >= Duration::from_millis(20),
-        "two backoffs: {got:?}"
+    let ((), errors) = error_lines(outage).await;
+    assert_eq!(
+        connector.attempts(),
+        11,
+        "the first request spends the budget's one retry; each later one is tried once"
+    );
+    assert_eq!(errors.len(), 10, "one line per client request: {errors:#?}");
+
+    // The upstream is back, and its first connection is refused: after the
+    // window, the budget allows the retry again, which is served.
+    tokio::spawn(async move {
+        loop {
+            let (stream, _) = upstream.accept().await.unwrap();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(|_req: Request<Incoming>| async {
+                    Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"back"))))
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    tokio::time::advance(Duration::from_secs(2)).await;
+    connector.refuse.store(1, Ordering::SeqCst);
+    let before = connector.attempts();
+    let res = gateway.oneshot(get(&live.to_string())).await;
+    let res = res.unwrap_or_else(|e| match e {});
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        connector.attempts() - before,
+        2,
+        "refused once, then served"
     );
 }
 
@@ -167,13 +350,14 @@ async fn an_extension_set_outside_the_retry_reaches_the_second_attempt() {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let record = Arc::clone(&seen);
     let retrying = ServiceBuilder::new()
+        .layer(GatewayErrorLayer::new())
         .retry(RetryNeverSent::new(2, Duration::from_millis(10)))
-        .map_request(move |req: Request<Full<Bytes>>| {
+        .map_err(BoxError::from)
+        .map_request(move |req: Request<RequestBody<Full<Bytes>>>| {
             let tenant = req.extensions().get::<Tenant>().cloned();
             record.lock().unwrap().push(tenant);
             req
         })
-        .layer(GatewayErrorLayer::new())
         .service(client);
     let mut post = Request::post(format!("http://{upstream}/orders"))
         .body(Full::from("an order"))

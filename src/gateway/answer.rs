@@ -10,14 +10,12 @@ use http::header::{Entry, HeaderValue};
 use http::Response;
 use tokio::time::Instant;
 
-use super::classify::{tls_alert, Walk};
+use super::classify::{classified, tls_alert};
 use super::failure::{Failure, Kind};
 use super::future::UpstreamCall;
 use super::log;
 use super::proxy_status::{member, Params, PROXY_STATUS};
-use super::request_body::ClientBodyFailure;
 use crate::common::error_chain::ErrorChain;
-use crate::common::panic::catch;
 use crate::common::responder::{add_retry_after, failure_response, keep_replaced};
 use crate::{BoxError, Classify, ResponseForFailure};
 
@@ -54,9 +52,18 @@ where
     pub(super) fn answer(&self, failure: HeadFailure, started: Option<Instant>) -> Response<Bytes> {
         let failure = match failure {
             HeadFailure::Error(error) => {
-                let (kind, never_sent) = self.kind_of(&*error);
+                #[cfg(feature = "tower")]
+                let (error, attempts) = super::retry::Attempts::unwrap(error);
+                #[cfg(not(feature = "tower"))]
+                let attempts = None;
+                let classified = classified(&*error, &self.parts.classify);
+                if let Some(panic) = &classified.classify_panic {
+                    log::classify_panicked(panic, self, std::any::type_name::<C>());
+                }
+                let kind = classified.kind;
                 let status = self.parts.settings.status(kind);
-                Failure::new(kind, status, never_sent, Some(Arc::new(error)))
+                Failure::new(kind, status, classified.never_sent, Some(Arc::new(error)))
+                    .with_attempts(attempts)
             }
             HeadFailure::Timeout => {
                 let kind = Kind::HttpResponseTimeout;
@@ -98,28 +105,6 @@ where
         Response::from_parts(parts, data)
     }
 
-    /// The layer's kind for `error`, from one walk of its chain: a failure
-    /// of the client's request body first, then the user's classifier (its
-    /// panic logged and ignored), then the default rules; and whether the
-    /// request was never sent.
-    fn kind_of(&self, error: &(dyn Error + 'static)) -> (Kind, bool) {
-        let walk = Walk::of(error);
-        let kind = match walk.request_body_failure() {
-            Some(ClientBodyFailure::Failed) => Kind::RequestBodyError,
-            Some(ClientBodyFailure::TooLarge) => Kind::RequestBodyTooLarge,
-            None => match catch(|| self.parts.classify.classify(error)) {
-                Ok(Some(kind)) => kind,
-                Ok(None) => walk.kind(),
-                Err(payload) => {
-                    let panic = payload.into_panic();
-                    log::classify_panicked(&panic, self, std::any::type_name::<C>());
-                    walk.kind()
-                }
-            },
-        };
-        (kind, walk.is_never_sent())
-    }
-
     /// Logs `failure`, counts it (feature `metrics`), hands it to the
     /// layer's `on_failure`, and builds its response with the gateway's
     /// own headers: `Proxy-Status` and, on a 503, `Retry-After`.
@@ -132,7 +117,7 @@ where
             "gateway",
             failure.kind().as_str(),
             Some(failure.status()),
-            settings.metrics_upstream().then(|| self.upstream()),
+            self.upstream().filter(|_| settings.metrics_upstream()),
         );
         if let Some(on_failure) = settings.on_failure() {
             if let Some(panic) = on_failure.report(&failure, &self.request) {

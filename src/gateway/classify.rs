@@ -8,6 +8,47 @@ use std::io;
 use super::failure::Kind;
 use super::request_body::{client_body_error, ClientBodyFailure};
 use crate::common::error_chain::{self, sources};
+use crate::common::panic::{catch, Panic};
+use crate::Classify;
+
+/// What the layer and [`RetryNeverSent`](super::RetryNeverSent) make of an
+/// error before the response head.
+pub(super) struct Classified {
+    pub(super) kind: Kind,
+    /// The upstream certainly never saw the request: by the walk, or by
+    /// the kind.
+    pub(super) never_sent: bool,
+    /// The user's classifier panicked, and the default rules answered.
+    pub(super) classify_panic: Option<Panic>,
+}
+
+/// Classifies `error` in one walk of its chain: a failure of the client's
+/// request body first, then `classify` (its panic caught), then the
+/// default rules.
+pub(super) fn classified<C: Classify<Kind>>(
+    error: &(dyn Error + 'static),
+    classify: &C,
+) -> Classified {
+    let walk = Walk::of(error);
+    let mut classify_panic = None;
+    let kind = match walk.request_body_failure() {
+        Some(ClientBodyFailure::Failed) => Kind::RequestBodyError,
+        Some(ClientBodyFailure::TooLarge) => Kind::RequestBodyTooLarge,
+        None => match catch(|| classify.classify(error)) {
+            Ok(Some(kind)) => kind,
+            Ok(None) => walk.kind(),
+            Err(payload) => {
+                classify_panic = Some(payload.into_panic());
+                walk.kind()
+            }
+        },
+    };
+    Classified {
+        kind,
+        never_sent: walk.is_never_sent() || kind.is_request_never_sent(),
+        classify_panic,
+    }
+}
 
 /// What the one walk of an error before the response head finds.
 pub(super) struct Walk<'a> {

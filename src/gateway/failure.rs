@@ -195,6 +195,7 @@ pub struct Failure {
     kind: Kind,
     status: StatusCode,
     never_sent: bool,
+    attempts: Option<u32>,
     // Shared as it came, boxed: an `Arc<dyn Error>` would need a new box.
     error: Option<Arc<BoxError>>,
 }
@@ -210,13 +211,26 @@ impl Failure {
             kind,
             status,
             never_sent: never_sent || kind.is_request_never_sent(),
+            attempts: None,
             error,
         }
+    }
+
+    pub(super) fn with_attempts(mut self, attempts: Option<u32>) -> Self {
+        self.attempts = attempts;
+        self
     }
 
     /// The kind of failure.
     pub fn kind(&self) -> Kind {
         self.kind
+    }
+
+    /// How many times the request was sent, where a
+    /// [`RetryNeverSent`](super::RetryNeverSent) inside the layer sent it
+    /// more than once; `None` for once.
+    pub fn attempts(&self) -> Option<u32> {
+        self.attempts
     }
 
     /// The status of the response the layer made for it.
@@ -279,6 +293,7 @@ impl fmt::Debug for Failure {
             .field("kind", &self.kind)
             .field("status", &self.status)
             .field("never_sent", &self.never_sent)
+            .field("attempts", &self.attempts)
             .field("error", &self.error)
             .finish()
     }

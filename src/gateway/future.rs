@@ -63,9 +63,9 @@ pub(super) struct UpstreamCall<C, R> {
 }
 
 impl<C, R> UpstreamCall<C, R> {
-    /// The upstream's authority for a log line, `-` if unknown.
-    pub(super) fn upstream(&self) -> &str {
-        self.upstream.as_ref().map_or("-", Authority::as_str)
+    /// The upstream's authority for a log line or a label, if known.
+    pub(super) fn upstream(&self) -> Option<&str> {
+        self.upstream.as_ref().map(Authority::as_str)
     }
 }
 

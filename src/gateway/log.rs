@@ -2,7 +2,6 @@
 //! `tower_problem::gateway`.
 
 use std::error::Error;
-use std::fmt;
 use std::time::Duration;
 
 use http::uri::Authority;
@@ -53,14 +52,12 @@ pub(super) fn failure<C, R>(
     let kind = failure.kind().as_str();
     let status = failure.status().as_u16();
     let upstream = call.upstream();
+    let attempts = failure.attempts();
     let elapsed_ms = elapsed_ms(started);
     // Formatted only if the event is recorded: tracing evaluates the fields
     // of an enabled event only.
-    let error = LogError {
-        error: failure.error(),
-        details,
-    };
-    let error = &error;
+    let error = error_text(failure.error(), details);
+    let error = error.as_deref();
     match failure.kind() {
         // The kind tells a failed body from one over the limit.
         Kind::RequestBodyError | Kind::RequestBodyTooLarge => request_event!(
@@ -71,7 +68,7 @@ pub(super) fn failure<C, R>(
             status,
             upstream,
             elapsed_ms,
-            error = error.to_string().as_str(),
+            error,
             "the client's request body failed while it was forwarded"
         ),
         Kind::ConnectionLimitReached => request_event!(
@@ -82,7 +79,7 @@ pub(super) fn failure<C, R>(
             status,
             upstream,
             elapsed_ms,
-            error = error.to_string().as_str(),
+            error,
             "upstream request refused by a local limit"
         ),
         Kind::UpstreamServerError => request_event!(
@@ -102,8 +99,8 @@ pub(super) fn failure<C, R>(
             kind,
             status,
             upstream,
+            attempts,
             elapsed_ms,
-            error = error.to_string().as_str(),
             "upstream sent no response head within the head timeout"
         ),
         _ => request_event!(
@@ -113,27 +110,24 @@ pub(super) fn failure<C, R>(
             kind,
             status,
             upstream,
+            attempts,
             elapsed_ms,
-            error = error.to_string().as_str(),
+            error,
             "upstream request failed"
         ),
     }
 }
 
 /// The `error` field of [`failure`]: the details if computed, else the
-/// error chain, else `-`.
-struct LogError<'a> {
-    error: Option<&'a (dyn Error + Send + Sync + 'static)>,
-    details: Option<&'a str>,
-}
-
-impl fmt::Display for LogError<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (self.error, self.details) {
-            (_, Some(details)) => f.write_str(details),
-            (Some(error), None) => fmt::Display::fmt(&ErrorChain(error), f),
-            (None, None) => f.write_str("-"),
-        }
+/// error chain; none without either.
+fn error_text(
+    error: Option<&(dyn Error + Send + Sync + 'static)>,
+    details: Option<&str>,
+) -> Option<String> {
+    match (error, details) {
+        (_, Some(details)) => Some(details.to_owned()),
+        (Some(error), None) => Some(ErrorChain(error).to_string()),
+        (None, None) => None,
     }
 }
 
@@ -196,23 +190,18 @@ pub(super) fn body_failed(
     crate::common::span::record_error_type(error.kind().as_str());
     #[cfg(feature = "metrics")]
     crate::common::metrics::failure("gateway", error.kind().as_str(), None, None);
-    struct BodyCause<'a>(Option<&'a (dyn Error + 'static)>, Option<Duration>);
-    impl fmt::Display for BodyCause<'_> {
-        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            match self {
-                BodyCause(Some(source), _) => ErrorChain(*source).fmt(f),
-                BodyCause(None, Some(timeout)) => write!(f, "no body data within {timeout:?}"),
-                BodyCause(None, None) => f.write_str("-"),
-            }
-        }
-    }
+    let cause = match (error.source(), idle_timeout) {
+        (Some(source), _) => Some(ErrorChain(source).to_string()),
+        (None, Some(timeout)) => Some(format!("no body data within {timeout:?}")),
+        (None, None) => None,
+    };
     tracing::error!(
         target: TARGET,
         kind = error.kind().as_str(),
-        upstream = upstream.map_or("-", Authority::as_str),
+        upstream = upstream.map(Authority::as_str),
         bytes,
         elapsed_ms = elapsed_ms(started),
-        error = BodyCause(error.source(), idle_timeout).to_string().as_str(),
+        error = cause.as_deref(),
         "upstream response body failed after the head was sent; aborting the response"
     );
 }

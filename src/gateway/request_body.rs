@@ -38,6 +38,17 @@ pin_project! {
     }
 }
 
+/// A copy of the body as it stands, for a retry policy that sends the
+/// request again (`RetryNeverSent`, whose bodies are buffered).
+impl<B: Clone> Clone for RequestBody<B> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            remaining: self.remaining,
+        }
+    }
+}
+
 impl<B> RequestBody<B> {
     pub(super) fn new(inner: B, limit: Option<u64>) -> Self {
         Self {

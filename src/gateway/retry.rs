@@ -1,28 +1,60 @@
 //! A tower retry policy that sends a request again only when the upstream
-//! certainly never saw it.
+//! certainly never saw it, on a budget, with jittered backoff.
 
+use std::collections::hash_map::RandomState;
+use std::error::Error;
+use std::fmt;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::{Request, Response};
+use tower::retry::budget::Budget;
 
-use super::failure::Failure;
+use super::classify::classified;
+use super::failure::Kind;
+use crate::{BoxError, Classify, DefaultClassifier};
 
-/// A `tower::retry::Policy` (feature `tower`) for the service around the
-/// gateway layer: it retries exactly the requests whose response carries a
-/// [`Failure`] that [`is_request_never_sent`](Failure::is_request_never_sent)
-/// (refused, unroutable, a connect timeout, a refused HTTP/2 stream: the
-/// upstream never processed them), whatever their method, at most
-/// `attempts` more times, waiting `backoff` before each. Anything else,
-/// including a failure after the request may have been written, is
-/// answered as it came: a POST is never sent twice.
+/// The counter of retries (feature `metrics`).
+#[cfg(feature = "metrics")]
+const RETRIES: &str = "tower_problem.retries";
+/// The counter of never-sent failures answered at once because the budget
+/// was spent (feature `metrics`).
+#[cfg(feature = "metrics")]
+const RETRY_BUDGET_EXHAUSTED: &str = "tower_problem.retry_budget_exhausted";
+
+/// A `tower::retry::Policy` (feature `tower`) for the upstream client
+/// *inside* the gateway layer: it retries exactly the requests that failed
+/// before the upstream saw them (refused or failed connection, a connect
+/// timeout, a refused HTTP/2 stream), whatever their method, at most
+/// `retries` more times. Anything else, including a failure after the
+/// request may have been written, is handed to the layer as it came: a
+/// `POST` is never sent twice.
+///
+/// Inside the layer, the layer sees only the final outcome: one failure is
+/// one log line, one count and one report, with `attempts=N` on the line
+/// ([`Failure::attempts`](super::Failure::attempts)); each retry is a debug
+/// line. The policy reads "never sent" with the layer's own rules and, if
+/// the layer has one, the same [`classify_with`](Self::classify_with).
+///
+/// - **Backoff**: before the `n`th retry it waits a random time between
+///   zero and `backoff × 2ⁿ⁻¹` ("full jitter"), so that clients refused
+///   together do not come back together.
+/// - **Budget** ([`budget`](Self::budget), any
+///   `tower::retry::budget::Budget`, such as tower's `TpsBudget`): each
+///   response from the upstream deposits, each retry withdraws; when the
+///   budget is spent, a failure is answered at once. In a sustained outage
+///   only the budget's floor is retried, while a short blip (an upstream
+///   restart) still is. Without a budget, every never-sent failure is
+///   retried up to `retries` times.
 ///
 /// A retry needs the request again: tower's `Retry` asks the policy for a
-/// copy of every request before its first attempt (it cannot know yet
-/// whether a retry will come), and this policy copies its method, URI,
-/// version, headers, extensions and body. So the body must be `Clone`: buffer it
-/// first (`http_body_util::Limited` up to a bound, collected into a
-/// `Full<Bytes>`). A body that streams cannot
-/// be replayed and is not retried.
+/// copy of every request before its first attempt, and this policy copies
+/// its method, URI, version, headers, extensions and body. So the body
+/// must be `Clone`: buffer it first (`http_body_util::Limited` up to a
+/// bound, collected into a `Full<Bytes>`). A body that streams cannot be
+/// replayed: send it through the layer without the policy. The inner
+/// service's error must be a [`BoxError`] (`map_err(Into::into)`).
 ///
 /// ```
 /// use std::time::Duration;
@@ -30,53 +62,136 @@ use super::failure::Failure;
 /// use http_body_util::Full;
 /// use hyper_util::client::legacy::Client;
 /// use hyper_util::rt::TokioExecutor;
+/// use tower::retry::budget::TpsBudget;
 /// use tower::ServiceBuilder;
 /// use tower_problem::gateway::{GatewayErrorLayer, RequestBody, RetryNeverSent};
 ///
 /// // Bodies buffered into `Full<Bytes>`, so that a retry can send them again.
 /// let client = Client::builder(TokioExecutor::new()).build_http::<RequestBody<Full<Bytes>>>();
+/// let retries = RetryNeverSent::new(2, Duration::from_millis(50))
+///     // At least 10 retries a second, and 20 % of the requests answered.
+///     .budget(TpsBudget::new(Duration::from_secs(10), 10, 0.2));
 /// let gateway = ServiceBuilder::new()
-///     .retry(RetryNeverSent::new(2, Duration::from_millis(50)))
 ///     .layer(GatewayErrorLayer::new())
+///     .retry(retries)
+///     .map_err(|e: hyper_util::client::legacy::Error| tower_problem::BoxError::from(e))
 ///     .service(client);
 /// # let _ = gateway;
 /// ```
-#[derive(Clone, Copy, Debug)]
-pub struct RetryNeverSent {
-    remaining: usize,
+#[derive(Clone)]
+pub struct RetryNeverSent<C = DefaultClassifier> {
+    retries: usize,
+    /// How many times this request was sent: tower's `Retry` clones the
+    /// policy for each request.
+    attempts: u32,
     backoff: Duration,
+    budget: Option<Arc<dyn Budget + Send + Sync>>,
+    classify: C,
 }
 
 impl RetryNeverSent {
-    /// At most `attempts` retries of a request, each after `backoff`.
-    pub const fn new(attempts: usize, backoff: Duration) -> Self {
+    /// At most `retries` retries of a request, the first after up to
+    /// `backoff`, each later one after up to twice as long as the one
+    /// before.
+    pub fn new(retries: usize, backoff: Duration) -> Self {
         Self {
-            remaining: attempts,
+            retries,
+            attempts: 1,
             backoff,
+            budget: None,
+            classify: DefaultClassifier,
         }
     }
 }
 
-impl<B: Clone, ResBody, E> tower::retry::Policy<Request<B>, Response<ResBody>, E>
-    for RetryNeverSent
+impl<C> RetryNeverSent<C> {
+    /// Retries only what `budget` allows, shared by every request through
+    /// this policy and its clones.
+    pub fn budget(mut self, budget: impl Budget + Send + Sync + 'static) -> Self {
+        self.budget = Some(Arc::new(budget));
+        self
+    }
+
+    /// Reads "never sent" with `classify` before the default rules, as the
+    /// layer's [`classify_with`](super::GatewayErrorLayer::classify_with)
+    /// does: pass the layer's classifier, so that both agree.
+    pub fn classify_with<K: Classify<Kind>>(self, classify: K) -> RetryNeverSent<K> {
+        RetryNeverSent {
+            retries: self.retries,
+            attempts: self.attempts,
+            backoff: self.backoff,
+            budget: self.budget,
+            classify,
+        }
+    }
+
+    /// Whether the budget, if any, allows one more retry.
+    fn withdraw(&self) -> bool {
+        let allowed = self.budget.as_ref().is_none_or(|budget| budget.withdraw());
+        #[cfg(feature = "metrics")]
+        if !allowed {
+            metrics::counter!(RETRY_BUDGET_EXHAUSTED).increment(1);
+        }
+        allowed
+    }
+
+    /// The wait before the next retry: a random time up to
+    /// `backoff × 2^(retries so far)`.
+    fn next_wait(&self) -> Duration {
+        let doublings = self.attempts.saturating_sub(1).min(16);
+        let ceiling = self.backoff.saturating_mul(1 << doublings);
+        // A fresh `RandomState` is seeded anew each time: random enough
+        // for jitter, with no generator to share between threads.
+        let random = RandomState::new().build_hasher().finish();
+        ceiling.mul_f64((random >> 11) as f64 / (1u64 << 53) as f64)
+    }
+}
+
+impl<B, ResBody, C> tower::retry::Policy<Request<B>, Response<ResBody>, BoxError>
+    for RetryNeverSent<C>
+where
+    B: Clone,
+    C: Classify<Kind>,
 {
     type Future = tokio::time::Sleep;
 
     fn retry(
         &mut self,
         _req: &mut Request<B>,
-        result: &mut Result<Response<ResBody>, E>,
+        result: &mut Result<Response<ResBody>, BoxError>,
     ) -> Option<Self::Future> {
-        let never_sent = result.as_ref().is_ok_and(|res| {
-            res.extensions()
-                .get::<Failure>()
-                .is_some_and(Failure::is_request_never_sent)
-        });
-        if !never_sent || self.remaining == 0 {
-            return None;
+        let error = match result {
+            Ok(_) => {
+                if let Some(budget) = &self.budget {
+                    budget.deposit();
+                }
+                return None;
+            }
+            Err(error) => error,
+        };
+        let never_sent = classified(&**error, &self.classify).never_sent;
+        if never_sent && self.attempts as usize <= self.retries && self.withdraw() {
+            let wait = self.next_wait();
+            tracing::debug!(
+                target: "tower_problem::gateway",
+                attempt = self.attempts,
+                wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                error = crate::common::error_chain::ErrorChain(&**error).to_string().as_str(),
+                "the upstream never saw the request; retrying"
+            );
+            #[cfg(feature = "metrics")]
+            metrics::counter!(RETRIES).increment(1);
+            self.attempts += 1;
+            return Some(tokio::time::sleep(wait));
         }
-        self.remaining -= 1;
-        Some(tokio::time::sleep(self.backoff))
+        if self.attempts > 1 {
+            let error = std::mem::replace(error, Box::new(Attempts::PLACEHOLDER));
+            *result = Err(Box::new(Attempts {
+                count: self.attempts,
+                error: Some(error),
+            }));
+        }
+        None
     }
 
     /// The request again: method, URI, version, headers, extensions and
@@ -89,5 +204,58 @@ impl<B: Clone, ResBody, E> tower::retry::Policy<Request<B>, Response<ResBody>, E
         *again.headers_mut() = req.headers().clone();
         *again.extensions_mut() = req.extensions().clone();
         Some(again)
+    }
+}
+
+impl<C> fmt::Debug for RetryNeverSent<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RetryNeverSent")
+            .field("retries", &self.retries)
+            .field("attempts", &self.attempts)
+            .field("backoff", &self.backoff)
+            .field("budget", &self.budget.is_some())
+            .field("classify", &std::any::type_name::<C>())
+            .finish()
+    }
+}
+
+/// The last error of a request sent more than once, and how many times it
+/// was: the layer takes it apart before it classifies the error.
+#[derive(Debug)]
+pub(super) struct Attempts {
+    count: u32,
+    error: Option<BoxError>,
+}
+
+impl Attempts {
+    /// What stands in the result for the moment the error is moved out.
+    const PLACEHOLDER: Attempts = Attempts {
+        count: 0,
+        error: None,
+    };
+
+    /// `error` and the attempts it carries, if it is one.
+    pub(super) fn unwrap(error: BoxError) -> (BoxError, Option<u32>) {
+        match error.downcast::<Attempts>() {
+            Ok(mut attempts) => match attempts.error.take() {
+                Some(error) => (error, Some(attempts.count)),
+                None => (attempts, None),
+            },
+            Err(error) => (error, None),
+        }
+    }
+}
+
+impl fmt::Display for Attempts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "after {} attempts", self.count)
+    }
+}
+
+impl Error for Attempts {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        self.error
+            .as_deref()
+            .map(|error| error as &(dyn Error + 'static))
     }
 }
