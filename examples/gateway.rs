@@ -50,8 +50,8 @@
 //!   larger) streams and is never retried;
 //! - `RETRY_BUDGET_PERCENT`, `RETRY_BUDGET_MIN_PER_SEC`,
 //!   `RETRY_BUDGET_TTL_MS`: retries are spent from tower's `TpsBudget`:
-//!   each upstream response deposits, each retry withdraws this percent of
-//!   one (default 20, at most 100000), over and above a floor of so many
+//!   each response from the upstream earns this percent of a retry
+//!   (default 20, at most 100000), over and above a floor of so many
 //!   retries a second (default 10), counted over the last so many
 //!   milliseconds (default 10000, from 1000 to 60000). In an outage only
 //!   the floor is retried, and every other failure is answered at once;
