@@ -44,7 +44,7 @@ use tower::ServiceBuilder;
 use tower_http::trace::{DefaultMakeSpan, TraceLayer};
 use tower_problem::app::{panic_hook, AppErrorLayer, HandlerError, Kind};
 
-use crate::lifecycle::Shutdown;
+use crate::lifecycle::{log_to_stderr, Shutdown};
 use crate::serve::{serve, Limits};
 
 /// How long any request may take: tower's `timeout` under the app layer
@@ -62,12 +62,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let _log = log_to_stderr("info");
     panic_hook::install();
 
     let app = Router::new()

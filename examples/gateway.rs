@@ -113,7 +113,7 @@ use tower_problem::gateway::{GatewayErrorLayer, Kind, RequestBody, RetryNeverSen
 use tower_problem::problem::Problem;
 use tower_problem::BoxError;
 
-use crate::lifecycle::{env_millis, Shutdown};
+use crate::lifecycle::{env_millis, log_to_stderr, Shutdown};
 use crate::serve::{serve, Limits};
 
 /// Where requests go: scheme, authority, and a path prefix without its
@@ -585,13 +585,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let _log = log_to_stderr("info");
 
     let resolver = TimedResolver {
         inner: GaiResolver::new(),

@@ -39,7 +39,7 @@ use tonic_health::pb::{HealthCheckRequest, HealthCheckResponse};
 use tower_problem::app::AppErrorLayer;
 use tower_problem::BoxError;
 
-use crate::lifecycle::{listen, Shutdown};
+use crate::lifecycle::{listen, log_to_stderr, Shutdown};
 
 /// The health service: `""` is serving; `"panic"` panics.
 struct Checks;
@@ -146,13 +146,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let _log = log_to_stderr("info");
     tower_problem::app::panic_hook::install();
 
     let addr = std::env::var("GRPC_ADDR").unwrap_or_else(|_| "127.0.0.1:50051".into());

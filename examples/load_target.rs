@@ -33,7 +33,7 @@ use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_problem::app::{panic_hook, AppErrorLayer};
 
-use crate::lifecycle::Shutdown;
+use crate::lifecycle::{log_to_stderr, Shutdown};
 use crate::serve::{serve, Limits};
 
 fn env_or(name: &str, default: &str) -> String {
@@ -51,13 +51,7 @@ async fn panics() -> &'static str {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "error".into()),
-        )
-        .init();
+    let _log = log_to_stderr("error");
 
     let addr = env_or("ADDR", "127.0.0.1:3000");
     let addr: SocketAddr = addr

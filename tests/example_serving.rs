@@ -4,7 +4,8 @@
 //! within its timeout while the server goes on serving (the app, and the
 //! gateway in front of it, both served by `examples/serve/mod.rs`); and on
 //! SIGTERM every example stops accepting, finishes the requests in flight
-//! and exits 0 (`examples/lifecycle/mod.rs`; gRPC's in `tests/grpc.rs`).
+//! and exits 0 (`examples/lifecycle/mod.rs`; gRPC's in `tests/grpc.rs`),
+//! its log written out whole, without colour codes in a file.
 #![cfg(unix)]
 
 mod example_support;
@@ -301,5 +302,35 @@ async fn the_shutdown_waits_at_most_its_timeout() {
     assert!(
         waited >= Duration::from_millis(200) && waited < Duration::from_millis(700),
         "waited {waited:?} for a 200 ms timeout"
+    );
+}
+
+#[tokio::test]
+async fn the_log_in_a_file_is_plain_and_written_out_at_shutdown() {
+    let log = std::env::temp_dir().join(format!("tower-problem-app-{}.log", std::process::id()));
+    let mut server = example_support::start_logging_to(
+        "app",
+        &[("APP_ADDR", "127.0.0.1:0"), ("RUST_LOG", "info")],
+        &log,
+    )
+    .await;
+    for _ in 0..3 {
+        assert!(get(server.addr, "/panic")
+            .await
+            .starts_with("HTTP/1.1 500 "));
+    }
+    server.signal("TERM");
+    assert_eq!(server.exit_within(BOUND).await.code(), Some(0));
+    let text = std::fs::read_to_string(&log).unwrap();
+    let _ = std::fs::remove_file(&log);
+    assert!(!text.contains('\x1b'), "no colour codes in a file: {text}");
+    let panics = text
+        .lines()
+        .filter(|line| line.contains("ERROR") && line.contains("request handler panicked"))
+        .count();
+    assert_eq!(panics, 3, "one line per panic, none lost: {text}");
+    assert!(
+        text.contains("shut down: every request in flight was answered"),
+        "{text}"
     );
 }

@@ -18,7 +18,12 @@
 //! own hook would print one (`RUST_BACKTRACE` set and not `0`;
 //! `RUST_LIB_BACKTRACE` does not decide, as it does not for std's panics),
 //! and the failure's one log line carries it (`panic.backtrace`); otherwise
-//! nothing is captured. [`PanicHook::backtrace`] forces
+//! nothing is captured. The line's backtrace is short, as std's is, and
+//! stops at the handler's caller: the frames of the runtime under the last
+//! frame of another crate than tokio, hyper, hyper-util, tower, std, core
+//! and alloc are cut and counted (`… 87 frames of the runtime`), and at
+//! most 32 frames are kept; `RUST_BACKTRACE=full` writes every frame.
+//! [`PanicHook::backtrace`] forces
 //! it on or off. [`PanicHook::on_panic`] hands each of these panics to an
 //! error reporter of yours, which would otherwise never see them: the
 //! previous hook is not called for them, since std's default hook would
@@ -71,6 +76,10 @@ impl PanicHook {
     /// Captures a backtrace for every panic inside the layer (`true`) or
     /// for none (`false`), whatever `RUST_BACKTRACE` says. Panics outside
     /// the layer go to the previous hook, which decides for them.
+    ///
+    /// The first backtrace the process writes loads the binary's symbol
+    /// tables, a one-off delay of tens of milliseconds on that request;
+    /// the later ones reuse them.
     pub fn backtrace(mut self, capture: bool) -> Self {
         self.backtrace = Some(capture);
         self

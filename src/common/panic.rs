@@ -2,6 +2,7 @@ use std::any::Any;
 use std::backtrace::Backtrace;
 use std::borrow::Cow;
 use std::cell::Cell;
+use std::fmt::Write as _;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -110,30 +111,44 @@ pub(crate) fn write_full_backtraces(full: bool) {
 }
 
 /// `backtrace` as the layer logs it: as std prints a panic's, short (the
-/// frames between std's markers: from the panic to the thread's or
-/// runtime's start, without the hook's own frames) unless the process asks
-/// for full ones.
+/// frames between std's markers, without the hook's own frames), then
+/// without the runtime under the handler's caller (see
+/// [`without_the_runtime`]), unless the process asks for full ones.
 pub(crate) fn backtrace_text(backtrace: &Backtrace) -> String {
     let text = backtrace.to_string();
     if FULL_BACKTRACES.load(Ordering::Relaxed) {
         return text;
     }
-    short_backtrace(&text)
+    let frames = frames(&text);
+    let short = short_backtrace(&frames);
+    without_the_runtime(short)
 }
 
-/// The frames of a backtrace's text after the one of
-/// `__rust_end_short_backtrace` and before the one of
-/// `__rust_begin_short_backtrace`, as std's short style prints them; the
-/// whole text if it has neither.
-fn short_backtrace(text: &str) -> String {
-    let mut frames: Vec<&str> = Vec::new();
-    let mut start = 0;
+/// The most frames a logged backtrace keeps; the rest are counted.
+const MAX_BACKTRACE_FRAMES: usize = 32;
+
+/// The crates of the runtime and the standard library: the frames under
+/// the last one of another crate are the runtime's, cut from a log line.
+const RUNTIME_CRATES: [&str; 7] = [
+    "tokio::",
+    "hyper::",
+    "hyper_util::",
+    "tower::",
+    "std::",
+    "core::",
+    "alloc::",
+];
+
+/// A backtrace's text, cut into frames: each starts with its `N: ` line,
+/// its `at file:line` lines with it.
+fn frames(text: &str) -> Vec<&str> {
     let starts_frame = |line: &str| {
         let line = line.trim_start();
         line.find(": ")
-            .is_some_and(|colon| line[..colon].bytes().all(|b| b.is_ascii_digit()) && colon > 0)
+            .is_some_and(|colon| colon > 0 && line[..colon].bytes().all(|b| b.is_ascii_digit()))
     };
-    let mut offset = 0;
+    let mut frames = Vec::new();
+    let (mut start, mut offset) = (0, 0);
     for line in text.split_inclusive('\n') {
         if starts_frame(line) && offset > start {
             frames.push(&text[start..offset]);
@@ -142,6 +157,13 @@ fn short_backtrace(text: &str) -> String {
         offset += line.len();
     }
     frames.push(&text[start..]);
+    frames
+}
+
+/// The frames after the one of `__rust_end_short_backtrace` and before the
+/// one of `__rust_begin_short_backtrace`, as std's short style prints
+/// them; all of them if it has neither.
+fn short_backtrace<'a, 'f>(frames: &'f [&'a str]) -> &'f [&'a str] {
     let end = frames
         .iter()
         .position(|frame| frame.contains("__rust_end_short_backtrace"));
@@ -150,7 +172,37 @@ fn short_backtrace(text: &str) -> String {
         .position(|frame| frame.contains("__rust_begin_short_backtrace"));
     let from = end.map_or(0, |end| end + 1);
     let to = begin.filter(|&begin| begin >= from).unwrap_or(frames.len());
-    frames[from..to].concat()
+    &frames[from..to]
+}
+
+/// Whether a frame is a function of the runtime or the standard library:
+/// its name (or, for `<T as Trait>::f`, its type) is in one of
+/// [`RUNTIME_CRATES`].
+fn is_runtime(frame: &str) -> bool {
+    let name = frame
+        .trim_start()
+        .split_once(": ")
+        .map_or("", |(_, name)| name)
+        .trim_start_matches('<');
+    RUNTIME_CRATES.iter().any(|krate| name.starts_with(krate))
+}
+
+/// `frames` up to the last one outside the runtime (the handler's caller,
+/// a layer), at most [`MAX_BACKTRACE_FRAMES`] of them, and a line that
+/// counts what was cut.
+fn without_the_runtime(frames: &[&str]) -> String {
+    let last = frames.iter().rposition(|frame| !is_runtime(frame));
+    let kept = last.map_or(frames.len(), |last| last + 1);
+    let runtime = frames.len() - kept;
+    let beyond_cap = kept.saturating_sub(MAX_BACKTRACE_FRAMES);
+    let mut text = frames[..kept - beyond_cap].concat();
+    if beyond_cap > 0 {
+        let _ = writeln!(text, "      … {beyond_cap} more frames");
+    }
+    if runtime > 0 {
+        let _ = writeln!(text, "      … {runtime} frames of the runtime");
+    }
+    text
 }
 
 /// Called by the hook's installation, before it is set.
@@ -160,15 +212,35 @@ pub(crate) fn start_tracking_scopes() {
 
 #[cfg(test)]
 mod tests {
-    use super::short_backtrace;
+    use super::{frames, short_backtrace, without_the_runtime, MAX_BACKTRACE_FRAMES};
 
     #[test]
     fn a_short_backtrace_keeps_the_frames_between_stds_markers() {
         let text = "   0: hook\n             at src/hook.rs:1:1\n   1: std::sys::backtrace::__rust_end_short_backtrace\n   2: core::panicking::panic_fmt\n   3: app::handler\n             at src/app.rs:9:5\n   4: std::sys::backtrace::__rust_begin_short_backtrace\n   5: start_thread\n";
         assert_eq!(
-            short_backtrace(text),
+            short_backtrace(&frames(text)).concat(),
             "   2: core::panicking::panic_fmt\n   3: app::handler\n             at src/app.rs:9:5\n"
         );
-        assert_eq!(short_backtrace("   0: main\n"), "   0: main\n");
+        assert_eq!(
+            short_backtrace(&frames("   0: main\n")).concat(),
+            "   0: main\n"
+        );
+    }
+
+    #[test]
+    fn the_runtime_under_the_last_frame_of_another_crate_is_cut_and_counted() {
+        let text = "   2: core::panicking::panic_fmt\n   3: app::handler::{{closure}}\n             at src/app.rs:9:5\n   4: <core::pin::Pin<P> as core::future::future::Future>::poll\n   5: <tower_problem::app::ResponseFuture<F> as core::future::future::Future>::poll\n   6: <hyper::proto::h1::dispatch::Server<S> as hyper::proto::h1::dispatch::Dispatch>::poll_msg\n   7: tokio::runtime::task::harness::poll_future\n   8: std::panicking::try\n";
+        assert_eq!(
+            without_the_runtime(&frames(text)),
+            "   2: core::panicking::panic_fmt\n   3: app::handler::{{closure}}\n             at src/app.rs:9:5\n   4: <core::pin::Pin<P> as core::future::future::Future>::poll\n   5: <tower_problem::app::ResponseFuture<F> as core::future::future::Future>::poll\n      … 3 frames of the runtime\n"
+        );
+    }
+
+    #[test]
+    fn a_deep_backtrace_keeps_its_first_frames() {
+        let text: String = (0..100).map(|i| format!("  {i}: app::f{i}\n")).collect();
+        let logged = without_the_runtime(&frames(&text));
+        assert_eq!(logged.lines().count(), MAX_BACKTRACE_FRAMES + 1);
+        assert!(logged.ends_with(&format!("… {} more frames\n", 100 - MAX_BACKTRACE_FRAMES)));
     }
 }

@@ -87,15 +87,26 @@ impl Drop for Example {
 /// Starts example `name` with `env` (its stderr shown when `EXAMPLE_STDERR`
 /// is set) and waits for its `listening on ADDR` line.
 pub async fn start(name: &str, env: &[(&str, &str)]) -> Example {
+    let stderr = if std::env::var_os("EXAMPLE_STDERR").is_some() {
+        Stdio::inherit()
+    } else {
+        Stdio::null()
+    };
+    start_with_stderr(name, env, stderr).await
+}
+
+/// [`start`], its log (stderr) written to the file `log`.
+pub async fn start_logging_to(name: &str, env: &[(&str, &str)], log: &Path) -> Example {
+    let file = std::fs::File::create(log).unwrap();
+    start_with_stderr(name, env, Stdio::from(file)).await
+}
+
+async fn start_with_stderr(name: &str, env: &[(&str, &str)], stderr: Stdio) -> Example {
     let mut child = Command::new(binary(name))
         .env("RUST_LOG", "warn")
         .envs(env.iter().copied())
         .stdout(Stdio::piped())
-        .stderr(if std::env::var_os("EXAMPLE_STDERR").is_some() {
-            Stdio::inherit()
-        } else {
-            Stdio::null()
-        })
+        .stderr(stderr)
         .spawn()
         .unwrap_or_else(|e| panic!("the example {name} runs: {e}"));
     let stdout = child.stdout.take().unwrap();
