@@ -3,7 +3,7 @@
 use std::error::Error;
 
 use super::failure::{Failure, Kind};
-use crate::common::error_chain::ErrorChain;
+use crate::common::error_chain::{debug_form, ErrorChain};
 use crate::common::log::request_event;
 use crate::common::panic::{backtrace_text, Panic};
 use crate::RequestContext;
@@ -35,9 +35,8 @@ pub(super) fn failure(failure: &Failure, request: &RequestContext) {
             "request handler panicked"
         );
     } else if let Some(error) = failure.error() {
-        // The chain, and the `Debug` form, where anyhow and eyre write a
-        // captured backtrace (`Error::provide` is unstable); written only
-        // when the line is.
+        // The chain, and the `Debug` form where it may carry a backtrace
+        // (`Error::provide` is unstable); written only when the line is.
         if client {
             request_event!(
                 info,
@@ -45,7 +44,7 @@ pub(super) fn failure(failure: &Failure, request: &RequestContext) {
                 request,
                 kind,
                 error = ErrorChain(error).to_string().as_str(),
-                error.debug = format!("{error:?}").as_str(),
+                error.debug = debug_form(error).as_deref(),
                 "request handler failed"
             );
         } else {
@@ -55,7 +54,7 @@ pub(super) fn failure(failure: &Failure, request: &RequestContext) {
                 request,
                 kind,
                 error = ErrorChain(error).to_string().as_str(),
-                error.debug = format!("{error:?}").as_str(),
+                error.debug = debug_form(error).as_deref(),
                 "request handler failed"
             );
         }
@@ -151,7 +150,7 @@ pub(super) fn unseen_handler_error(error: &(dyn Error + 'static)) {
         target: TARGET,
         kind = Kind::HandlerError.as_str(),
         error = ErrorChain(error).to_string().as_str(),
-        error.debug = format!("{error:?}").as_str(),
+        error.debug = debug_form(error).as_deref(),
         "handler error (no AppErrorLayer saw the response, so no request context)"
     );
 }

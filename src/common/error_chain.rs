@@ -64,6 +64,21 @@ impl fmt::Display for ErrorChain<'_> {
     }
 }
 
+/// The `Debug` form of `error`, where anyhow and eyre write the backtrace
+/// they captured, for a log line: only when the process asks errors for
+/// backtraces (`RUST_LIB_BACKTRACE`, else `RUST_BACKTRACE`, set and not
+/// `0`, as anyhow decides); otherwise it says no more than the chain.
+pub(crate) fn debug_form(error: &(dyn Error + 'static)) -> Option<String> {
+    static ASKED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let asked = *ASKED.get_or_init(|| {
+        let var = |name| std::env::var(name).ok();
+        var("RUST_LIB_BACKTRACE")
+            .or_else(|| var("RUST_BACKTRACE"))
+            .is_some_and(|value| value != "0")
+    });
+    asked.then(|| format!("{error:?}"))
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;

@@ -1,6 +1,7 @@
 //! The gateway layer's log lines, all under the target
 //! `tower_problem::gateway`.
 
+use std::borrow::Cow;
 use std::error::Error;
 use std::time::Duration;
 
@@ -120,13 +121,13 @@ pub(super) fn failure<C, R>(
 
 /// The `error` field of [`failure`]: the details if computed, else the
 /// error chain; none without either.
-fn error_text(
+fn error_text<'a>(
     error: Option<&(dyn Error + Send + Sync + 'static)>,
-    details: Option<&str>,
-) -> Option<String> {
+    details: Option<&'a str>,
+) -> Option<Cow<'a, str>> {
     match (error, details) {
-        (_, Some(details)) => Some(details.to_owned()),
-        (Some(error), None) => Some(ErrorChain(error).to_string()),
+        (_, Some(details)) => Some(Cow::Borrowed(details)),
+        (Some(error), None) => Some(Cow::Owned(ErrorChain(error).to_string())),
         (None, None) => None,
     }
 }
