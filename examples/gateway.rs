@@ -90,6 +90,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -102,7 +103,7 @@ use http_body_util::{BodyExt, Either, Full};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::connect::dns::{GaiAddrs, GaiResolver, Name};
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::{Client, ResponseFuture};
 use hyper_util::rt::TokioExecutor;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
@@ -150,14 +151,21 @@ impl Upstream {
     }
 
     /// The upstream URI for a request's path and query: the path
-    /// normalized (see [`normalized_path`]) and joined to the prefix.
+    /// normalized (see [`push_normalized_path`]) and joined to the prefix, in one
+    /// string.
     fn uri(&self, target: Option<&PathAndQuery>) -> Uri {
-        let path = normalized_path(target.map_or("/", PathAndQuery::path));
-        let query = target
-            .and_then(PathAndQuery::query)
-            .map(|query| format!("?{query}"))
-            .unwrap_or_default();
-        let path_and_query = PathAndQuery::try_from(format!("{}{path}{query}", self.prefix));
+        let path = target.map_or("/", PathAndQuery::path);
+        let query = target.and_then(PathAndQuery::query);
+        let mut joined = String::with_capacity(
+            self.prefix.len() + path.len() + query.map_or(0, |q| q.len() + 1),
+        );
+        joined.push_str(&self.prefix);
+        push_normalized_path(&mut joined, path);
+        if let Some(query) = query {
+            joined.push('?');
+            joined.push_str(query);
+        }
+        let path_and_query = PathAndQuery::from_maybe_shared(Bytes::from(joined));
         Uri::builder()
             .scheme(self.scheme.clone())
             .authority(self.authority.clone())
@@ -183,15 +191,17 @@ const HOP_BY_HOP: [&str; 9] = [
 
 /// Removes the hop-by-hop headers, and those that `Connection` names.
 fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    let named: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .filter_map(|name| HeaderName::try_from(name.trim()).ok())
-        .collect();
-    for name in named {
-        headers.remove(name);
+    if headers.contains_key(header::CONNECTION) {
+        let named: Vec<HeaderName> = headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(','))
+            .filter_map(|name| HeaderName::try_from(name.trim()).ok())
+            .collect();
+        for name in named {
+            headers.remove(name);
+        }
     }
     for name in HOP_BY_HOP {
         headers.remove(name);
@@ -259,9 +269,15 @@ fn screen<B>(req: &Request<B>) -> Result<(), Refusal> {
     Ok(())
 }
 
-/// `path` with `%2E` decoded and its dot segments removed: always starts
-/// with `/`, never holds a `.` or `..` segment.
-fn normalized_path(path: &str) -> String {
+/// Appends `path` to `out` with `%2E` decoded and its dot segments
+/// removed: it always starts with `/` and never holds a `.` or `..`
+/// segment. A path with neither (most) is copied as it is.
+fn push_normalized_path(out: &mut String, path: &str) {
+    let dotted = path.contains("/.") || path.contains("%2E") || path.contains("%2e");
+    if !dotted && path.starts_with('/') {
+        out.push_str(path);
+        return;
+    }
     let decoded = path.replace("%2E", ".").replace("%2e", ".");
     let mut segments: Vec<&str> = Vec::new();
     let mut trailing_slash = decoded.ends_with('/');
@@ -278,15 +294,13 @@ fn normalized_path(path: &str) -> String {
             }
         }
     }
-    let mut out = String::with_capacity(decoded.len() + 1);
     for segment in &segments {
         out.push('/');
         out.push_str(segment);
     }
-    if out.is_empty() || (trailing_slash && !out.ends_with('/')) {
+    if segments.is_empty() || trailing_slash {
         out.push('/');
     }
-    out
 }
 
 fn forward<B>(upstream: &Upstream, mut req: Request<B>) -> Request<B> {
@@ -346,17 +360,22 @@ fn classify(error: &(dyn std::error::Error + 'static)) -> Option<Kind> {
 fn backward<B, E: Into<BoxError>>(result: Result<Response<B>, E>) -> Result<Response<B>, BoxError> {
     let mut res = result.map_err(Into::into)?;
     let headers = res.headers_mut();
-    let codings: Vec<String> = headers
-        .get_all(header::TRANSFER_ENCODING)
-        .iter()
-        .flat_map(|value| value.to_str().unwrap_or("?").split(','))
-        .map(|coding| coding.trim().to_ascii_lowercase())
-        .filter(|coding| !coding.is_empty())
-        .collect();
-    if codings.iter().any(|coding| coding != "chunked") {
-        return Err(Box::new(UnforwardableTransferCoding(codings.join(", "))));
+    let mut chunked = false;
+    for value in headers.get_all(header::TRANSFER_ENCODING) {
+        let codings = value.to_str().unwrap_or("?").split(',').map(str::trim);
+        for coding in codings.filter(|coding| !coding.is_empty()) {
+            if !coding.eq_ignore_ascii_case("chunked") {
+                let all: Vec<&str> = headers
+                    .get_all(header::TRANSFER_ENCODING)
+                    .iter()
+                    .map(|value| value.to_str().unwrap_or("?"))
+                    .collect();
+                return Err(Box::new(UnforwardableTransferCoding(all.join(", "))));
+            }
+            chunked = true;
+        }
     }
-    if !codings.is_empty() {
+    if chunked {
         // RFC 9112 §6.3: chunked wins, the length must not be forwarded.
         headers.remove(header::CONTENT_LENGTH);
     }
@@ -592,6 +611,8 @@ async fn main() -> ExitCode {
         timeout: config.dns_timeout,
     };
     let mut connector = HttpConnector::new_with_resolver(resolver);
+    // Requests go out as soon as they are written (nginx's `tcp_nodelay`).
+    connector.set_nodelay(true);
     // hyper-rustls takes `https://` URIs, which the plain connector refuses.
     connector.enforce_http(false);
     let tls = match tls_config(config.upstream_ca.as_deref()) {
@@ -609,27 +630,15 @@ async fn main() -> ExitCode {
             .wrap_connector(connector),
         timeout: config.connect_timeout,
     };
-    // hyper-util's client pools connections by scheme and authority, and
-    // `http2_only` holds for a whole client: gRPC, which runs on HTTP/2
-    // alone, goes through a client of its own (h2c with prior knowledge for
-    // `http://`), everything else through one that speaks HTTP/1.1, or
-    // HTTP/2 where a TLS upstream offers it.
-    let http2_client: Client<_, UpstreamBody> = Client::builder(TokioExecutor::new())
-        .http2_only(true)
-        .build(connector.clone());
-    let client: Client<_, UpstreamBody> = Client::builder(TokioExecutor::new()).build(connector);
-    let upstream_http2 = config.upstream_http2;
-    let clients = tower::service_fn(move |mut req: Request<UpstreamBody>| {
-        if upstream_http2 || tower_problem::grpc::is_grpc_request(&req) {
-            http2_client.request(req)
-        } else {
-            // The client sends each request as its connection speaks, once
-            // told the request is HTTP/1.1 (the layer has read the client's
-            // version before: a gRPC request is told by it).
-            *req.version_mut() = Version::HTTP_11;
-            client.request(req)
-        }
+    let clients = Arc::new(Clients {
+        http2: Client::builder(TokioExecutor::new())
+            .http2_only(true)
+            .build(connector.clone()),
+        any: Client::builder(TokioExecutor::new()).build(connector),
+        upstream_http2: config.upstream_http2,
     });
+    // One reference count per request for both clients.
+    let clients = tower::service_fn(move |req| clients.request(req));
 
     let layer = GatewayErrorLayer::new()
         .head_timeout(config.head_timeout)
@@ -659,47 +668,77 @@ async fn main() -> ExitCode {
 
     // Requests the gateway answers itself never reach the upstream.
     let service = tower::service_fn(move |req: Request<Incoming>| {
-        let (retrying, streaming) = (retrying.clone(), streaming.clone());
-        let upstream = upstream.clone();
+        let method = req.method().clone();
+        // Routed before the layer, so that its logs (and an opt-in
+        // `next-hop`) name the upstream.
+        let routed = screen(&req).map(|()| forward(&upstream, req));
+        // Only the stack the request takes is cloned for it.
+        let stack = match &routed {
+            Ok(req) if is_replayable(req) => Either::Left(retrying.clone()),
+            _ => Either::Right(streaming.clone()),
+        };
         async move {
             let refused = |refusal: Refusal, method: &Method| {
                 tracing::info!(%method, ?refusal, "request refused");
                 Ok::<_, std::convert::Infallible>(refusal.response().map(Either::Right))
             };
-            if let Err(refusal) = screen(&req) {
-                return refused(refusal, req.method());
-            }
-            // Routed before the layer, so that its logs (and an opt-in
-            // `next-hop`) name the upstream.
-            let req = forward(&upstream, req);
-            let replayable = req
-                .body()
-                .size_hint()
-                .exact()
-                .is_some_and(|len| len <= MAX_REPLAYABLE_BODY);
-            let res = if replayable {
-                let (parts, body) = req.into_parts();
-                // A request without a body (a `GET`) has nothing to wait for.
-                let body = if body.is_end_stream() {
-                    Bytes::new()
-                } else {
-                    match tokio::time::timeout(body_timeout, body.collect()).await {
-                        Ok(Ok(body)) => body.to_bytes(),
-                        Ok(Err(_)) => return refused(Refusal::BodyFailed, &parts.method),
-                        Err(_) => return refused(Refusal::BodyTimeout, &parts.method),
-                    }
-                };
-                retrying
-                    .oneshot(Request::from_parts(parts, Full::new(body)))
-                    .await?
-            } else {
-                streaming.oneshot(req).await?
+            let req = match routed {
+                Ok(req) => req,
+                Err(refusal) => return refused(refusal, &method),
+            };
+            let res = match stack {
+                Either::Left(retrying) => {
+                    let (parts, body) = req.into_parts();
+                    // A request without a body (a `GET`) has nothing to wait for.
+                    let body = if body.is_end_stream() {
+                        Bytes::new()
+                    } else {
+                        match tokio::time::timeout(body_timeout, body.collect()).await {
+                            Ok(Ok(body)) => body.to_bytes(),
+                            Ok(Err(_)) => return refused(Refusal::BodyFailed, &method),
+                            Err(_) => return refused(Refusal::BodyTimeout, &method),
+                        }
+                    };
+                    retrying
+                        .oneshot(Request::from_parts(parts, Full::new(body)))
+                        .await?
+                }
+                Either::Right(streaming) => streaming.oneshot(req).await?,
             };
             Ok(res.map(Either::Left))
         }
     });
 
     serve(config.addr, service, config.limits, shutdown).await
+}
+
+/// The upstream clients. hyper-util's client pools connections by scheme
+/// and authority, and `http2_only` holds for a whole client: gRPC, which
+/// runs on HTTP/2 alone, goes through a client of its own (h2c with prior
+/// knowledge for `http://`), everything else through one that speaks
+/// HTTP/1.1, or HTTP/2 where a TLS upstream offers it.
+struct Clients<C> {
+    http2: Client<C, UpstreamBody>,
+    any: Client<C, UpstreamBody>,
+    /// `UPSTREAM_HTTP2=1`: everything through `http2`.
+    upstream_http2: bool,
+}
+
+impl<C> Clients<C>
+where
+    C: hyper_util::client::legacy::connect::Connect + Clone + Send + Sync + 'static,
+{
+    fn request(&self, mut req: Request<UpstreamBody>) -> ResponseFuture {
+        if self.upstream_http2 || tower_problem::grpc::is_grpc_request(&req) {
+            self.http2.request(req)
+        } else {
+            // The client sends each request as its connection speaks, once
+            // told the request is HTTP/1.1 (the layer has read the client's
+            // version before: a gRPC request is told by it).
+            *req.version_mut() = Version::HTTP_11;
+            self.any.request(req)
+        }
+    }
 }
 
 /// What the gateway sends upstream: a buffered, replayable body or the
@@ -709,6 +748,14 @@ type UpstreamBody = Either<RequestBody<Full<Bytes>>, RequestBody<Incoming>>;
 /// The largest body buffered so that its request can be retried: hyper's
 /// body reports its `Content-Length` as its exact size.
 const MAX_REPLAYABLE_BODY: u64 = 64 * 1024;
+
+/// Whether `req`'s body is buffered, so that the request can be retried.
+fn is_replayable(req: &Request<Incoming>) -> bool {
+    req.body()
+        .size_hint()
+        .exact()
+        .is_some_and(|len| len <= MAX_REPLAYABLE_BODY)
+}
 
 /// The longest wait before the first retry of a request that was never
 /// sent (a random wait up to it: full jitter), doubled for each later one.

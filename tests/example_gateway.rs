@@ -478,19 +478,35 @@ async fn a_post_the_upstream_read_before_it_reset_is_never_sent_twice() {
 }
 
 #[tokio::test]
-async fn a_refused_connection_is_retried_then_answered_connection_refused() {
+async fn a_refused_connection_is_retried_then_answered_connection_refused_in_one_line() {
     let upstream = upstream::Upstream::start(upstream::Behavior::NotListening).await;
-    let example = start_example(&format!("http://{}", upstream.addr())).await;
+    let log = std::env::temp_dir().join(format!("tower-problem-gw-{}.log", std::process::id()));
+    let mut example = example_support::start_logging_to(
+        "gateway",
+        &[
+            ("GATEWAY_ADDR", "127.0.0.1:0"),
+            ("UPSTREAM", &format!("http://{}", upstream.addr())),
+            ("RUST_LOG", "info"),
+        ],
+        &log,
+    )
+    .await;
     let get = "GET / HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n";
-    let started = Instant::now();
     let answer = answer_to(example.addr, get.as_bytes()).await;
     assert!(answer.starts_with("HTTP/1.1 502 Bad Gateway"), "{answer}");
     assert!(answer.contains("error=connection_refused"), "{answer}");
-    // Two retries, 50 ms apart each.
+    // The log is written out whole at shutdown.
+    example.signal("TERM");
+    assert_eq!(example.exit_within(BOUND).await.code(), Some(0));
+    let text = std::fs::read_to_string(&log).unwrap();
+    let _ = std::fs::remove_file(&log);
+    let errors: Vec<&str> = text.lines().filter(|line| line.contains("ERROR")).collect();
+    assert_eq!(errors.len(), 1, "one line for one failure: {text}");
+    // Two retries: three attempts.
     assert!(
-        started.elapsed() >= Duration::from_millis(100),
-        "{:?}",
-        started.elapsed()
+        errors[0].contains("kind=\"connection_refused\"") && errors[0].contains("attempts=3"),
+        "{}",
+        errors[0]
     );
 }
 
