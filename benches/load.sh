@@ -266,9 +266,9 @@ for round in $(seq "$rounds"); do
         ;;
       proxy-ok)
         start "$tmp/upstream.out" "$target_bin" ADDR=127.0.0.1:0 VARIANT=bare HOOK=quiet
-        upstream_pid=$pid
-        run_proxy proxy-ok nginx "$round" "$addr" /ok
-        run_proxy proxy-ok gateway "$round" "$addr" /ok
+        upstream_pid=$pid upstream_addr=$addr
+        run_proxy proxy-ok nginx "$round" "$upstream_addr" /ok
+        run_proxy proxy-ok gateway "$round" "$upstream_addr" /ok
         stop "$upstream_pid"
         ;;
       proxy-down)

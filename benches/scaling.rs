@@ -55,10 +55,14 @@
 //! | `app_custom` | `bare` in `AppErrorLayer::new().type_base(..).capture_header(ACCEPT)`: a custom configuration, allowed one reference-count clone per request |
 //! | `gateway` | `upstream_ok` (ready at once) in `GatewayErrorLayer::new()` |
 //! | `gateway_floor` | `upstream_ok` in tower's `timeout` (30 s) + `map_result` (error → static 502), the gateway floor of `rows/mod.rs` |
+//! | `gateway_retry` | `upstream_ok` in tower's `retry` with `RetryNeverSent` (2 retries), in `GatewayErrorLayer::new()` |
+//! | `gateway_retry_budget` | `gateway_retry` with tower's `TpsBudget::default()`: each response deposits, under a mutex every thread shares |
 //!
 //! At the end, each row and variant is checked against `vs bare` ≥ 0.95:
 //! a must (PASS/FAIL) for the crate's layers (`app`, `app_everything_on`,
-//! `gateway`), reported only ("info") for the other rows. The bench exits
+//! `gateway`), reported only ("info") for the other rows; and
+//! `gateway_retry_budget` against `gateway_retry` (its `vs bare` over
+//! theirs ≥ 0.95, a must: what the budget costs every core). The bench exits
 //! with status 1 if a must fails, 2 on a usage error. The numbers mean
 //! something only on an otherwise idle machine with at least two cores: a
 //! build or another bench on the machine takes cores from the `N`-thread
@@ -77,10 +81,11 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::{Response, StatusCode};
 use http_body::Body;
-use tower::{service_fn, Layer, Service};
+use tower::retry::budget::TpsBudget;
+use tower::{service_fn, Layer, Service, ServiceBuilder};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_problem::app::AppErrorLayer;
-use tower_problem::gateway::GatewayErrorLayer;
+use tower_problem::gateway::{GatewayErrorLayer, RetryNeverSent};
 
 mod rows;
 
@@ -92,6 +97,8 @@ const LONG_TIMEOUT: Duration = Duration::from_secs(30);
 const BATCH: u64 = 64;
 /// A row must keep this share of `bare`'s ratio.
 const MUST: f64 = 0.95;
+/// The retry rows' backoff: never waited, no request fails.
+const RETRY_BACKOFF: Duration = Duration::from_millis(10);
 
 const DEFAULT_SECONDS: f64 = 1.0;
 const DEFAULT_ROUNDS: usize = 5;
@@ -123,6 +130,8 @@ enum Check {
     Reference,
     /// PASS/FAIL, and the exit status.
     Must,
+    /// PASS/FAIL against the named row instead of `bare`.
+    MustAgainst(&'static str),
     /// Reported only.
     Info,
 }
@@ -155,7 +164,7 @@ where
 }
 
 fn rows() -> Vec<Row> {
-    use Check::{Info, Must, Reference};
+    use Check::{Info, Must, MustAgainst, Reference};
     vec![
         row("bare", Reference, service_fn(ok)),
         row(
@@ -190,6 +199,22 @@ fn rows() -> Vec<Row> {
             "gateway_floor",
             Info,
             floor(service_fn(upstream_ok), LONG_TIMEOUT),
+        ),
+        row(
+            "gateway_retry",
+            Info,
+            ServiceBuilder::new()
+                .layer(GatewayErrorLayer::new())
+                .retry(RetryNeverSent::new(2, RETRY_BACKOFF))
+                .service(service_fn(upstream_ok)),
+        ),
+        row(
+            "gateway_retry_budget",
+            MustAgainst("gateway_retry"),
+            ServiceBuilder::new()
+                .layer(GatewayErrorLayer::new())
+                .retry(RetryNeverSent::new(2, RETRY_BACKOFF).budget(TpsBudget::default()))
+                .service(service_fn(upstream_ok)),
         ),
     ]
 }
@@ -476,28 +501,37 @@ fn main() -> ExitCode {
     }
 
     println!();
-    println!("musts (PASS/FAIL) and info (reported only): vs bare >= {MUST}");
+    println!("musts (PASS/FAIL) and info (reported only): vs bare (or the row named) >= {MUST}");
     let mut failed = false;
     for (v, variant) in VARIANTS.iter().enumerate() {
         for (row, s) in rows.iter().zip(&summaries[v]) {
-            let verdict = match row.check {
+            let (value, against) = match row.check {
                 Check::Reference => continue,
+                Check::MustAgainst(other) => {
+                    let Some(o) = rows.iter().position(|row| row.name == other) else {
+                        continue;
+                    };
+                    (s.vs_bare / summaries[v][o].vs_bare, other)
+                }
+                Check::Must | Check::Info => (s.vs_bare, "bare"),
+            };
+            let verdict = match row.check {
                 Check::Info => "    ",
-                Check::Must if s.vs_bare >= MUST => "PASS",
-                Check::Must => {
+                _ if value >= MUST => "PASS",
+                _ => {
                     failed = true;
                     "FAIL"
                 }
             };
-            let kind = if row.check == Check::Must {
-                "must"
-            } else {
+            let kind = if row.check == Check::Info {
                 "info"
+            } else {
+                "must"
             };
             println!(
-                "  {verdict} {kind}  {:<38} {:>5.2} >= {MUST}",
-                format!("{} ({})", row.name, variant.name()),
-                s.vs_bare
+                "  {verdict} {kind}  {:<48} {:>5.2} >= {MUST}",
+                format!("{} ({}) vs {against}", row.name, variant.name()),
+                value
             );
         }
     }

@@ -24,6 +24,7 @@
 //! program with a one-line message and status 2.
 
 mod lifecycle;
+mod logging;
 mod serve;
 
 use std::convert::Infallible;
@@ -44,7 +45,8 @@ use tower::ServiceBuilder;
 use tower_http::trace::{DefaultMakeSpan, TraceLayer};
 use tower_problem::app::{panic_hook, AppErrorLayer, HandlerError, Kind};
 
-use crate::lifecycle::{log_to_stderr, Shutdown};
+use crate::lifecycle::Shutdown;
+use crate::logging::log_to_stderr;
 use crate::serve::{serve, Limits};
 
 /// How long any request may take: tower's `timeout` under the app layer

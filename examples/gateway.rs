@@ -84,6 +84,7 @@
 //! never sent is retried.
 
 mod lifecycle;
+mod logging;
 mod serve;
 
 use std::future::Future;
@@ -114,7 +115,8 @@ use tower_problem::gateway::{GatewayErrorLayer, Kind, RequestBody, RetryNeverSen
 use tower_problem::problem::Problem;
 use tower_problem::BoxError;
 
-use crate::lifecycle::{env_millis, log_to_stderr, Shutdown};
+use crate::lifecycle::{env_millis, Shutdown};
+use crate::logging::log_to_stderr;
 use crate::serve::{serve, Limits};
 
 /// Where requests go: scheme, authority, and a path prefix without its
@@ -426,15 +428,19 @@ impl tower::Service<Name> for TimedResolver {
 /// The connector with one deadline over resolution, connect and the TLS
 /// handshake: hyper-util's `connect_timeout` covers only the TCP connect,
 /// per address. A boxed future: hyper-util needs it `Unpin`.
+///
+/// hyper-util's client clones its connector for every request, in case it
+/// has to connect: behind an `Arc`, that is one reference count, and the
+/// connector itself is cloned only to connect.
 #[derive(Clone)]
 struct TimedConnector<C> {
-    inner: C,
+    inner: Arc<C>,
     timeout: Duration,
 }
 
 impl<C> tower::Service<Uri> for TimedConnector<C>
 where
-    C: tower::Service<Uri>,
+    C: tower::Service<Uri> + Clone + Send + 'static,
     C::Error: Into<BoxError>,
     C::Future: Send + 'static,
 {
@@ -442,12 +448,13 @@ where
     type Error = BoxError;
     type Future = Pin<Box<dyn Future<Output = Result<C::Response, BoxError>> + Send>>;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        self.inner.poll_ready(cx).map_err(Into::into)
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        // The clone that connects is made ready in `call`.
+        Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, uri: Uri) -> Self::Future {
-        let connecting = self.inner.call(uri);
+        let connecting = C::clone(&self.inner).oneshot(uri);
         let timeout = self.timeout;
         Box::pin(async move {
             match tokio::time::timeout(timeout, connecting).await {
@@ -623,11 +630,13 @@ async fn main() -> ExitCode {
         }
     };
     let connector = TimedConnector {
-        inner: hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_all_versions()
-            .wrap_connector(connector),
+        inner: Arc::new(
+            hyper_rustls::HttpsConnectorBuilder::new()
+                .with_tls_config(tls)
+                .https_or_http()
+                .enable_all_versions()
+                .wrap_connector(connector),
+        ),
         timeout: config.connect_timeout,
     };
     let clients = Arc::new(Clients {

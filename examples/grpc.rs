@@ -22,6 +22,7 @@
 //! (`examples/lifecycle/mod.rs`).
 
 mod lifecycle;
+mod logging;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -39,7 +40,8 @@ use tonic_health::pb::{HealthCheckRequest, HealthCheckResponse};
 use tower_problem::app::AppErrorLayer;
 use tower_problem::BoxError;
 
-use crate::lifecycle::{listen, log_to_stderr, Shutdown};
+use crate::lifecycle::{listen, Shutdown};
+use crate::logging::log_to_stderr;
 
 /// The health service: `""` is serving; `"panic"` panics.
 struct Checks;

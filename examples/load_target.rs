@@ -23,6 +23,7 @@
 //! A bad value exits with status 2 and a one-line message naming the variable.
 
 mod lifecycle;
+mod logging;
 mod serve;
 
 use std::net::SocketAddr;
@@ -33,7 +34,8 @@ use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_problem::app::{panic_hook, AppErrorLayer};
 
-use crate::lifecycle::{log_to_stderr, Shutdown};
+use crate::lifecycle::Shutdown;
+use crate::logging::log_to_stderr;
 use crate::serve::{serve, Limits};
 
 fn env_or(name: &str, default: &str) -> String {

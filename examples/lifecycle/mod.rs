@@ -1,70 +1,16 @@
-//! How every example process starts and stops: it logs without blocking,
-//! listens and says where, and shuts down gracefully. The first SIGTERM (unix) or Ctrl-C stops the server accepting and asks each connection to close once
-//! its requests are answered; the process then waits for them up to
+//! How every example process starts and stops: it listens and says where,
+//! and shuts down gracefully. The first SIGTERM (unix) or Ctrl-C stops the
+//! server accepting and asks each connection to close once its requests are
+//! answered; the process then waits for them up to
 //! `SHUTDOWN_TIMEOUT_MS` (default 30000; 0 = not at all) and exits 0. A
 //! second signal exits at once, with status 1.
 
 use std::future::Future;
-use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tracing_appender::non_blocking::{ErrorCounter, WorkerGuard};
-use tracing_subscriber::EnvFilter;
-
-/// Logs `RUST_LOG`'s events (`default` without it) to stderr, through a
-/// writer of its own thread: a runtime worker never waits on the terminal
-/// or a pipe. Colours only on a terminal. Lines dropped because the writer
-/// could not keep up are counted and reported every 10 s and at exit.
-///
-/// Keep the guard until the process ends: dropping it writes the lines
-/// still queued.
-pub fn log_to_stderr(default: &str) -> LogGuard {
-    let (writer, flush) = tracing_appender::non_blocking(std::io::stderr());
-    let dropped = writer.error_counter();
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| default.into()))
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(writer)
-        .init();
-    let reported = dropped.clone();
-    tokio::spawn(async move {
-        let mut interval = tokio::time::interval(Duration::from_secs(10));
-        let mut before = 0;
-        loop {
-            interval.tick().await;
-            let now = reported.dropped_lines();
-            if now > before {
-                eprintln!(
-                    "{} log lines dropped: the log could not keep up",
-                    now - before
-                );
-                before = now;
-            }
-        }
-    });
-    LogGuard {
-        dropped,
-        _flush: flush,
-    }
-}
-
-/// Writes the queued log lines when dropped, and says how many were lost.
-pub struct LogGuard {
-    dropped: ErrorCounter,
-    _flush: WorkerGuard,
-}
-
-impl Drop for LogGuard {
-    fn drop(&mut self) {
-        let dropped = self.dropped.dropped_lines();
-        if dropped > 0 {
-            eprintln!("{dropped} log lines were dropped in all: the log could not keep up");
-        }
-    }
-}
 
 /// Binds `addr` and prints `listening on ADDR` (the port chosen, for port
 /// 0), the line scripts and tests wait for; an error is printed and is the
