@@ -56,13 +56,11 @@ where
                 let (error, attempts) = super::retry::Attempts::unwrap(error);
                 #[cfg(not(feature = "tower"))]
                 let attempts = None;
-                let classified = classified(&*error, &self.parts.classify);
-                if let Some(panic) = &classified.classify_panic {
-                    log::classify_panicked(panic, self, std::any::type_name::<C>());
-                }
-                let kind = classified.kind;
+                let (kind, never_sent) = classified(&*error, &self.parts.classify, |panic| {
+                    log::classify_panicked(&panic, self, std::any::type_name::<C>());
+                });
                 let status = self.parts.settings.status(kind);
-                Failure::new(kind, status, classified.never_sent, Some(Arc::new(error)))
+                Failure::new(kind, status, never_sent, Some(Arc::new(error)))
                     .with_attempts(attempts)
             }
             HeadFailure::Timeout => {

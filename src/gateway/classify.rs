@@ -11,26 +11,19 @@ use crate::common::error_chain::{self, sources};
 use crate::common::panic::{catch, Panic};
 use crate::Classify;
 
-/// What the layer and [`RetryNeverSent`](super::RetryNeverSent) make of an
-/// error before the response head.
-pub(super) struct Classified {
-    pub(super) kind: Kind,
-    /// The upstream certainly never saw the request: by the walk, or by
-    /// the kind.
-    pub(super) never_sent: bool,
-    /// The user's classifier panicked, and the default rules answered.
-    pub(super) classify_panic: Option<Panic>,
-}
-
 /// Classifies `error` in one walk of its chain: a failure of the client's
-/// request body first, then `classify` (its panic caught), then the
-/// default rules.
+/// request body first, then `classify` (a panic of which is handed to
+/// `classify_panicked`, and the default rules answer), then the default
+/// rules. Its kind, and whether the upstream certainly never saw the
+/// request (by the walk, or by the kind): what the layer and
+/// [`RetryNeverSent`](super::RetryNeverSent) make of an error before the
+/// response head.
 pub(super) fn classified<C: Classify<Kind>>(
     error: &(dyn Error + 'static),
     classify: &C,
-) -> Classified {
+    classify_panicked: impl FnOnce(Panic),
+) -> (Kind, bool) {
     let walk = Walk::of(error);
-    let mut classify_panic = None;
     let kind = match walk.request_body_failure() {
         Some(ClientBodyFailure::Failed) => Kind::RequestBodyError,
         Some(ClientBodyFailure::TooLarge) => Kind::RequestBodyTooLarge,
@@ -38,16 +31,12 @@ pub(super) fn classified<C: Classify<Kind>>(
             Ok(Some(kind)) => kind,
             Ok(None) => walk.kind(),
             Err(payload) => {
-                classify_panic = Some(payload.into_panic());
+                classify_panicked(payload.into_panic());
                 walk.kind()
             }
         },
     };
-    Classified {
-        kind,
-        never_sent: walk.is_never_sent() || kind.is_request_never_sent(),
-        classify_panic,
-    }
+    (kind, walk.is_never_sent() || kind.is_request_never_sent())
 }
 
 /// What the one walk of an error before the response head finds.

@@ -169,7 +169,7 @@ where
             }
             Err(error) => error,
         };
-        let never_sent = classified(&**error, &self.classify).never_sent;
+        let (_, never_sent) = classified(&**error, &self.classify, drop);
         if never_sent && self.attempts as usize <= self.retries && self.withdraw() {
             let wait = self.next_wait();
             tracing::debug!(
@@ -235,7 +235,11 @@ impl Attempts {
     };
 
     /// `error` and the attempts it carries, if it is one.
+    #[inline]
     pub(super) fn unwrap(error: BoxError) -> (BoxError, Option<u32>) {
+        if !error.is::<Attempts>() {
+            return (error, None);
+        }
         match error.downcast::<Attempts>() {
             Ok(mut attempts) => match attempts.error.take() {
                 Some(error) => (error, Some(attempts.count)),
