@@ -56,7 +56,8 @@
 //! | `gateway` | `upstream_ok` (ready at once) in `GatewayErrorLayer::new()` |
 //! | `gateway_floor` | `upstream_ok` in tower's `timeout` (30 s) + `map_result` (error → static 502), the gateway floor of `rows/mod.rs` |
 //! | `gateway_retry` | `upstream_ok` in tower's `retry` with `RetryNeverSent` (2 retries), in `GatewayErrorLayer::new()` |
-//! | `gateway_retry_budget` | `gateway_retry` with tower's `TpsBudget::default()`: each response deposits, under a mutex every thread shares |
+//! | `gateway_retry_budget` | `gateway_retry` with the crate's `RetryBudget` (10 s, 10 a second, 0.2): each response deposits, into a counter of the thread's own |
+//! | `gateway_retry_tps_budget` | `gateway_retry` with tower's `TpsBudget::default()`: each response deposits, under a mutex every thread shares |
 //!
 //! At the end, each row and variant is checked against `vs bare` ≥ 0.95:
 //! a must (PASS/FAIL) for the crate's layers (`app`, `app_everything_on`,
@@ -85,7 +86,7 @@ use tower::retry::budget::TpsBudget;
 use tower::{service_fn, Layer, Service, ServiceBuilder};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_problem::app::AppErrorLayer;
-use tower_problem::gateway::{GatewayErrorLayer, RetryNeverSent};
+use tower_problem::gateway::{GatewayErrorLayer, RetryBudget, RetryNeverSent};
 
 mod rows;
 
@@ -213,7 +214,22 @@ fn rows() -> Vec<Row> {
             MustAgainst("gateway_retry"),
             ServiceBuilder::new()
                 .layer(GatewayErrorLayer::new())
-                .retry(RetryNeverSent::new(2, RETRY_BACKOFF).budget(TpsBudget::default()))
+                .retry(
+                    RetryNeverSent::new(2, RETRY_BACKOFF).budget(Box::leak(Box::new(
+                        RetryBudget::new(Duration::from_secs(10), 10, 0.2),
+                    ))),
+                )
+                .service(service_fn(upstream_ok)),
+        ),
+        row(
+            "gateway_retry_tps_budget",
+            Info,
+            ServiceBuilder::new()
+                .layer(GatewayErrorLayer::new())
+                .retry(
+                    RetryNeverSent::new(2, RETRY_BACKOFF)
+                        .budget(Box::leak(Box::new(TpsBudget::default()))),
+                )
                 .service(service_fn(upstream_ok)),
         ),
     ]

@@ -49,7 +49,7 @@
 //!   the gateway buffers before it forwards it. Any other body (chunked, or
 //!   larger) streams and is never retried;
 //! - `RETRY_BUDGET_PERCENT`, `RETRY_BUDGET_MIN_PER_SEC`,
-//!   `RETRY_BUDGET_TTL_MS`: retries are spent from tower's `TpsBudget`:
+//!   `RETRY_BUDGET_TTL_MS`: retries are spent from a `RetryBudget`:
 //!   each response from the upstream earns this percent of a retry
 //!   (default 20, at most 100000), over and above a floor of so many
 //!   retries a second (default 10), counted over the last so many
@@ -108,10 +108,9 @@ use hyper_util::client::legacy::{Client, ResponseFuture};
 use hyper_util::rt::TokioExecutor;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
-use tower::retry::budget::TpsBudget;
 use tower::ServiceBuilder;
 use tower::ServiceExt;
-use tower_problem::gateway::{GatewayErrorLayer, Kind, RequestBody, RetryNeverSent};
+use tower_problem::gateway::{GatewayErrorLayer, Kind, RequestBody, RetryBudget, RetryNeverSent};
 use tower_problem::problem::Problem;
 use tower_problem::BoxError;
 
@@ -482,18 +481,18 @@ struct Config {
     upstream_http2: bool,
     max_request_body: Option<u64>,
     retries: usize,
-    retry_budget: RetryBudget,
+    retry_budget: RetryBudgetSettings,
 }
 
-/// The settings of the retry budget, checked: `TpsBudget::new` panics
+/// The settings of the retry budget, checked: `RetryBudget::new` panics
 /// outside its ranges.
-struct RetryBudget {
+struct RetryBudgetSettings {
     ttl: Duration,
     min_per_sec: u32,
     percent: u32,
 }
 
-impl RetryBudget {
+impl RetryBudgetSettings {
     fn from_env() -> Result<Self, String> {
         let percent = number("RETRY_BUDGET_PERCENT", "20")?;
         let min_per_sec = number("RETRY_BUDGET_MIN_PER_SEC", "10")?;
@@ -520,8 +519,13 @@ impl RetryBudget {
         })
     }
 
-    fn budget(&self) -> TpsBudget {
-        TpsBudget::new(self.ttl, self.min_per_sec, self.percent as f32 / 100.0)
+    /// The budget, for the process's whole life.
+    fn budget(&self) -> &'static RetryBudget {
+        Box::leak(Box::new(RetryBudget::new(
+            self.ttl,
+            self.min_per_sec,
+            self.percent as f32 / 100.0,
+        )))
     }
 }
 
@@ -598,7 +602,7 @@ fn config() -> Result<Config, String> {
         retries: number("RETRIES", "2")?
             .try_into()
             .map_err(|_| "invalid RETRIES: too many".to_owned())?,
-        retry_budget: RetryBudget::from_env()?,
+        retry_budget: RetryBudgetSettings::from_env()?,
     })
 }
 

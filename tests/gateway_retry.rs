@@ -287,8 +287,9 @@ async fn once_the_budget_is_spent_each_request_costs_one_attempt() {
     let live = upstream.local_addr().unwrap();
     let connector = CountingConnector::new();
     let client = Client::builder(TokioExecutor::new()).build(connector.clone());
-    // One retry a second, and nothing earned from deposits.
-    let budget = TpsBudget::new(Duration::from_secs(1), 1, 0.0);
+    // One retry a second, and nothing earned from deposits: tower's own
+    // budget, as any `Budget` goes.
+    let budget = Box::leak(Box::new(TpsBudget::new(Duration::from_secs(1), 1, 0.0)));
     let gateway = retrying(
         client,
         RetryNeverSent::new(2, Duration::from_millis(10)).budget(budget),

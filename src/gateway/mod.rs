@@ -162,6 +162,8 @@ mod proxy_status;
 mod request_body;
 #[cfg(feature = "tower")]
 mod retry;
+#[cfg(feature = "tower")]
+mod retry_budget;
 mod service;
 
 pub use self::body::{BodyError, GatewayBody};
@@ -172,4 +174,7 @@ pub use self::request_body::RequestBody;
 #[cfg(feature = "tower")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
 pub use self::retry::RetryNeverSent;
+#[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
+pub use self::retry_budget::RetryBudget;
 pub use self::service::GatewayErrorService;

@@ -5,7 +5,6 @@ use std::collections::hash_map::RandomState;
 use std::error::Error;
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
-use std::sync::Arc;
 use std::time::Duration;
 
 use http::{Request, Response};
@@ -40,10 +39,10 @@ const RETRY_BUDGET_EXHAUSTED: &str = "tower_problem.retry_budget_exhausted";
 /// - **Backoff**: before the `n`th retry it waits a random time between
 ///   zero and `backoff × 2ⁿ⁻¹` ("full jitter"), so that clients refused
 ///   together do not come back together.
-/// - **Budget** ([`budget`](Self::budget), any
-///   `tower::retry::budget::Budget`, such as tower's `TpsBudget`): each
-///   response from the upstream deposits, each retry withdraws; when the
-///   budget is spent, a failure is answered at once. In a sustained outage
+/// - **Budget** ([`budget`](Self::budget): a [`RetryBudget`](super::RetryBudget),
+///   or any `tower::retry::budget::Budget`): each response from the
+///   upstream deposits, each retry withdraws; when the budget is spent, a
+///   failure is answered at once. In a sustained outage
 ///   only the budget's floor is retried, while a short blip (an upstream
 ///   restart) still is. Without a budget, every never-sent failure is
 ///   retried up to `retries` times.
@@ -62,15 +61,15 @@ const RETRY_BUDGET_EXHAUSTED: &str = "tower_problem.retry_budget_exhausted";
 /// use http_body_util::Full;
 /// use hyper_util::client::legacy::Client;
 /// use hyper_util::rt::TokioExecutor;
-/// use tower::retry::budget::TpsBudget;
 /// use tower::ServiceBuilder;
-/// use tower_problem::gateway::{GatewayErrorLayer, RequestBody, RetryNeverSent};
+/// use tower_problem::gateway::{GatewayErrorLayer, RequestBody, RetryBudget, RetryNeverSent};
 ///
 /// // Bodies buffered into `Full<Bytes>`, so that a retry can send them again.
 /// let client = Client::builder(TokioExecutor::new()).build_http::<RequestBody<Full<Bytes>>>();
-/// let retries = RetryNeverSent::new(2, Duration::from_millis(50))
-///     // At least 10 retries a second, and 20 % of the requests answered.
-///     .budget(TpsBudget::new(Duration::from_secs(10), 10, 0.2));
+/// // At least 10 retries a second, and one for each 5 responses; for the
+/// // process's whole life.
+/// let budget = Box::leak(Box::new(RetryBudget::new(Duration::from_secs(10), 10, 0.2)));
+/// let retries = RetryNeverSent::new(2, Duration::from_millis(50)).budget(budget);
 /// let gateway = ServiceBuilder::new()
 ///     .layer(GatewayErrorLayer::new())
 ///     .retry(retries)
@@ -85,7 +84,7 @@ pub struct RetryNeverSent<C = DefaultClassifier> {
     /// policy for each request.
     attempts: u32,
     backoff: Duration,
-    budget: Option<Arc<dyn Budget + Send + Sync>>,
+    budget: Option<&'static (dyn Budget + Sync)>,
     classify: C,
 }
 
@@ -106,9 +105,12 @@ impl RetryNeverSent {
 
 impl<C> RetryNeverSent<C> {
     /// Retries only what `budget` allows, shared by every request through
-    /// this policy and its clones.
-    pub fn budget(mut self, budget: impl Budget + Send + Sync + 'static) -> Self {
-        self.budget = Some(Arc::new(budget));
+    /// this policy and its clones: [`RetryBudget`](super::RetryBudget), or
+    /// any other `Budget`. A `&'static` (a `static`, or one leaked once at
+    /// start-up), so that the clone tower's `Retry` makes of the policy for
+    /// each request shares no reference count between cores.
+    pub fn budget(mut self, budget: &'static (impl Budget + Sync)) -> Self {
+        self.budget = Some(budget);
         self
     }
 
@@ -127,7 +129,7 @@ impl<C> RetryNeverSent<C> {
 
     /// Whether the budget, if any, allows one more retry.
     fn withdraw(&self) -> bool {
-        let allowed = self.budget.as_ref().is_none_or(|budget| budget.withdraw());
+        let allowed = self.budget.is_none_or(|budget| budget.withdraw());
         #[cfg(feature = "metrics")]
         if !allowed {
             metrics::counter!(RETRY_BUDGET_EXHAUSTED).increment(1);
@@ -162,7 +164,7 @@ where
     ) -> Option<Self::Future> {
         let error = match result {
             Ok(_) => {
-                if let Some(budget) = &self.budget {
+                if let Some(budget) = self.budget {
                     budget.deposit();
                 }
                 return None;
