@@ -90,4 +90,24 @@ async fn failures_are_logged_once_with_context() {
         "{line}"
     );
     assert!(line.contains("bytes=9"), "{line}");
+
+    // A head timeout has no error: the field is left out, never `"-"`.
+    let timed =
+        Gateway::start(GatewayErrorLayer::new().head_timeout(Some(Duration::from_millis(100))))
+            .await;
+    let silent = Upstream::start(Behavior::Silent).await;
+    let got = send(
+        &client,
+        request(&timed, silent.addr()),
+        Duration::from_secs(3),
+    )
+    .await;
+    assert_eq!(got.status, http::StatusCode::BAD_GATEWAY);
+    let text = logs.take();
+    let line = text
+        .lines()
+        .find(|line| line.contains("http_response_timeout"))
+        .unwrap_or_else(|| panic!("no timeout event: {text}"));
+    assert!(!line.contains("error="), "{line}");
+    assert!(!line.contains("\"-\""), "{line}");
 }

@@ -173,3 +173,54 @@ fn the_gateway_counts_each_failure_and_labels_the_upstream_only_when_asked() {
     assert!(upstream.starts_with("127.0.0.1:"), "{upstream}");
     assert_eq!(counts.len(), 2, "{counts:?}");
 }
+
+#[test]
+fn retries_and_a_spent_budget_are_counted_and_a_failure_once() {
+    use bytes::Bytes;
+    use http_body_util::Full;
+    use hyper_util::client::legacy::Client;
+    use hyper_util::rt::TokioExecutor;
+    use tower::{ServiceBuilder, ServiceExt};
+    use tower_problem::gateway::{RequestBody, RetryBudget, RetryNeverSent};
+
+    // One retry in all: a floor of one a second, nothing from deposits.
+    let budget = Box::leak(Box::new(RetryBudget::new(Duration::from_secs(1), 1, 0.0)));
+    let counts = counted(async {
+        let refused = Upstream::start(Behavior::NotListening).await;
+        let client = Client::builder(TokioExecutor::new()).build_http::<RequestBody<Full<Bytes>>>();
+        let gateway = ServiceBuilder::new()
+            .layer(GatewayErrorLayer::new())
+            .retry(RetryNeverSent::new(2, Duration::from_millis(1)).budget(budget))
+            .map_err(BoxError::from)
+            .service(client);
+        for _ in 0..2 {
+            let req = http::Request::get(format!("http://{}/", refused.addr()))
+                .body(Full::new(Bytes::new()))
+                .unwrap();
+            let res = gateway
+                .clone()
+                .oneshot(req)
+                .await
+                .unwrap_or_else(|e| match e {});
+            assert_eq!(res.status(), StatusCode::BAD_GATEWAY);
+        }
+    });
+    let refused = [
+        ("layer", "gateway"),
+        ("kind", "connection_refused"),
+        ("status", "502"),
+    ];
+    assert_eq!(
+        counts.get(&failures(&refused)),
+        Some(&2),
+        "one per request: {counts:?}"
+    );
+    let retries = ("tower_problem.retries".to_owned(), Vec::new());
+    assert_eq!(counts.get(&retries), Some(&1), "{counts:?}");
+    let spent = (
+        "tower_problem.retry_budget_exhausted".to_owned(),
+        Vec::new(),
+    );
+    // The first request's second retry, and the second request's first.
+    assert_eq!(counts.get(&spent), Some(&2), "{counts:?}");
+}
