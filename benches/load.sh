@@ -17,7 +17,8 @@
 #   proxy-down GET /     the same two in front of a port where nothing
 #                        listens, each with its default settings and its
 #                        failure lines in a file; and the example with
-#                        RETRIES=0. The `log lines per failure` column counts
+#                        RETRIES=0, and also its log off (what the line
+#                        per failure costs). The `log lines per failure` column counts
 #                        the ERROR lines (nginx's [error] lines) per non-2xx
 #                        answer, warm-up included
 #
@@ -275,6 +276,8 @@ for round in $(seq "$rounds"); do
         run_proxy proxy-down nginx "$round" "127.0.0.1:$down_port" /
         run_proxy proxy-down gateway "$round" "127.0.0.1:$down_port" /
         run_proxy proxy-down gateway-noretries "$round" "127.0.0.1:$down_port" / RETRIES=0
+        run_proxy proxy-down gateway-noretries-nolog "$round" "127.0.0.1:$down_port" / \
+          RETRIES=0 RUST_LOG=off
         ;;
       *)
         echo "load.sh: unknown group $group" >&2
