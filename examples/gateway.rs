@@ -261,8 +261,11 @@ fn screen<B>(req: &Request<B>) -> Result<(), Refusal> {
     if path == "*" {
         return Err(Refusal::Target("OPTIONS * is answered by no upstream here"));
     }
-    let lower = path.to_ascii_lowercase();
-    if lower.contains("%2f") || lower.contains("%5c") || path.contains('\\') {
+    let encoded_slash = path
+        .as_bytes()
+        .windows(3)
+        .any(|three| matches!(three, [b'%', b'2', b'f' | b'F'] | [b'%', b'5', b'c' | b'C']));
+    if encoded_slash || path.contains('\\') {
         return Err(Refusal::Target(
             "an encoded slash or a backslash in the path is refused",
         ));
