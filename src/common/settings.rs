@@ -20,6 +20,10 @@ pub(crate) struct CommonSettings<O> {
     options: Option<Arc<CommonOptions<O>>>,
 }
 
+/// What a `type_base` ends in: a path, a fragment, a URN's or a query's
+/// separator, after which the kind's token names a page or an anchor.
+const TYPE_BASE_ENDS: [char; 4] = ['/', '#', ':', '='];
+
 /// The settings of [`CommonSettings`] that are not flags.
 #[derive(Clone, Debug)]
 pub(crate) struct CommonOptions<O> {
@@ -88,8 +92,15 @@ impl<O: Clone + Default> CommonSettings<O> {
     /// # Panics
     ///
     /// If `base` followed by a kind's token is not a URI reference, as a
-    /// problem's `type` must be (RFC 9457 §3.1.1).
+    /// problem's `type` must be (RFC 9457 §3.1.1), or if `base` does not
+    /// end where a token can follow (see [`TYPE_BASE_ENDS`]).
     pub(crate) fn set_type_base(&mut self, base: String) {
+        if !base.ends_with(TYPE_BASE_ENDS) {
+            panic!(
+                "type_base({base:?}) does not end in '/', '#', ':' or '=': the kind's token is \
+                 appended to it, and `{base}panic` would name no page of its own"
+            );
+        }
         let probe = Problem::builder(StatusCode::INTERNAL_SERVER_ERROR)
             .type_uri(format!("{base}kind"))
             .build();
@@ -151,8 +162,11 @@ macro_rules! common_builder_methods {
         /// # Panics
         ///
         /// If `base` followed by a kind's token is not a URI reference (RFC
-        /// 3986), as a problem's `type` must be: a space, say. It is a
-        /// mistake in the layer's set-up, told at start-up.
+        /// 3986), as a problem's `type` must be (a space, say), or if
+        /// `base` does not end in `/`, `#`, `:` or `=`, where a token can
+        /// follow (`https://errors.example.com/problems` would give
+        /// `…/problemspanic`). It is a mistake in the layer's set-up, told at
+        /// start-up.
         pub fn type_base(mut self, base: impl Into<String>) -> Self {
             self.parts.settings.common.set_type_base(base.into());
             self
@@ -261,6 +275,26 @@ pub(crate) use inner_accessors;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    #[should_panic(expected = "does not end in '/', '#', ':' or '='")]
+    fn a_type_base_a_token_cannot_follow_is_refused() {
+        CommonSettings::<()>::new().set_type_base("https://errors.example.com/problems".into());
+    }
+
+    #[test]
+    fn a_type_base_may_end_in_a_slash_a_hash_a_colon_or_an_equals_sign() {
+        for base in [
+            "/problems/",
+            "https://e.example/p#",
+            "urn:example:problem:",
+            "https://e.example/?kind=",
+        ] {
+            let mut common = CommonSettings::<()>::new();
+            common.set_type_base(base.into());
+            assert_eq!(common.type_base(), Some(base));
+        }
+    }
 
     #[test]
     #[should_panic(expected = "is not a URI reference")]
