@@ -72,6 +72,18 @@ async fn order(axum::extract::Path(id): axum::extract::Path<u32>) -> Result<Stri
     Ok(find_order(id)?)
 }
 
+/// The same, the domain error under anyhow's and eyre's context.
+async fn order_in_context(
+    axum::extract::Path((with, id)): axum::extract::Path<(String, u32)>,
+) -> Result<String, HandlerError> {
+    if with == "eyre" {
+        use eyre::WrapErr as _;
+        return Ok(find_order(id).wrap_err_with(|| format!("loading order {id}"))?);
+    }
+    use anyhow::Context as _;
+    Ok(find_order(id).with_context(|| format!("loading order {id}"))?)
+}
+
 /// A text longer than the 1 KiB the layer reads.
 const LONG_TEXT: &str = concat!(
     "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
@@ -103,6 +115,7 @@ fn app(layer: AppErrorLayer<fn(&(dyn Error + 'static)) -> Option<Kind>>) -> Rout
         .route("/", get(|| async { "hello" }))
         .route("/orders", post(create_order))
         .route("/orders/{id}", get(order))
+        .route("/{with}/orders/{id}", get(order_in_context))
         .route(
             "/upload",
             post(|body: Bytes| async move { body.len().to_string() })
@@ -463,6 +476,25 @@ async fn a_domain_error_through_question_mark_gets_its_status() {
 
     let reply = h1(addr, request(Method::GET, "/orders/2", &[])).await;
     assert_status_problem(&reply, StatusCode::CONFLICT, "conflict");
+}
+
+#[tokio::test]
+async fn a_domain_error_under_anyhow_or_eyre_context_is_still_classified() {
+    let addr = serve_router(app(every_error())).await;
+    for with in ["anyhow", "eyre"] {
+        let reply = h1(
+            addr,
+            request(Method::GET, &format!("/{with}/orders/7"), &[]),
+        )
+        .await;
+        assert_status_problem(&reply, StatusCode::NOT_FOUND, "not_found");
+        let reply = h1(
+            addr,
+            request(Method::GET, &format!("/{with}/orders/2"), &[]),
+        )
+        .await;
+        assert_status_problem(&reply, StatusCode::CONFLICT, "conflict");
+    }
 }
 
 #[tokio::test(flavor = "current_thread")]

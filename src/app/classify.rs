@@ -14,31 +14,44 @@ pub(super) fn classified<C: Classify<Kind>>(error: BoxError, classify: &C) -> Fa
     Failure::logged_error(error, kind)
 }
 
-/// The kind of `error`: the user's classifier's, else the layer's rules'.
+/// The kind of `error`, in one walk of its chain, outermost level first:
+/// the first level the user's classifier names, else the first the layer's
+/// rules know, else `handler_error`. A panic of the classifier is logged,
+/// and the rules answer.
 pub(super) fn kind_of<C: Classify<Kind>>(error: &(dyn Error + 'static), classifier: &C) -> Kind {
-    match catch(|| classifier.classify(error)) {
-        Ok(Some(kind)) => kind,
-        Ok(None) => kind_by_rules(error),
+    let walk = || {
+        let mut by_rules = None;
+        for level in crate::common::error_chain::sources(error) {
+            if let Some(kind) = classifier.classify(level.error) {
+                return kind;
+            }
+            by_rules = by_rules.or_else(|| kind_by_rules(level.error));
+        }
+        by_rules.unwrap_or(Kind::HandlerError)
+    };
+    match catch(walk) {
+        Ok(kind) => kind,
         Err(payload) => {
             log::classify_panicked(&payload.into_panic(), std::any::type_name::<C>());
-            kind_by_rules(error)
+            crate::common::error_chain::sources(error)
+                .find_map(|level| kind_by_rules(level.error))
+                .unwrap_or(Kind::HandlerError)
         }
     }
 }
 
-/// tower's timeout and load shedding by their errors, anywhere in the
-/// chain (feature `tower`); any other error is the handler's.
-fn kind_by_rules(error: &(dyn Error + 'static)) -> Kind {
+/// tower's timeout and load shedding by their errors (feature `tower`).
+fn kind_by_rules(level: &(dyn Error + 'static)) -> Option<Kind> {
     #[cfg(feature = "tower")]
-    for level in crate::common::error_chain::sources(error) {
-        if level.error.is::<tower::timeout::error::Elapsed>() {
-            return Kind::Timeout;
+    {
+        if level.is::<tower::timeout::error::Elapsed>() {
+            return Some(Kind::Timeout);
         }
-        if level.error.is::<tower::load_shed::error::Overloaded>() {
-            return Kind::Overloaded;
+        if level.is::<tower::load_shed::error::Overloaded>() {
+            return Some(Kind::Overloaded);
         }
     }
     #[cfg(not(feature = "tower"))]
-    let _ = error;
-    Kind::HandlerError
+    let _ = level;
+    None
 }

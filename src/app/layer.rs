@@ -119,9 +119,10 @@ impl<C, R> AppErrorLayer<C, R> {
     }
 
     /// Classifies the errors of handlers and services with `classify`
-    /// first, falling back to the layer's own rules where it returns
-    /// `None`: a [`Classify`] or a closure
-    /// `|error: &(dyn Error + 'static)| -> Option<Kind>`.
+    /// first, asked of each level of the error's chain, outermost first,
+    /// falling back to the layer's own rules where it names none: a
+    /// [`Classify`] or a closure `|error: &(dyn Error + 'static)| ->
+    /// Option<Kind>`.
     ///
     /// This is how a domain error returned through `?` (into a
     /// [`HandlerError`](super::HandlerError), or as the service's error)

@@ -8,9 +8,12 @@ use std::error::Error;
 /// with the layer's `classify_with`, for a domain's errors (a "not found"
 /// returned through `?` answered 404) or another upstream client's.
 ///
-/// Return `None` to leave the error to the layer's rules (its
-/// `classify_with` documents them). If the classifier panics, the layer
-/// logs the panic and uses its rules. The layer keeps the classifier by
+/// The layer asks it of each level of the error's chain (`source()`),
+/// outermost first, in the one walk the layer makes of it: the first level
+/// it names decides, so a domain error under anyhow's or eyre's context is
+/// found where it sits. Return `None` to pass a level; where no level is
+/// named, the layer's rules decide (its `classify_with` documents them).
+/// If the classifier panics, the layer logs the panic and uses its rules. The layer keeps the classifier by
 /// value and clones it into every request's future, as it does the
 /// responder.
 ///
@@ -40,7 +43,8 @@ use std::error::Error;
     note = "implement `Classify<{K}>`, or pass a closure `|error: &(dyn std::error::Error + 'static)| -> Option<{K}>` that is `Clone + Send + Sync + 'static`"
 )]
 pub trait Classify<K>: Clone + Send + Sync + 'static {
-    /// The kind of `error`, or `None` for the layer's own rules.
+    /// The kind of `error`, one level of a chain, or `None` to ask the next
+    /// level and, after the last, the layer's own rules.
     fn classify(&self, error: &(dyn Error + 'static)) -> Option<K>;
 }
 

@@ -12,9 +12,9 @@ use crate::common::panic::{catch, Panic};
 use crate::Classify;
 
 /// Classifies `error` in one walk of its chain: a failure of the client's
-/// request body first, then `classify` (a panic of which is handed to
-/// `classify_panicked`, and the default rules answer), then the default
-/// rules. Its kind, and whether the upstream certainly never saw the
+/// request body first, then the first level `classify` names, outermost
+/// first (a panic of which is handed to `classify_panicked`, and the
+/// default rules answer), then the default rules. Its kind, and whether the upstream certainly never saw the
 /// request (by the walk, or by the kind): what the layer and
 /// [`RetryNeverSent`](super::RetryNeverSent) make of an error before the
 /// response head.
@@ -23,18 +23,17 @@ pub(super) fn classified<C: Classify<Kind>>(
     classify: &C,
     classify_panicked: impl FnOnce(Panic),
 ) -> (Kind, bool) {
-    let walk = Walk::of(error);
+    let walk = match catch(|| Walk::of(error, |level| classify.classify(level))) {
+        Ok(walk) => walk,
+        Err(payload) => {
+            classify_panicked(payload.into_panic());
+            Walk::of(error, |_| None)
+        }
+    };
     let kind = match walk.request_body_failure() {
         Some(ClientBodyFailure::Failed) => Kind::RequestBodyError,
         Some(ClientBodyFailure::TooLarge) => Kind::RequestBodyTooLarge,
-        None => match catch(|| classify.classify(error)) {
-            Ok(Some(kind)) => kind,
-            Ok(None) => walk.kind(),
-            Err(payload) => {
-                classify_panicked(payload.into_panic());
-                walk.kind()
-            }
-        },
+        None => walk.classified.unwrap_or_else(|| walk.kind()),
     };
     (kind, walk.is_never_sent() || kind.is_request_never_sent())
 }
@@ -43,6 +42,8 @@ pub(super) fn classified<C: Classify<Kind>>(
 pub(super) struct Walk<'a> {
     /// The chain holds the mark of the client's request body: how it failed.
     request_body: Option<ClientBodyFailure>,
+    /// The kind the user's classifier gave the outermost level it named.
+    classified: Option<Kind>,
     /// hyper-util's client's `is_connect()`, if the chain holds its error.
     connect: Option<bool>,
     /// A level says the upstream did not process the request: hyper's
@@ -94,10 +95,15 @@ enum Found {
 }
 
 impl<'a> Walk<'a> {
-    /// Walks `error`'s chain once, by the types of its levels.
-    pub(super) fn of(error: &'a (dyn Error + 'static)) -> Self {
+    /// Walks `error`'s chain once, by the types of its levels, asking
+    /// `classify` of each level until it names one.
+    pub(super) fn of(
+        error: &'a (dyn Error + 'static),
+        classify: impl Fn(&(dyn Error + 'static)) -> Option<Kind>,
+    ) -> Self {
         let mut walk = Self {
             request_body: None,
+            classified: None,
             connect: None,
             unprocessed: false,
             found: None,
@@ -105,6 +111,9 @@ impl<'a> Walk<'a> {
             unknown: None,
         };
         for level in sources(error) {
+            if walk.classified.is_none() {
+                walk.classified = classify(level.error);
+            }
             #[cfg(feature = "hyper-util")]
             if let Some(client) = level
                 .error
@@ -337,7 +346,7 @@ mod tests {
     use crate::common::error_chain::tests::Wrap;
 
     fn kind(error: Wrap) -> Kind {
-        Walk::of(&error).kind()
+        Walk::of(&error, |_| None).kind()
     }
 
     #[test]
@@ -372,7 +381,7 @@ mod tests {
         );
         assert_eq!(kind(error), Kind::DnsError);
         let resolver = io::Error::other("failed to lookup address information: no such host");
-        assert_eq!(Walk::of(&resolver).kind(), Kind::DnsError);
+        assert_eq!(Walk::of(&resolver, |_| None).kind(), Kind::DnsError);
         // The resolver's error is read at the level it wraps, not twice.
         assert_eq!(
             head_level(sources(&resolver).next().unwrap()),
@@ -405,7 +414,7 @@ mod tests {
     fn the_client_bodys_mark_wins_wherever_it_is() {
         let marked = crate::gateway::request_body::tests::marked(io::ErrorKind::ConnectionReset);
         let error = Wrap("client error (SendRequest)", Some(marked));
-        let walk = Walk::of(&error);
+        let walk = Walk::of(&error, |_| None);
         assert_eq!(walk.request_body_failure(), Some(ClientBodyFailure::Failed));
         assert!(!walk.is_never_sent());
     }

@@ -162,9 +162,12 @@ impl<C, R> GatewayErrorLayer<C, R> {
         }
     }
 
-    /// Classifies upstream errors with `classify` first, falling back to the
-    /// layer's own rules where it returns `None`: a [`Classify`] or a
-    /// closure `|error: &(dyn Error + 'static)| -> Option<Kind>`.
+    /// Classifies upstream errors with `classify` first, asked of each level
+    /// of the error's chain, outermost first (an `io::Error` under
+    /// hyper-util's is asked about too), falling back to the layer's own
+    /// rules where it names none: a [`Classify`] or a closure
+    /// `|error: &(dyn Error + 'static)| -> Option<Kind>`. The same classifier
+    /// is what `RetryNeverSent::classify_with` takes (feature `tower`).
     ///
     /// The layer asks only about errors of the response head: a failure of
     /// the client's request body is recognised before it (as
