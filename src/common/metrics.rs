@@ -15,7 +15,7 @@ pub(crate) fn failure(
     status: Option<http::StatusCode>,
     upstream: Option<&str>,
 ) {
-    let status = status.map_or(String::new(), |status| status.as_str().to_owned());
+    let status = status_label(status);
     let counter = match upstream {
         Some(upstream) => metrics::counter!(
             FAILURES,
@@ -27,4 +27,23 @@ pub(crate) fn failure(
         None => metrics::counter!(FAILURES, "layer" => layer, "kind" => kind, "status" => status),
     };
     counter.increment(1);
+}
+
+/// `status` as a label: the statuses the layers answer with by default are
+/// static strings, so that counting their failures allocates no label.
+fn status_label(status: Option<http::StatusCode>) -> metrics::SharedString {
+    let Some(status) = status else {
+        return metrics::SharedString::const_str("");
+    };
+    let label = match status.as_u16() {
+        400 => "400",
+        404 => "404",
+        413 => "413",
+        500 => "500",
+        502 => "502",
+        503 => "503",
+        504 => "504",
+        _ => return status.as_str().to_owned().into(),
+    };
+    label.into()
 }

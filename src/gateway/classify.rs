@@ -23,11 +23,11 @@ pub(super) fn classified<C: Classify<Kind>>(
     classify: &C,
     classify_panicked: impl FnOnce(Panic),
 ) -> (Kind, bool) {
-    let walk = match catch(|| Walk::of(error, |level| classify.classify(level))) {
+    let walk = match catch(|| Walk::of(error, &mut |level| classify.classify(level))) {
         Ok(walk) => walk,
         Err(payload) => {
             classify_panicked(payload.into_panic());
-            Walk::of(error, |_| None)
+            Walk::of(error, &mut |_| None)
         }
     };
     let kind = match walk.request_body_failure() {
@@ -99,7 +99,7 @@ impl<'a> Walk<'a> {
     /// `classify` of each level until it names one.
     pub(super) fn of(
         error: &'a (dyn Error + 'static),
-        classify: impl Fn(&(dyn Error + 'static)) -> Option<Kind>,
+        classify: &mut dyn FnMut(&(dyn Error + 'static)) -> Option<Kind>,
     ) -> Self {
         let mut walk = Self {
             request_body: None,
@@ -346,7 +346,7 @@ mod tests {
     use crate::common::error_chain::tests::Wrap;
 
     fn kind(error: Wrap) -> Kind {
-        Walk::of(&error, |_| None).kind()
+        Walk::of(&error, &mut |_| None).kind()
     }
 
     #[test]
@@ -381,7 +381,7 @@ mod tests {
         );
         assert_eq!(kind(error), Kind::DnsError);
         let resolver = io::Error::other("failed to lookup address information: no such host");
-        assert_eq!(Walk::of(&resolver, |_| None).kind(), Kind::DnsError);
+        assert_eq!(Walk::of(&resolver, &mut |_| None).kind(), Kind::DnsError);
         // The resolver's error is read at the level it wraps, not twice.
         assert_eq!(
             head_level(sources(&resolver).next().unwrap()),
@@ -414,7 +414,7 @@ mod tests {
     fn the_client_bodys_mark_wins_wherever_it_is() {
         let marked = crate::gateway::request_body::tests::marked(io::ErrorKind::ConnectionReset);
         let error = Wrap("client error (SendRequest)", Some(marked));
-        let walk = Walk::of(&error, |_| None);
+        let walk = Walk::of(&error, &mut |_| None);
         assert_eq!(walk.request_body_failure(), Some(ClientBodyFailure::Failed));
         assert!(!walk.is_never_sent());
     }
