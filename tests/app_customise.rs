@@ -41,17 +41,16 @@ fn app<R: ResponseForFailure<Failure>>(layer: AppErrorLayer<DefaultClassifier, R
 
 #[tokio::test]
 async fn a_closure_can_add_an_extension_member() {
-    let layer = AppErrorLayer::new().respond_with(
-        |failure: &Failure, request: &RequestContext, problem: Problem| {
-            problem
-                .into_builder()
-                .extension("support", "https://example.com/support")
-                .extension("seen_kind", failure.kind().as_str())
-                .extension("seen_path", request.path().unwrap_or("-").to_owned())
-                .build()
-                .expect("valid extension names")
-        },
-    );
+    // No annotation: the method's bound gives the closure its types.
+    let layer = AppErrorLayer::new().respond_with(|failure, request, problem| {
+        problem
+            .into_builder()
+            .extension("support", "https://example.com/support")
+            .extension("seen_kind", failure.kind().as_str())
+            .extension("seen_path", request.path().unwrap_or("-").to_owned())
+            .build()
+            .expect("valid extension names")
+    });
     let addr = serve_router(app(layer)).await;
 
     for reply in [
@@ -111,7 +110,7 @@ impl ResponseForFailure<Failure> for HtmlForBrowsers {
 async fn a_response_for_failure_can_answer_html_from_the_captured_accept_header() {
     let layer = AppErrorLayer::new()
         .capture_header(ACCEPT)
-        .respond_with(HtmlForBrowsers);
+        .responder(HtmlForBrowsers);
     let addr = serve_router(app(layer)).await;
 
     let browser = || {

@@ -369,8 +369,8 @@ async fn a_classifier_closure_decides_and_none_falls_through() {
     let layer = GatewayErrorLayer::new()
         .recommended_statuses()
         // Asked of each level of the chain: the `io::Error` sits under
-        // hyper-util's.
-        .classify_with(|error: &(dyn Error + 'static)| {
+        // hyper-util's. No annotation: the method's bound types the closure.
+        .classify_with(|error| {
             let io = error.downcast_ref::<io::Error>()?;
             (io.kind() == io::ErrorKind::ConnectionRefused).then_some(Kind::DestinationUnavailable)
         });

@@ -163,10 +163,11 @@ struct GatewayCase {
     request_id: String,
 }
 
-/// A start of `type` URIs that the layers take: a URI reference (a base
-/// that is not one is refused when the layer is set up).
+/// A start of `type` URIs that the layers take: a URI reference ending
+/// where a token can follow (a base that is neither is refused when the
+/// layer is set up).
 fn type_base() -> impl Strategy<Value = String> {
-    "(https?://[a-z0-9.-]{1,20}(:[0-9]{1,5})?/)?(/[A-Za-z0-9._~!$&'()*+,;=:@-]{1,10}|/%[0-9A-F]{2}){0,3}[/#?]?"
+    "(https?://[a-z0-9.-]{1,20}(:[0-9]{1,5})?/)?(/[A-Za-z0-9._~!$&'()*+,;=:@-]{1,10}|/%[0-9A-F]{2}){0,3}([/#]|[?]kind=)"
 }
 
 fn gateway_case() -> impl Strategy<Value = GatewayCase> {

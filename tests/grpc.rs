@@ -323,7 +323,7 @@ async fn a_responder_of_ones_own_answers_grpc_requests_its_way() {
     use tower_problem::app::AppErrorLayer;
 
     let svc = ServiceBuilder::new()
-        .layer(AppErrorLayer::new().respond_with(OwnGrpcAnswers))
+        .layer(AppErrorLayer::new().responder(OwnGrpcAnswers))
         .service(tower::service_fn(
             |_: http::Request<hyper::body::Incoming>| async {
                 panic!("on purpose");

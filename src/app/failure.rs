@@ -392,9 +392,9 @@ impl Failure {
 
     /// The error that caused it: the handler's or the service's. `None` for
     /// a panic and for a replaced response.
-    pub fn error(&self) -> Option<&(dyn Error + Send + Sync + 'static)> {
+    pub fn error(&self) -> Option<&(dyn Error + 'static)> {
         match &self.cause {
-            Cause::Error { report, .. } => Some(&*report.error),
+            Cause::Error { report, .. } => Some(&*report.error as &(dyn Error + 'static)),
             _ => None,
         }
     }

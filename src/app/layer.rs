@@ -1,6 +1,8 @@
+use std::error::Error;
 use std::fmt;
 
-use http::StatusCode;
+use bytes::Bytes;
+use http::{Response, StatusCode};
 use tower_layer::Layer;
 
 use super::failure::{Failure, Kind};
@@ -103,26 +105,44 @@ impl Default for AppErrorLayer {
 impl<C, R> AppErrorLayer<C, R> {
     common_builder_methods!();
 
-    /// Builds the failure responses with `respond` instead of the default
-    /// problem+json: a [`ResponseForFailure`] or a closure
-    /// `|failure: &Failure, request: &RequestContext, problem: Problem| -> impl Into<Response<Bytes>>`.
+    /// Builds the failure responses with the closure `respond` instead of
+    /// the default problem+json: `|failure, request, problem|` (a
+    /// [`&Failure`](Failure), a [`&RequestContext`](crate::RequestContext)
+    /// and the default [`Problem`](crate::problem::Problem)), returning
+    /// anything `Into<Response<Bytes>>`; its argument types need no
+    /// annotation. A type of your own goes through
+    /// [`responder`](Self::responder).
     ///
     /// The responder is cloned into every request's future, as
     /// [`ResponseForFailure`] says.
-    ///
-    /// [`RequestContext`]: crate::RequestContext
-    /// [`Problem`]: crate::problem::Problem
-    pub fn respond_with<T: ResponseForFailure<Failure>>(self, respond: T) -> AppErrorLayer<C, T> {
+    pub fn respond_with<F, T>(self, respond: F) -> AppErrorLayer<C, F>
+    where
+        F: Fn(&Failure, &crate::RequestContext, crate::problem::Problem) -> T
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        T: Into<Response<Bytes>>,
+    {
+        self.responder(respond)
+    }
+
+    /// Builds the failure responses with `responder`, a
+    /// [`ResponseForFailure`] of your own (which can answer gRPC requests
+    /// its own way too); a closure goes through
+    /// [`respond_with`](Self::respond_with).
+    pub fn responder<T: ResponseForFailure<Failure>>(self, responder: T) -> AppErrorLayer<C, T> {
         AppErrorLayer {
-            parts: self.parts.with_respond(respond),
+            parts: self.parts.with_respond(responder),
         }
     }
 
-    /// Classifies the errors of handlers and services with `classify`
-    /// first, asked of each level of the error's chain, outermost first,
-    /// falling back to the layer's own rules where it names none: a
-    /// [`Classify`] or a closure `|error: &(dyn Error + 'static)| ->
-    /// Option<Kind>`.
+    /// Classifies the errors of handlers and services with the closure
+    /// `classify` first, `|error| -> Option<Kind>` (the error a
+    /// `&(dyn Error + 'static)`, needing no annotation), asked of each level
+    /// of the error's chain, outermost first, falling back to the layer's
+    /// own rules where it names none. A [`Classify`] type of your own goes
+    /// through [`classifier`](Self::classifier).
     ///
     /// This is how a domain error returned through `?` (into a
     /// [`HandlerError`](super::HandlerError), or as the service's error)
@@ -138,9 +158,18 @@ impl<C, R> AppErrorLayer<C, R> {
     ///
     /// The classifier is cloned into every request's future, as the
     /// responder is.
-    pub fn classify_with<C2: Classify<Kind>>(self, classify: C2) -> AppErrorLayer<C2, R> {
+    pub fn classify_with<F>(self, classify: F) -> AppErrorLayer<F, R>
+    where
+        F: Fn(&(dyn Error + 'static)) -> Option<Kind> + Clone + Send + Sync + 'static,
+    {
+        self.classifier(classify)
+    }
+
+    /// Classifies with `classifier`, a [`Classify`] of your own, as
+    /// [`classify_with`](Self::classify_with) does with a closure.
+    pub fn classifier<C2: Classify<Kind>>(self, classifier: C2) -> AppErrorLayer<C2, R> {
         AppErrorLayer {
-            parts: self.parts.with_classify(classify),
+            parts: self.parts.with_classify(classifier),
         }
     }
 

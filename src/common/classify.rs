@@ -17,7 +17,9 @@ use std::error::Error;
 /// value and clones it into every request's future, as it does the
 /// responder.
 ///
-/// Closures implement it:
+/// A closure is given to a layer's `classify_with`, which types its
+/// argument (no annotation needed); a type of your own that implements this
+/// trait to its `classifier`:
 ///
 /// ```
 /// use std::error::Error;
@@ -30,9 +32,8 @@ use std::error::Error;
 /// # }
 /// # impl Error for NoSuchOrder {}
 ///
-/// let layer = AppErrorLayer::new().classify_with(|error: &(dyn Error + 'static)| {
-///     error.is::<NoSuchOrder>().then_some(Kind::NotFound)
-/// });
+/// let layer = AppErrorLayer::new()
+///     .classify_with(|error| error.is::<NoSuchOrder>().then_some(Kind::NotFound));
 /// ```
 ///
 /// [`app::Kind`]: crate::app::Kind
@@ -40,7 +41,7 @@ use std::error::Error;
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot classify errors as `{K}`",
     label = "not a `Classify<{K}>`",
-    note = "implement `Classify<{K}>`, or pass a closure `|error: &(dyn std::error::Error + 'static)| -> Option<{K}>` that is `Clone + Send + Sync + 'static`"
+    note = "implement `Classify<{K}>` and pass it to `classifier`, or pass a closure `|error| -> Option<{K}>` to `classify_with`"
 )]
 pub trait Classify<K>: Clone + Send + Sync + 'static {
     /// The kind of `error`, one level of a chain, or `None` to ask the next

@@ -32,22 +32,20 @@ use crate::problem::{ExtensionValue, Problem};
 /// request's future, as tower-http does its `ResponseForPanic`: keep state
 /// that requests share behind an `Arc`.
 ///
-/// Closures implement it:
+/// A closure is given to a layer's `respond_with`, which types its
+/// arguments (no annotation needed); a type of your own that implements
+/// this trait to its `responder`:
 ///
 /// ```
-/// use tower_problem::app::{AppErrorLayer, Failure};
-/// use tower_problem::problem::Problem;
-/// use tower_problem::RequestContext;
+/// use tower_problem::app::AppErrorLayer;
 ///
-/// let layer = AppErrorLayer::new().respond_with(
-///     |_failure: &Failure, _request: &RequestContext, problem: Problem| {
-///         problem
-///             .into_builder()
-///             .extension("support", "https://example.com/support")
-///             .build()
-///             .expect("a valid extension name")
-///     },
-/// );
+/// let layer = AppErrorLayer::new().respond_with(|_failure, _request, problem| {
+///     problem
+///         .into_builder()
+///         .extension("support", "https://example.com/support")
+///         .build()
+///         .expect("a valid extension name")
+/// });
 /// ```
 ///
 /// [`ProblemBuilder::build`] checks only what is added to the problem, so
@@ -62,7 +60,7 @@ use crate::problem::{ExtensionValue, Problem};
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot build the response for a `{F}`",
     label = "not a `ResponseForFailure<{F}>`",
-    note = "implement `ResponseForFailure<{F}>`, or pass a closure `|failure: &{F}, request: &RequestContext, problem: Problem| -> impl Into<Response<Bytes>>` that is `Clone + Send + Sync + 'static`"
+    note = "implement `ResponseForFailure<{F}>` and pass it to `responder`, or pass a closure `|failure, request, problem| -> impl Into<Response<Bytes>>` to `respond_with`"
 )]
 pub trait ResponseForFailure<F>: Clone + Send + Sync + 'static {
     /// The response for `failure` of the request described by `request`.

@@ -260,8 +260,10 @@ impl Failure {
     /// body's for [`Kind::RequestBodyError`] and
     /// [`Kind::RequestBodyTooLarge`]. `None` for a timeout of the
     /// layer itself and for [`Kind::UpstreamServerError`].
-    pub fn error(&self) -> Option<&(dyn Error + Send + Sync + 'static)> {
-        self.error.as_deref().map(|error| &**error)
+    pub fn error(&self) -> Option<&(dyn Error + 'static)> {
+        self.error
+            .as_deref()
+            .map(|error| &**error as &(dyn Error + 'static))
     }
 }
 

@@ -142,32 +142,51 @@ impl Default for GatewayErrorLayer {
 impl<C, R> GatewayErrorLayer<C, R> {
     common_builder_methods!();
 
-    /// Builds the failure responses with `respond` instead of the default
-    /// problem+json: a [`ResponseForFailure`] or a closure
-    /// `|failure: &Failure, request: &RequestContext, problem: Problem| -> impl Into<Response<Bytes>>`.
+    /// Builds the failure responses with the closure `respond` instead of
+    /// the default problem+json: `|failure, request, problem|` (a
+    /// [`&Failure`](Failure), a [`&RequestContext`](crate::RequestContext)
+    /// and the default [`Problem`](crate::problem::Problem)), returning
+    /// anything `Into<Response<Bytes>>`; its argument types need no
+    /// annotation. A type of your own goes through
+    /// [`responder`](Self::responder).
     ///
     /// The layer then adds `Proxy-Status` (unless the response has one),
     /// `Retry-After` where configured, and `Content-Length`. The responder
     /// is cloned into every request's future, as [`ResponseForFailure`]
     /// says.
-    ///
-    /// [`RequestContext`]: crate::RequestContext
-    /// [`Problem`]: crate::problem::Problem
-    pub fn respond_with<R2: ResponseForFailure<Failure>>(
+    pub fn respond_with<F, T>(self, respond: F) -> GatewayErrorLayer<C, F>
+    where
+        F: Fn(&Failure, &crate::RequestContext, crate::problem::Problem) -> T
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        T: Into<http::Response<bytes::Bytes>>,
+    {
+        self.responder(respond)
+    }
+
+    /// Builds the failure responses with `responder`, a
+    /// [`ResponseForFailure`] of your own (which can answer gRPC requests
+    /// its own way too); a closure goes through
+    /// [`respond_with`](Self::respond_with).
+    pub fn responder<R2: ResponseForFailure<Failure>>(
         self,
-        respond: R2,
+        responder: R2,
     ) -> GatewayErrorLayer<C, R2> {
         GatewayErrorLayer {
-            parts: self.parts.with_respond(respond),
+            parts: self.parts.with_respond(responder),
         }
     }
 
-    /// Classifies upstream errors with `classify` first, asked of each level
-    /// of the error's chain, outermost first (an `io::Error` under
-    /// hyper-util's is asked about too), falling back to the layer's own
-    /// rules where it names none: a [`Classify`] or a closure
-    /// `|error: &(dyn Error + 'static)| -> Option<Kind>`. The same classifier
-    /// is what `RetryNeverSent::classify_with` takes (feature `tower`).
+    /// Classifies upstream errors with the closure `classify` first,
+    /// `|error| -> Option<Kind>` (the error a `&(dyn Error + 'static)`,
+    /// needing no annotation), asked of each level of the error's chain,
+    /// outermost first (an `io::Error` under hyper-util's is asked about
+    /// too), falling back to the layer's own rules where it names none. A
+    /// [`Classify`] type of your own goes through
+    /// [`classifier`](Self::classifier). The same classifier is what
+    /// `RetryNeverSent::classify_with` takes (feature `tower`).
     ///
     /// The layer asks only about errors of the response head: a failure of
     /// the client's request body is recognised before it (as
@@ -217,9 +236,18 @@ impl<C, R> GatewayErrorLayer<C, R> {
     ///
     /// The classifier is cloned into every request's future, as the
     /// responder is.
-    pub fn classify_with<C2: Classify<Kind>>(self, classify: C2) -> GatewayErrorLayer<C2, R> {
+    pub fn classify_with<F>(self, classify: F) -> GatewayErrorLayer<F, R>
+    where
+        F: Fn(&(dyn std::error::Error + 'static)) -> Option<Kind> + Clone + Send + Sync + 'static,
+    {
+        self.classifier(classify)
+    }
+
+    /// Classifies with `classifier`, a [`Classify`] of your own, as
+    /// [`classify_with`](Self::classify_with) does with a closure.
+    pub fn classifier<C2: Classify<Kind>>(self, classifier: C2) -> GatewayErrorLayer<C2, R> {
         GatewayErrorLayer {
-            parts: self.parts.with_classify(classify),
+            parts: self.parts.with_classify(classifier),
         }
     }
 

@@ -122,7 +122,7 @@ pub(super) fn failure<C, R>(
 /// The `error` field of [`failure`]: the details if computed, else the
 /// error chain; none without either.
 fn error_text<'a>(
-    error: Option<&(dyn Error + Send + Sync + 'static)>,
+    error: Option<&(dyn Error + 'static)>,
     details: Option<&'a str>,
 ) -> Option<Cow<'a, str>> {
     match (error, details) {

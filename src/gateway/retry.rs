@@ -114,16 +114,26 @@ impl<C> RetryNeverSent<C> {
         self
     }
 
-    /// Reads "never sent" with `classify` before the default rules, as the
-    /// layer's [`classify_with`](super::GatewayErrorLayer::classify_with)
-    /// does: pass the layer's classifier, so that both agree.
-    pub fn classify_with<K: Classify<Kind>>(self, classify: K) -> RetryNeverSent<K> {
+    /// Reads "never sent" with the closure `classify` before the default
+    /// rules, as the layer's
+    /// [`classify_with`](super::GatewayErrorLayer::classify_with) does:
+    /// pass the layer's classifier, so that both agree.
+    pub fn classify_with<F>(self, classify: F) -> RetryNeverSent<F>
+    where
+        F: Fn(&(dyn Error + 'static)) -> Option<Kind> + Clone + Send + Sync + 'static,
+    {
+        self.classifier(classify)
+    }
+
+    /// Reads "never sent" with `classifier`, a [`Classify`] of your own, as
+    /// [`classify_with`](Self::classify_with) does with a closure.
+    pub fn classifier<K: Classify<Kind>>(self, classifier: K) -> RetryNeverSent<K> {
         RetryNeverSent {
             retries: self.retries,
             attempts: self.attempts,
             backoff: self.backoff,
             budget: self.budget,
-            classify,
+            classify: classifier,
         }
     }
 
