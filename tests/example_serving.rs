@@ -27,6 +27,8 @@ const LIMITS: [(&str, &str); 2] = [
     ("IDLE_TIMEOUT_MS", "300"),
 ];
 const TIMEOUT: Duration = Duration::from_millis(300);
+/// What a busy machine (CI's two cores) may add to a timer's moment.
+const SLACK: Duration = Duration::from_secs(1);
 
 /// The example app, with `env`.
 async fn app(env: &[(&str, &str)]) -> Example {
@@ -135,7 +137,7 @@ async fn slow_and_silent_clients_are_closed_within_the_header_read_timeout() {
         );
         for closed in slow.iter().chain(&silent) {
             assert!(
-                *closed >= TIMEOUT - Duration::from_millis(50) && *closed < TIMEOUT * 4,
+                *closed >= TIMEOUT - Duration::from_millis(50) && *closed < TIMEOUT + SLACK,
                 "{name}: a slow or silent client was closed after {closed:?}, its timeout {TIMEOUT:?}"
             );
         }
@@ -161,7 +163,7 @@ async fn an_http2_connection_that_stops_answering_pings_is_closed() {
         )
         .await;
         assert!(
-            closed >= TIMEOUT && closed < TIMEOUT * 6,
+            closed >= TIMEOUT && closed < TIMEOUT * 2 + SLACK,
             "{name}: closed after {closed:?}"
         );
         assert!(get(server.addr, "/").await.starts_with("HTTP/1.1 200 OK"));
@@ -300,7 +302,7 @@ async fn the_shutdown_waits_at_most_its_timeout() {
     assert_eq!(server.exit_within(BOUND).await.code(), Some(0));
     let waited = signalled.elapsed();
     assert!(
-        waited >= Duration::from_millis(200) && waited < Duration::from_millis(700),
+        waited >= Duration::from_millis(200) && waited < Duration::from_millis(200) + SLACK,
         "waited {waited:?} for a 200 ms timeout"
     );
 }

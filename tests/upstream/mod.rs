@@ -599,6 +599,20 @@ async fn read_request(
                 return Ok(false);
             }
         };
+        if with_body && is_chunked(&buf[..head_len]) {
+            // A chunked body, read whole (to its last chunk) before the
+            // answer, as an application would; one cut short gets none.
+            let end = loop {
+                if let Some(end) = chunked_end(&buf[head_len..]) {
+                    break head_len + end;
+                }
+                if !read_more(stream, buf).await? {
+                    return Ok(false);
+                }
+            };
+            buf.drain(..end);
+            return Ok(true);
+        }
         let body_len = if with_body {
             content_length(&buf[..head_len])
         } else {
@@ -620,6 +634,26 @@ async fn read_more(stream: &mut TcpStream, buf: &mut Vec<u8>) -> io::Result<bool
     let n = stream.read(&mut chunk).await?;
     buf.extend_from_slice(&chunk[..n]);
     Ok(n > 0)
+}
+
+fn is_chunked(head: &[u8]) -> bool {
+    String::from_utf8_lossy(head)
+        .lines()
+        .filter_map(|line| line.split_once(':'))
+        .any(|(name, value)| {
+            name.trim().eq_ignore_ascii_case("transfer-encoding")
+                && value.to_ascii_lowercase().contains("chunked")
+        })
+}
+
+/// Where a chunked body (no trailers) ends in `body`, if it has.
+fn chunked_end(body: &[u8]) -> Option<usize> {
+    if body.starts_with(b"0\r\n\r\n") {
+        return Some(5);
+    }
+    body.windows(7)
+        .position(|w| w == b"\r\n0\r\n\r\n")
+        .map(|at| at + 7)
 }
 
 fn content_length(head: &[u8]) -> usize {
