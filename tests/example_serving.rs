@@ -163,7 +163,8 @@ async fn an_http2_connection_that_stops_answering_pings_is_closed() {
         )
         .await;
         assert!(
-            closed >= TIMEOUT && closed < TIMEOUT * 2 + SLACK,
+            // hyper pings on its own schedule after the interval: seconds.
+            closed >= TIMEOUT && closed < Duration::from_secs(3),
             "{name}: closed after {closed:?}"
         );
         assert!(get(server.addr, "/").await.starts_with("HTTP/1.1 200 OK"));
