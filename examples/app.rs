@@ -43,7 +43,8 @@ use futures_util::{stream, StreamExt};
 use serde::Deserialize;
 use tower::ServiceBuilder;
 use tower_http::trace::{DefaultMakeSpan, TraceLayer};
-use tower_problem::app::{panic_hook, AppErrorLayer, HandlerError, Kind};
+use tower_problem::app::{panic_hook, AppErrorLayer, HandlerError, ProblemType};
+use tower_problem::problem::ExtensionValue;
 
 use crate::lifecycle::Shutdown;
 use crate::logging::log_to_stderr;
@@ -86,7 +87,9 @@ async fn main() -> ExitCode {
                 .layer(
                     AppErrorLayer::new()
                         .intercept_all_errors(true)
-                        .classify_with(classify_order_errors),
+                        // Where the application's problem types are documented.
+                        .type_base("https://example.com/problems/")
+                        .problem_type::<OrderError>(),
                 )
                 .timeout(REQUEST_TIMEOUT),
         )
@@ -145,7 +148,8 @@ async fn create_order(Json(order): Json<NewOrder>) -> (StatusCode, String) {
     (StatusCode::CREATED, format!("{quantity} x {item}\n"))
 }
 
-/// The domain's errors: returned through `?`, classified by the layer.
+/// The domain's errors: returned through `?`, answered by the layer as the
+/// problem types they say they are.
 #[derive(Debug)]
 enum OrderError {
     NotFound(u64),
@@ -163,11 +167,33 @@ impl fmt::Display for OrderError {
 
 impl Error for OrderError {}
 
-/// "Not found" is a 404, "shipped" a 409: no `IntoResponse` of our own.
-fn classify_order_errors(error: &(dyn Error + 'static)) -> Option<Kind> {
-    match error.downcast_ref::<OrderError>()? {
-        OrderError::NotFound(_) => Some(Kind::NotFound),
-        OrderError::Shipped(_) => Some(Kind::Conflict),
+/// Each is a problem type of the API's own: `order-not-found` (404) and
+/// `order-shipped` (409), with the order's id.
+impl ProblemType for OrderError {
+    fn kind(&self) -> &'static str {
+        match self {
+            Self::NotFound(_) => "order-not-found",
+            Self::Shipped(_) => "order-shipped",
+        }
+    }
+
+    fn title(&self) -> &'static str {
+        match self {
+            Self::NotFound(_) => "No such order",
+            Self::Shipped(_) => "The order has shipped",
+        }
+    }
+
+    fn status(&self) -> StatusCode {
+        match self {
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Shipped(_) => StatusCode::CONFLICT,
+        }
+    }
+
+    fn extensions(&self, members: &mut Vec<(&'static str, ExtensionValue)>) {
+        let (Self::NotFound(id) | Self::Shipped(id)) = self;
+        members.push(("order_id", (*id).into()));
     }
 }
 

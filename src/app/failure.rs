@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use http::StatusCode;
 
+use super::problem_type::DomainProblem;
 use crate::common::error_chain::ErrorChain;
 use crate::common::kind_table::{kinds, LayerFailure};
 use crate::common::panic::Payload;
@@ -213,10 +214,12 @@ enum Cause {
         /// state, which a larger one makes dearer to move.
         origin: Option<Arc<PanicOrigin>>,
     },
-    /// A handler's or service's error, of the kind it was classified as.
+    /// A handler's or service's error, of the kind it was classified as,
+    /// and what a registered problem type said of it.
     Error {
         report: Arc<ErrorReport>,
         kind: Kind,
+        domain: Option<Arc<DomainProblem>>,
     },
     /// An error response of the inner stack whose body the layer replaced,
     /// and the body's text if it was read.
@@ -260,19 +263,29 @@ impl Failure {
         }
     }
 
-    /// An error of `kind` that the layer logs itself.
-    pub(super) fn logged_error(error: BoxError, kind: Kind) -> Self {
-        Self::error_report(error, kind, false)
+    /// An error of `kind` (a problem type's, if `domain`) that the layer
+    /// logs itself.
+    pub(super) fn logged_error(
+        error: BoxError,
+        kind: Kind,
+        domain: Option<Arc<DomainProblem>>,
+    ) -> Self {
+        Self::error_report(error, kind, domain, false)
     }
 
     /// A handler's error that logs itself on drop unless the layer logs it
     /// first.
     #[cfg(feature = "axum")]
     pub(super) fn unlogged_error(error: BoxError) -> Self {
-        Self::error_report(error, Kind::HandlerError, true)
+        Self::error_report(error, Kind::HandlerError, None, true)
     }
 
-    fn error_report(error: BoxError, kind: Kind, unlogged: bool) -> Self {
+    fn error_report(
+        error: BoxError,
+        kind: Kind,
+        domain: Option<Arc<DomainProblem>>,
+        unlogged: bool,
+    ) -> Self {
         let report = ErrorReport {
             error,
             unlogged: AtomicBool::new(unlogged),
@@ -281,6 +294,7 @@ impl Failure {
             cause: Cause::Error {
                 report: Arc::new(report),
                 kind,
+                domain,
             },
         }
     }
@@ -304,12 +318,31 @@ impl Failure {
         }
     }
 
-    /// This failure's error, classified as `kind`.
-    pub(super) fn with_kind(mut self, new: Kind) -> Self {
-        if let Cause::Error { kind, .. } = &mut self.cause {
+    /// This failure's error, classified as `kind` (a problem type's, if
+    /// `domain`).
+    pub(super) fn with_kind(mut self, new: Kind, problem: Option<Arc<DomainProblem>>) -> Self {
+        if let Cause::Error { kind, domain, .. } = &mut self.cause {
             *kind = new;
+            *domain = problem;
         }
         self
+    }
+
+    /// What a registered [`ProblemType`](super::ProblemType) said of this
+    /// failure's error, if one did.
+    pub(super) fn domain(&self) -> Option<&DomainProblem> {
+        match &self.cause {
+            Cause::Error { domain, .. } => domain.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The kind's token, the `kind` member: a
+    /// [`ProblemType`](super::ProblemType)'s own (`order-not-found`), else
+    /// [`kind`](Self::kind)'s (`handler_error`).
+    pub fn kind_str(&self) -> &'static str {
+        self.domain()
+            .map_or_else(|| self.kind().as_str(), |domain| domain.kind)
     }
 
     /// The kind of failure.
@@ -326,6 +359,10 @@ impl Failure {
     pub fn status(&self) -> StatusCode {
         match &self.cause {
             Cause::Replaced { status, .. } => *status,
+            Cause::Error {
+                domain: Some(domain),
+                ..
+            } => domain.status,
             _ => self.kind().default_status(),
         }
     }
@@ -416,15 +453,24 @@ impl Failure {
 
 impl LayerFailure for Failure {
     fn token(&self) -> &'static str {
-        self.kind().as_str()
+        self.kind_str()
     }
 
     fn title(&self) -> &'static str {
-        self.kind().title()
+        self.domain()
+            .map_or_else(|| self.kind().title(), |domain| domain.title)
     }
 
     fn has_own_type(&self) -> bool {
-        self.kind().has_own_type()
+        self.domain().is_some() || self.kind().has_own_type()
+    }
+
+    fn is_the_applications(&self) -> bool {
+        self.domain().is_some()
+    }
+
+    fn members(&self) -> &[(&'static str, crate::problem::ExtensionValue)] {
+        self.domain().map_or(&[], |domain| &domain.members)
     }
 
     fn status(&self) -> StatusCode {

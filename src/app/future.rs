@@ -106,7 +106,11 @@ where
                             res.map(|body| AppBody::new(body, guard, call.grpc))
                         ));
                     }
-                    Ok(Err(error)) => classified(error.into(), &call.parts.classify),
+                    Ok(Err(error)) => classified(
+                        error.into(),
+                        call.parts.settings.problem_types(),
+                        &call.parts.classify,
+                    ),
                     Err(payload) => Failure::panic(payload),
                 }
             }
@@ -128,27 +132,35 @@ impl<C, R: ResponseForFailure<Failure>> HandlerCall<C, R> {
         let (request, settings) = (&self.request, &self.parts.settings);
         log::failure(&failure, request);
         #[cfg(feature = "metrics")]
-        crate::common::metrics::failure(
-            "app",
-            failure.kind().as_str(),
-            Some(failure.status()),
-            None,
-        );
+        crate::common::metrics::failure("app", failure.kind_str(), Some(failure.status()), None);
         if let Some(on_failure) = settings.on_failure() {
             if let Some(panic) = on_failure.report(&failure, request) {
                 log::customisation_panicked(&panic, failure.kind(), request, "on_failure");
             }
         }
-        let details = match failure.replaced_text() {
-            Some(text) if failure.status().is_client_error() => {
-                settings.client_error_detail.then(|| text.to_owned())
-            }
-            _ => settings
+        let exposed = || {
+            settings
                 .common
                 .expose_details
                 .then(|| failure.details())
-                .flatten(),
+                .flatten()
         };
+        let details = match (failure.replaced_text(), failure.domain()) {
+            (Some(text), _) if failure.status().is_client_error() => {
+                settings.client_error_detail.then(|| text.to_owned())
+            }
+            // A problem type's own detail is the client's to read for a
+            // 4xx; a 5xx's only where details are exposed.
+            (_, Some(domain)) if failure.status().is_client_error() => domain.detail.clone(),
+            (_, Some(domain)) if settings.common.expose_details => domain.detail.clone(),
+            _ => exposed(),
+        };
+        let required = failure.domain().map(|domain| {
+            if settings.common.type_base().is_none() {
+                log::problem_type_without_base(domain.kind);
+            }
+            domain.headers.clone()
+        });
         let (kind, status, replaced) = (failure.kind(), failure.status(), failure.is_replaced());
         let (mut response, respond_panicked) = failure_response(
             failure,
@@ -161,6 +173,10 @@ impl<C, R: ResponseForFailure<Failure>> HandlerCall<C, R> {
         // A replaced 503 keeps its own `Retry-After`, or none.
         if !replaced {
             add_retry_after(response.headers_mut(), status, &settings.common);
+        }
+        // The headers a problem type's status requires, over the layer's.
+        if let Some(required) = required {
+            response.headers_mut().extend(required);
         }
         if let Some(panic) = respond_panicked {
             log::customisation_panicked(&panic, kind, request, std::any::type_name::<R>());

@@ -36,8 +36,12 @@ where
         // context.
         Some(marker) => match marker.claim_unlogged() {
             Some(error) => {
-                let kind = kind_of(error, &call.parts.classify);
-                marker.clone().with_kind(kind)
+                let (kind, domain) = kind_of(
+                    error,
+                    call.parts.settings.problem_types(),
+                    &call.parts.classify,
+                );
+                marker.clone().with_kind(kind, domain)
             }
             // Made by an inner layer, already logged: pass it on.
             None => return res.map(|body| AppBody::new(body, guard, grpc)),

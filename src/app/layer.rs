@@ -6,6 +6,7 @@ use http::{Response, StatusCode};
 use tower_layer::Layer;
 
 use super::failure::{Failure, Kind};
+use super::problem_type::{find, FindProblem, ProblemType};
 use super::service::AppErrorService;
 use crate::common::layer_parts::LayerParts;
 use crate::common::report::OnFailure;
@@ -37,6 +38,9 @@ pub(super) struct AppOptions {
     /// The statuses [`AppErrorLayer::intercept_only`] names.
     only: Option<StatusSet>,
     pub(super) on_failure: Option<OnFailure<Failure>>,
+    /// The registered [`ProblemType`]s, asked in order at each level of an
+    /// error's chain.
+    pub(super) problem_types: Vec<FindProblem>,
 }
 
 /// A set of 4xx and 5xx statuses.
@@ -73,6 +77,13 @@ impl AppSettings {
     /// The layer's `on_failure`, if it has one.
     pub(super) fn on_failure(&self) -> Option<&OnFailure<Failure>> {
         self.common.layer()?.on_failure.as_ref()
+    }
+
+    /// The registered problem types.
+    pub(super) fn problem_types(&self) -> &[FindProblem] {
+        self.common
+            .layer()
+            .map_or(&[], |options| &options.problem_types)
     }
 }
 
@@ -163,6 +174,20 @@ impl<C, R> AppErrorLayer<C, R> {
         F: Fn(&(dyn Error + 'static)) -> Option<Kind> + Clone + Send + Sync + 'static,
     {
         self.classifier(classify)
+    }
+
+    /// Answers errors of type `T` (at any level of an error's chain, asked
+    /// before the classifier) as the problem type `T` says it is: see
+    /// [`ProblemType`].
+    pub fn problem_type<T: ProblemType>(mut self) -> Self {
+        self.parts
+            .settings
+            .common
+            .options_mut()
+            .layer
+            .problem_types
+            .push(find::<T>);
+        self
     }
 
     /// Classifies with `classifier`, a [`Classify`] of your own, as

@@ -19,9 +19,9 @@ pub(super) fn failure(failure: &Failure, request: &RequestContext) {
     // A 4xx is no error of a server's span (OpenTelemetry's HTTP
     // conventions).
     if failure.status().is_server_error() {
-        crate::common::span::record_error_type(failure.kind().as_str());
+        crate::common::span::record_error_type(failure.kind_str());
     }
-    let kind = failure.kind().as_str();
+    let kind = failure.kind_str();
     let client = failure.status().is_client_error();
     if failure.is_panic() {
         request_event!(
@@ -142,6 +142,20 @@ pub(super) fn body_panicked(panic: &Panic) {
         panic.backtrace = panic.backtrace.as_deref().map(backtrace_text).as_deref(),
         "response body panicked after the head was sent; aborting the response"
     );
+}
+
+/// A problem type answered while the layer has no `type_base`: said once
+/// per process, since the default base, the crate's kinds page, documents
+/// none of the application's types.
+pub(super) fn problem_type_without_base(kind: &str) {
+    static SAID: std::sync::Once = std::sync::Once::new();
+    SAID.call_once(|| {
+        tracing::warn!(
+            target: TARGET,
+            problem_type = kind,
+            "a problem type of the application's is answered as about:blank: set the layer's type_base to the page that documents the application's types"
+        );
+    });
 }
 
 /// A [`HandlerError`](super::HandlerError) response that no layer saw.

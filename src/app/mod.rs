@@ -96,6 +96,7 @@ mod intercept;
 mod layer;
 mod log;
 pub mod panic_hook;
+mod problem_type;
 mod service;
 
 pub use self::body::{AppBody, BodyPanicked};
@@ -105,6 +106,7 @@ pub use self::future::ResponseFuture;
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub use self::handler_error::HandlerError;
 pub use self::layer::AppErrorLayer;
+pub use self::problem_type::ProblemType;
 pub use self::service::AppErrorService;
 
 #[cfg(test)]

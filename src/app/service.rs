@@ -52,12 +52,16 @@ where
     type Future = ResponseFuture<S::Future, C, R>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        let (inner, classify) = (&mut self.inner, &self.parts.classify);
+        let (inner, parts) = (&mut self.inner, &self.parts);
         poll_ready_keeping(&mut self.not_ready, || {
             match catch(|| inner.poll_ready(cx)) {
                 Ok(Poll::Pending) => Poll::Pending,
                 Ok(Poll::Ready(Ok(()))) => Poll::Ready(Ok(())),
-                Ok(Poll::Ready(Err(error))) => Poll::Ready(Err(classified(error.into(), classify))),
+                Ok(Poll::Ready(Err(error))) => Poll::Ready(Err(classified(
+                    error.into(),
+                    parts.settings.problem_types(),
+                    &parts.classify,
+                ))),
                 Err(panic) => Poll::Ready(Err(Failure::panic(panic))),
             }
         })

@@ -19,6 +19,15 @@ pub(crate) trait LayerFailure: Clone + Send + Sync + 'static {
     fn status(&self) -> StatusCode;
     /// The gRPC code a gRPC request's failure is answered with.
     fn grpc_code(&self) -> grpc::Code;
+    /// Whether the kind is one of the application's own problem types,
+    /// whose `type` only the application's `type_base` can name.
+    fn is_the_applications(&self) -> bool {
+        false
+    }
+    /// The extension members the failure adds of its own.
+    fn members(&self) -> &[(&'static str, crate::problem::ExtensionValue)] {
+        &[]
+    }
 }
 
 /// A layer's `Kind` enum from a table of `Variant => "token", STATUS,

@@ -128,7 +128,10 @@ pub(crate) fn failure_problem<F: LayerFailure>(
     request_id: Option<&str>,
     type_base: Option<&str>,
 ) -> Problem {
-    let type_uri = if failure.has_own_type() {
+    // An application's own type is named under its own base only: without
+    // one, it means no more than its status (RFC 9457 §4.2.1).
+    let blank_domain = failure.is_the_applications() && type_base.is_none();
+    let type_uri = if failure.has_own_type() && !blank_domain {
         let (base, token) = (
             type_base.unwrap_or(crate::DEFAULT_TYPE_BASE),
             failure.token(),
@@ -140,7 +143,8 @@ pub(crate) fn failure_problem<F: LayerFailure>(
     } else {
         Cow::Borrowed("about:blank")
     };
-    let mut extensions = Vec::with_capacity(2);
+    let members = failure.members();
+    let mut extensions = Vec::with_capacity(2 + members.len());
     extensions.push((Cow::Borrowed("kind"), ExtensionValue::from(failure.token())));
     if let Some(id) = request_id {
         extensions.push((
@@ -148,10 +152,19 @@ pub(crate) fn failure_problem<F: LayerFailure>(
             ExtensionValue::from(id.to_owned()),
         ));
     }
+    extensions.extend(
+        members
+            .iter()
+            .map(|(name, value)| (Cow::Borrowed(*name), value.clone())),
+    );
+    let title = match failure.status().canonical_reason() {
+        Some(phrase) if blank_domain => phrase,
+        _ => failure.title(),
+    };
     Problem::layer_problem(
         failure.status(),
         type_uri,
-        failure.title(),
+        title,
         detail.map(str::to_owned),
         extensions,
     )

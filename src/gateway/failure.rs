@@ -226,6 +226,12 @@ impl Failure {
         self.kind
     }
 
+    /// The kind's token, the `kind` member: [`kind`](Self::kind)'s, as the
+    /// app layer's marker gives it.
+    pub fn kind_str(&self) -> &'static str {
+        self.kind.as_str()
+    }
+
     /// How many times the request was sent, where a
     /// [`RetryNeverSent`](super::RetryNeverSent) inside the layer sent it
     /// more than once; `None` for once.

@@ -74,6 +74,12 @@ pub use self::extension::ExtensionValue;
 pub use self::extension::SerializedJson;
 #[cfg(test)]
 use self::extension::STANDARD_MEMBERS;
+
+/// Whether `name` is an extension member's name RFC 9457 accepts and
+/// advises (not a standard member's).
+pub(crate) fn is_extension_name(name: &str) -> bool {
+    extension::check_name(name).is_ok()
+}
 use self::json::ObjectWriter;
 use self::response::problem_response;
 pub(crate) use self::response::PROBLEM_JSON;
