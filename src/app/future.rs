@@ -138,29 +138,25 @@ impl<C, R: ResponseForFailure<Failure>> HandlerCall<C, R> {
                 log::customisation_panicked(&panic, failure.kind(), request, "on_failure");
             }
         }
-        let exposed = || {
-            settings
-                .common
-                .expose_details
-                .then(|| failure.details())
-                .flatten()
-        };
-        let details = match (failure.replaced_text(), failure.domain()) {
-            (Some(text), _) if failure.status().is_client_error() => {
-                settings.client_error_detail.then(|| text.to_owned())
-            }
+        let exposed = settings.common.expose_details;
+        let (details, required) = match failure.domain() {
             // A problem type's own detail is the client's to read for a
             // 4xx; a 5xx's only where details are exposed.
-            (_, Some(domain)) if failure.status().is_client_error() => domain.detail.clone(),
-            (_, Some(domain)) if settings.common.expose_details => domain.detail.clone(),
-            _ => exposed(),
-        };
-        let required = failure.domain().map(|domain| {
-            if settings.common.type_base().is_none() {
-                log::problem_type_without_base(domain.kind);
+            Some(domain) => {
+                if settings.common.type_base().is_none() {
+                    log::problem_type_without_base(domain.kind);
+                }
+                let shown = exposed || domain.status.is_client_error();
+                let detail = domain.detail.clone().filter(|_| shown);
+                (detail, Some(domain.headers.clone()))
             }
-            domain.headers.clone()
-        });
+            None => match failure.replaced_text() {
+                Some(text) if failure.status().is_client_error() => {
+                    (settings.client_error_detail.then(|| text.to_owned()), None)
+                }
+                _ => (exposed.then(|| failure.details()).flatten(), None),
+            },
+        };
         let (kind, status, replaced) = (failure.kind(), failure.status(), failure.is_replaced());
         let (mut response, respond_panicked) = failure_response(
             failure,

@@ -157,9 +157,13 @@ pub(crate) fn failure_problem<F: LayerFailure>(
             .iter()
             .map(|(name, value)| (Cow::Borrowed(*name), value.clone())),
     );
-    let title = match failure.status().canonical_reason() {
-        Some(phrase) if blank_domain => phrase,
-        _ => failure.title(),
+    let title = if blank_domain {
+        failure
+            .status()
+            .canonical_reason()
+            .unwrap_or(failure.title())
+    } else {
+        failure.title()
     };
     Problem::layer_problem(
         failure.status(),
