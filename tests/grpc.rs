@@ -352,3 +352,65 @@ async fn a_responder_of_ones_own_answers_grpc_requests_its_way() {
         "100"
     );
 }
+
+// ---- a problem type of the application's own ----
+
+/// A domain error of the application's: a 404 problem type.
+#[derive(Debug)]
+struct NoSuchService;
+
+impl std::fmt::Display for NoSuchService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("no service named \"billing\"")
+    }
+}
+
+impl std::error::Error for NoSuchService {}
+
+impl tower_problem::app::ProblemType for NoSuchService {
+    fn kind(&self) -> &'static str {
+        "service-not-found"
+    }
+
+    fn title(&self) -> &'static str {
+        "No such service"
+    }
+
+    fn status(&self) -> http::StatusCode {
+        http::StatusCode::NOT_FOUND
+    }
+}
+
+#[tokio::test]
+async fn a_problem_type_answers_a_grpc_request_with_its_status_code() {
+    use hyper_util::rt::TokioIo;
+    use hyper_util::server::conn::auto;
+    use hyper_util::service::TowerToHyperService;
+    use tower::ServiceBuilder;
+    use tower_problem::app::AppErrorLayer;
+
+    let svc = ServiceBuilder::new()
+        .layer(AppErrorLayer::new().problem_type::<NoSuchService>())
+        .service(tower::service_fn(
+            |_: http::Request<hyper::body::Incoming>| async {
+                Err::<http::Response<Full<Bytes>>, _>(NoSuchService)
+            },
+        ));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let _server = tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let svc = TowerToHyperService::new(svc.clone());
+            tokio::spawn(async move {
+                let _ = auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    let status = check_of(addr, check("")).await.unwrap_err();
+    // 404 is gRPC's NOT_FOUND; a 4xx's detail is the message.
+    assert_eq!(status.code(), Code::NotFound, "{status:?}");
+    assert_eq!(status.message(), "no service named \"billing\"");
+    assert_eq!(kind_of(&status), "service-not-found");
+}

@@ -368,9 +368,17 @@ impl Failure {
     }
 
     /// The gRPC status code a gRPC request's failure is answered with
-    /// ([`Kind::grpc_code`], a replaced response's by its own status).
+    /// ([`Kind::grpc_code`]; a replaced response's, and a problem type's,
+    /// by its status: [`Code::of_status`](crate::grpc::Code::of_status),
+    /// but a problem type's 404 is `NOT_FOUND`).
     pub fn grpc_code(&self) -> crate::grpc::Code {
-        self.kind().grpc_code_at(self.status())
+        match self.domain() {
+            // The thing the call names does not exist: not an unknown
+            // method, as a routing 404 is.
+            Some(domain) if domain.status == StatusCode::NOT_FOUND => crate::grpc::Code::NotFound,
+            Some(domain) => crate::grpc::Code::of_status(domain.status),
+            None => self.kind().grpc_code_at(self.status()),
+        }
     }
 
     /// Whether a panic caused it.

@@ -26,8 +26,9 @@ use crate::problem::ExtensionValue;
 ///
 /// The layer keeps for it what it has for every failure: the log line (at
 /// `info` for a 4xx), the failure counter and the span's `error.type` (the
-/// token), a gRPC request's answer (its status's code:
-/// [`Code::of_status`](crate::grpc::Code::of_status)), and the
+/// token), a gRPC request's answer (its status's code,
+/// [`Code::of_status`](crate::grpc::Code::of_status), but `NOT_FOUND` for a
+/// 404; `grpc-message` its detail where the detail is shown), and the
 /// [`Failure`](super::Failure) marker ([`Failure::kind_str`](super::Failure::kind_str)
 /// gives the token).
 ///
