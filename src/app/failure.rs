@@ -341,8 +341,14 @@ impl Failure {
     /// [`ProblemType`](super::ProblemType)'s own (`order-not-found`), else
     /// [`kind`](Self::kind)'s (`handler_error`).
     pub fn kind_str(&self) -> &'static str {
-        self.domain()
-            .map_or_else(|| self.kind().as_str(), |domain| domain.kind)
+        match &self.cause {
+            Cause::Error {
+                domain: Some(domain),
+                ..
+            } => domain.kind,
+            Cause::Error { kind, .. } => kind.as_str(),
+            _ => self.kind().as_str(),
+        }
     }
 
     /// The kind of failure.
@@ -363,7 +369,8 @@ impl Failure {
                 domain: Some(domain),
                 ..
             } => domain.status,
-            _ => self.kind().default_status(),
+            Cause::Error { kind, .. } => kind.default_status(),
+            Cause::Panic { .. } => Kind::Panic.default_status(),
         }
     }
 
@@ -465,12 +472,17 @@ impl LayerFailure for Failure {
     }
 
     fn title(&self) -> &'static str {
-        self.domain()
-            .map_or_else(|| self.kind().title(), |domain| domain.title)
+        match self.domain() {
+            Some(domain) => domain.title,
+            None => self.kind().title(),
+        }
     }
 
     fn has_own_type(&self) -> bool {
-        self.domain().is_some() || self.kind().has_own_type()
+        match self.domain() {
+            Some(_) => true,
+            None => self.kind().has_own_type(),
+        }
     }
 
     fn is_the_applications(&self) -> bool {
