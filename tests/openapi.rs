@@ -1,7 +1,8 @@
 //! The `Problem` schema in a generated OpenAPI document (feature `utoipa`):
 //! the document lists the error responses with it, and the problems a real
-//! server answers, over a socket, validate against it; schemars's (feature
-//! `schemars`) is the same schema.
+//! server answers, over a socket, validate against it, an application's
+//! own problem type (its `type`, `kind` and members) among them;
+//! schemars's (feature `schemars`) is the same schema.
 #![cfg(feature = "utoipa")]
 
 mod support;
@@ -14,8 +15,8 @@ use axum::http::{Method, StatusCode};
 use axum::routing::get;
 use axum::Router;
 use serde_json::{json, Value};
-use tower_problem::app::{AppErrorLayer, HandlerError, Kind};
-use tower_problem::problem::Problem;
+use tower_problem::app::{AppErrorLayer, HandlerError, ProblemType};
+use tower_problem::problem::{ExtensionValue, Problem};
 use utoipa::OpenApi;
 
 use support::{h1, request, serve_router};
@@ -30,6 +31,25 @@ impl fmt::Display for NoSuchOrder {
 }
 
 impl Error for NoSuchOrder {}
+
+/// A problem type of the API's own, in the document as a `Problem`.
+impl ProblemType for NoSuchOrder {
+    fn kind(&self) -> &'static str {
+        "order-not-found"
+    }
+
+    fn title(&self) -> &'static str {
+        "No such order"
+    }
+
+    fn status(&self) -> StatusCode {
+        StatusCode::NOT_FOUND
+    }
+
+    fn extensions(&self, members: &mut Vec<(&'static str, ExtensionValue)>) {
+        members.push(("order_id", 7.into()));
+    }
+}
 
 /// An order.
 #[utoipa::path(
@@ -66,9 +86,8 @@ async fn real_problems() -> Vec<(Value, StatusCode)> {
     let app = Router::new().route("/orders/{id}", get(order)).layer(
         AppErrorLayer::new()
             .intercept_all_errors(true)
-            .classify_with(|error: &(dyn Error + 'static)| {
-                error.is::<NoSuchOrder>().then_some(Kind::NotFound)
-            }),
+            .type_base("https://errors.example.com/")
+            .problem_type::<NoSuchOrder>(),
     );
     let addr = serve_router(app).await;
     let mut problems = Vec::new();
@@ -82,6 +101,11 @@ async fn real_problems() -> Vec<(Value, StatusCode)> {
         assert_eq!(reply.status, status, "{path}");
         problems.push((reply.json(), status));
     }
+    assert_eq!(
+        problems[0].0["type"],
+        "https://errors.example.com/order-not-found"
+    );
+    assert_eq!(problems[0].0["order_id"], 7);
     problems
 }
 

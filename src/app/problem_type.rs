@@ -30,7 +30,9 @@ use crate::problem::ExtensionValue;
 /// [`Code::of_status`](crate::grpc::Code::of_status), but `NOT_FOUND` for a
 /// 404; `grpc-message` its detail where the detail is shown), and the
 /// [`Failure`](super::Failure) marker ([`Failure::kind_str`](super::Failure::kind_str)
-/// gives the token).
+/// gives the token). In a generated OpenAPI document (feature `utoipa`, or
+/// `schemars`), its answers are [`Problem`](crate::problem::Problem)s: list
+/// them with `body = Problem`, whose schema takes the type's members.
 ///
 /// ```
 /// use std::fmt;
