@@ -279,6 +279,39 @@ async fn a_grpc_timeout_bounds_the_gateways_head_timeout() {
     );
 }
 
+/// Serves `svc` (a layer in front of a service, in this process) over
+/// HTTP/1 and h2c on a fresh port.
+async fn serve_in_process<S, B>(svc: S) -> SocketAddr
+where
+    S: tower::Service<http::Request<hyper::body::Incoming>, Response = http::Response<B>>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<tower_problem::BoxError>,
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<tower_problem::BoxError>,
+{
+    use hyper_util::rt::TokioIo;
+    use hyper_util::server::conn::auto;
+    use hyper_util::service::TowerToHyperService;
+
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let svc = TowerToHyperService::new(svc.clone());
+            tokio::spawn(async move {
+                let _ = auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
 // ---- a responder of one's own ----
 
 /// Answers gRPC requests its own way (`UNAVAILABLE`, a retry hint), and
@@ -316,9 +349,6 @@ impl tower_problem::ResponseForFailure<tower_problem::app::Failure> for OwnGrpcA
 
 #[tokio::test]
 async fn a_responder_of_ones_own_answers_grpc_requests_its_way() {
-    use hyper_util::rt::TokioIo;
-    use hyper_util::server::conn::auto;
-    use hyper_util::service::TowerToHyperService;
     use tower::ServiceBuilder;
     use tower_problem::app::AppErrorLayer;
 
@@ -331,18 +361,7 @@ async fn a_responder_of_ones_own_answers_grpc_requests_its_way() {
                 Ok::<_, std::convert::Infallible>(http::Response::new(Full::<Bytes>::default()))
             },
         ));
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let _server = tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let svc = TowerToHyperService::new(svc.clone());
-            tokio::spawn(async move {
-                let _ = auto::Builder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(stream), svc)
-                    .await;
-            });
-        }
-    });
+    let addr = serve_in_process(svc).await;
     let status = check_of(addr, check("")).await.unwrap_err();
     assert_eq!(status.code(), Code::Unavailable, "{status:?}");
     assert_eq!(status.message(), "try again later (panic)");
@@ -383,9 +402,6 @@ impl tower_problem::app::ProblemType for NoSuchService {
 
 #[tokio::test]
 async fn a_problem_type_answers_a_grpc_request_with_its_status_code() {
-    use hyper_util::rt::TokioIo;
-    use hyper_util::server::conn::auto;
-    use hyper_util::service::TowerToHyperService;
     use tower::ServiceBuilder;
     use tower_problem::app::AppErrorLayer;
 
@@ -396,18 +412,7 @@ async fn a_problem_type_answers_a_grpc_request_with_its_status_code() {
                 Err::<http::Response<Full<Bytes>>, _>(NoSuchService)
             },
         ));
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let _server = tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let svc = TowerToHyperService::new(svc.clone());
-            tokio::spawn(async move {
-                let _ = auto::Builder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(stream), svc)
-                    .await;
-            });
-        }
-    });
+    let addr = serve_in_process(svc).await;
     let status = check_of(addr, check("")).await.unwrap_err();
     // 404 is gRPC's NOT_FOUND; a 4xx's detail is the message.
     assert_eq!(status.code(), Code::NotFound, "{status:?}");
