@@ -1,17 +1,16 @@
-use std::error::Error;
 use std::fmt;
 
-use bytes::Bytes;
-use http::{Response, StatusCode};
+use http::StatusCode;
 use tower_layer::Layer;
 
 use super::failure::{Failure, Kind};
 use super::problem_type::{find, FindProblem, ProblemType};
 use super::service::AppErrorService;
+use crate::common::layer_parts::customisation_methods;
 use crate::common::layer_parts::LayerParts;
 use crate::common::report::OnFailure;
 use crate::common::settings::{common_builder_methods, flag_setter, CommonSettings};
-use crate::{Classify, DefaultClassifier, DefaultResponse, ResponseForFailure};
+use crate::{DefaultClassifier, DefaultResponse};
 
 /// Turns every panic and error of the service it wraps into a 500 with a
 /// problem+json body (and, when told, every error response of the stack
@@ -116,64 +115,23 @@ impl Default for AppErrorLayer {
 impl<C, R> AppErrorLayer<C, R> {
     common_builder_methods!();
 
-    /// Builds the failure responses with the closure `respond` instead of
-    /// the default problem+json: `|failure, request, problem|` (a
-    /// [`&Failure`](Failure), a [`&RequestContext`](crate::RequestContext)
-    /// and the default [`Problem`](crate::problem::Problem)), returning
-    /// anything `Into<Response<Bytes>>`; its argument types need no
-    /// annotation. A type of your own goes through
-    /// [`responder`](Self::responder).
-    ///
-    /// The responder is cloned into every request's future, as
-    /// [`ResponseForFailure`] says.
-    pub fn respond_with<F, T>(self, respond: F) -> AppErrorLayer<C, F>
-    where
-        F: Fn(&Failure, &crate::RequestContext, crate::problem::Problem) -> T
-            + Clone
-            + Send
-            + Sync
-            + 'static,
-        T: Into<Response<Bytes>>,
-    {
-        self.responder(respond)
-    }
-
-    /// Builds the failure responses with `responder`, a
-    /// [`ResponseForFailure`] of your own (which can answer gRPC requests
-    /// its own way too); a closure goes through
-    /// [`respond_with`](Self::respond_with).
-    pub fn responder<T: ResponseForFailure<Failure>>(self, responder: T) -> AppErrorLayer<C, T> {
-        AppErrorLayer {
-            parts: self.parts.with_respond(responder),
-        }
-    }
-
-    /// Classifies the errors of handlers and services with the closure
-    /// `classify` first, `|error| -> Option<Kind>` (the error a
-    /// `&(dyn Error + 'static)`, needing no annotation), asked of each level
-    /// of the error's chain, outermost first, falling back to the layer's
-    /// own rules where it names none. A [`Classify`] type of your own goes
-    /// through [`classifier`](Self::classifier).
-    ///
-    /// This is how a domain error returned through `?` (into a
-    /// [`HandlerError`](super::HandlerError), or as the service's error)
-    /// gets its status: a "no such order" classified as [`Kind::NotFound`]
-    /// is answered 404, a conflict as [`Kind::Conflict`] 409, with no
-    /// `IntoResponse` of your own. The answer is the kind's problem at the
-    /// kind's status; the error is logged, at `info` for a 4xx kind.
-    ///
-    /// The layer's own rules (feature `tower`): tower's
-    /// `timeout::error::Elapsed` anywhere in the chain is [`Kind::Timeout`],
-    /// `load_shed::error::Overloaded` [`Kind::Overloaded`] (both 503);
-    /// anything else is [`Kind::HandlerError`] (500).
-    ///
-    /// The classifier is cloned into every request's future, as the
-    /// responder is.
-    pub fn classify_with<F>(self, classify: F) -> AppErrorLayer<F, R>
-    where
-        F: Fn(&(dyn Error + 'static)) -> Option<Kind> + Clone + Send + Sync + 'static,
-    {
-        self.classifier(classify)
+    customisation_methods! {
+        AppErrorLayer,
+        respond: {},
+        classify: {
+        /// This is how a domain error returned through `?` (into a
+        /// [`HandlerError`](super::HandlerError), or as the service's error)
+        /// gets one of the crate's kinds: a "no such order" classified as
+        /// [`Kind::NotFound`] is answered 404, a conflict as [`Kind::Conflict`]
+        /// 409 (an error of the API's own problem type goes through
+        /// [`problem_type`](Self::problem_type)). The answer is the kind's problem at the
+        /// kind's status; the error is logged, at `info` for a 4xx kind.
+        ///
+        /// The layer's own rules (feature `tower`): tower's
+        /// `timeout::error::Elapsed` anywhere in the chain is [`Kind::Timeout`],
+        /// `load_shed::error::Overloaded` [`Kind::Overloaded`] (both 503);
+        /// anything else is [`Kind::HandlerError`] (500).
+        },
     }
 
     /// Answers errors of type `T` (at any level of an error's chain, asked
@@ -188,14 +146,6 @@ impl<C, R> AppErrorLayer<C, R> {
             .problem_types
             .push(find::<T>);
         self
-    }
-
-    /// Classifies with `classifier`, a [`Classify`] of your own, as
-    /// [`classify_with`](Self::classify_with) does with a closure.
-    pub fn classifier<C2: Classify<Kind>>(self, classifier: C2) -> AppErrorLayer<C2, R> {
-        AppErrorLayer {
-            parts: self.parts.with_classify(classifier),
-        }
     }
 
     flag_setter! {

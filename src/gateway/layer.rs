@@ -7,10 +7,11 @@ use tower_layer::Layer;
 use super::failure::{Failure, Kind};
 use super::proxy_status::serialize_name;
 use super::service::GatewayErrorService;
+use crate::common::layer_parts::customisation_methods;
 use crate::common::layer_parts::LayerParts;
 use crate::common::report::OnFailure;
 use crate::common::settings::{common_builder_methods, flag_setter, CommonSettings};
-use crate::{Classify, DefaultClassifier, DefaultResponse, ResponseForFailure};
+use crate::{DefaultClassifier, DefaultResponse};
 
 /// The default head timeout: 30 seconds.
 pub const DEFAULT_HEAD_TIMEOUT: Duration = Duration::from_secs(30);
@@ -142,113 +143,62 @@ impl Default for GatewayErrorLayer {
 impl<C, R> GatewayErrorLayer<C, R> {
     common_builder_methods!();
 
-    /// Builds the failure responses with the closure `respond` instead of
-    /// the default problem+json: `|failure, request, problem|` (a
-    /// [`&Failure`](Failure), a [`&RequestContext`](crate::RequestContext)
-    /// and the default [`Problem`](crate::problem::Problem)), returning
-    /// anything `Into<Response<Bytes>>`; its argument types need no
-    /// annotation. A type of your own goes through
-    /// [`responder`](Self::responder).
-    ///
-    /// The layer then adds `Proxy-Status` (unless the response has one),
-    /// `Retry-After` where configured, and `Content-Length`. The responder
-    /// is cloned into every request's future, as [`ResponseForFailure`]
-    /// says.
-    pub fn respond_with<F, T>(self, respond: F) -> GatewayErrorLayer<C, F>
-    where
-        F: Fn(&Failure, &crate::RequestContext, crate::problem::Problem) -> T
-            + Clone
-            + Send
-            + Sync
-            + 'static,
-        T: Into<http::Response<bytes::Bytes>>,
-    {
-        self.responder(respond)
-    }
-
-    /// Builds the failure responses with `responder`, a
-    /// [`ResponseForFailure`] of your own (which can answer gRPC requests
-    /// its own way too); a closure goes through
-    /// [`respond_with`](Self::respond_with).
-    pub fn responder<R2: ResponseForFailure<Failure>>(
-        self,
-        responder: R2,
-    ) -> GatewayErrorLayer<C, R2> {
-        GatewayErrorLayer {
-            parts: self.parts.with_respond(responder),
-        }
-    }
-
-    /// Classifies upstream errors with the closure `classify` first,
-    /// `|error| -> Option<Kind>` (the error a `&(dyn Error + 'static)`,
-    /// needing no annotation), asked of each level of the error's chain,
-    /// outermost first (an `io::Error` under hyper-util's is asked about
-    /// too), falling back to the layer's own rules where it names none. A
-    /// [`Classify`] type of your own goes through
-    /// [`classifier`](Self::classifier). The same classifier is what
-    /// `RetryNeverSent::classify_with` takes (feature `tower`).
-    ///
-    /// The layer asks only about errors of the response head: a failure of
-    /// the client's request body is recognised before it (as
-    /// [`Kind::RequestBodyError`]), and errors of the upstream's response
-    /// body are classified by the layer's rules, for the logs.
-    ///
-    /// The layer's own rules read the error's `source()` chain for what hyper 1,
-    /// hyper-util's legacy client, tokio, tower and std report:
-    ///
-    /// | found in the chain | kind |
-    /// |---|---|
-    /// | no level below, but a level of a type none of these rules know whose text starts as hyper-util's `dns error` or std's resolver error (`failed to lookup address information`) does: best effort, by text | [`Kind::DnsError`] |
-    /// | `io::ErrorKind::ConnectionRefused` | [`Kind::ConnectionRefused`] |
-    /// | `io::ErrorKind::HostUnreachable`, `NetworkUnreachable` | [`Kind::DestinationIpUnroutable`] |
-    /// | `io::ErrorKind::TimedOut` (hyper-util's connect timeout) | [`Kind::ConnectionTimeout`] |
-    /// | tokio's or tower's `Elapsed` (a timeout around the client), `hyper::Error::is_timeout` | [`Kind::HttpResponseTimeout`] |
-    /// | `io::ErrorKind::ConnectionReset`, `ConnectionAborted`, `BrokenPipe` | [`Kind::ConnectionTerminated`] |
-    /// | `hyper::Error::is_incomplete_message`, `io::ErrorKind::UnexpectedEof` | [`Kind::HttpResponseIncomplete`] |
-    /// | `hyper::Error::is_parse` ("message head is too large") | [`Kind::HttpResponseHeaderSectionSize`] |
-    /// | any other `hyper::Error::is_parse` (status line, header, version, conflicting `Content-Length`) | [`Kind::HttpProtocolError`] |
-    /// | tower's `load_shed` `Overloaded` (feature `tower`) | [`Kind::ConnectionLimitReached`] |
-    /// | anything else | [`Kind::ProxyInternalError`] |
-    ///
-    /// The first level whose type tells decides, outermost first; only when
-    /// none does is the text of the levels of other types read (a name lookup
-    /// fails with no typed cause under it). The walk looks inside an
-    /// `io::Error` at the error it wraps, which its `source()` skips (so std's
-    /// resolver error is read by its text at the level it wraps).
-    /// With the `hyper-util` feature, a timeout under an error that
-    /// hyper-util's client reports as `is_connect()` is a connection timeout,
-    /// and any other is a response timeout; every `is_connect()` error also
-    /// marks the request as never sent ([`Failure::is_request_never_sent`]).
-    ///
-    /// [`Failure::is_request_never_sent`]: super::Failure::is_request_never_sent
-    /// [`Kind::DnsError`]: super::Kind::DnsError
-    /// [`Kind::ConnectionRefused`]: super::Kind::ConnectionRefused
-    /// [`Kind::DestinationIpUnroutable`]: super::Kind::DestinationIpUnroutable
-    /// [`Kind::ConnectionTimeout`]: super::Kind::ConnectionTimeout
-    /// [`Kind::HttpResponseTimeout`]: super::Kind::HttpResponseTimeout
-    /// [`Kind::ConnectionTerminated`]: super::Kind::ConnectionTerminated
-    /// [`Kind::HttpResponseIncomplete`]: super::Kind::HttpResponseIncomplete
-    /// [`Kind::HttpResponseHeaderSectionSize`]: super::Kind::HttpResponseHeaderSectionSize
-    /// [`Kind::HttpProtocolError`]: super::Kind::HttpProtocolError
-    /// [`Kind::ConnectionLimitReached`]: super::Kind::ConnectionLimitReached
-    /// [`Kind::ProxyInternalError`]: super::Kind::ProxyInternalError
-    /// [`Kind::RequestBodyError`]: super::Kind::RequestBodyError
-    ///
-    /// The classifier is cloned into every request's future, as the
-    /// responder is.
-    pub fn classify_with<F>(self, classify: F) -> GatewayErrorLayer<F, R>
-    where
-        F: Fn(&(dyn std::error::Error + 'static)) -> Option<Kind> + Clone + Send + Sync + 'static,
-    {
-        self.classifier(classify)
-    }
-
-    /// Classifies with `classifier`, a [`Classify`] of your own, as
-    /// [`classify_with`](Self::classify_with) does with a closure.
-    pub fn classifier<C2: Classify<Kind>>(self, classifier: C2) -> GatewayErrorLayer<C2, R> {
-        GatewayErrorLayer {
-            parts: self.parts.with_classify(classifier),
-        }
+    customisation_methods! {
+        GatewayErrorLayer,
+        respond: {
+        /// The layer then adds `Proxy-Status` (unless the response has one),
+        /// `Retry-After` where configured, and `Content-Length`.
+        },
+        classify: {
+        /// The same classifier is what `RetryNeverSent::classify_with`
+        /// takes (feature `tower`).
+        ///
+        /// The layer asks only about errors of the response head: a failure of
+        /// the client's request body is recognised before it (as
+        /// [`Kind::RequestBodyError`]), and errors of the upstream's response
+        /// body are classified by the layer's rules, for the logs.
+        ///
+        /// The layer's own rules read the error's `source()` chain for what hyper 1,
+        /// hyper-util's legacy client, tokio, tower and std report:
+        ///
+        /// | found in the chain | kind |
+        /// |---|---|
+        /// | no level below, but a level of a type none of these rules know whose text starts as hyper-util's `dns error` or std's resolver error (`failed to lookup address information`) does: best effort, by text | [`Kind::DnsError`] |
+        /// | `io::ErrorKind::ConnectionRefused` | [`Kind::ConnectionRefused`] |
+        /// | `io::ErrorKind::HostUnreachable`, `NetworkUnreachable` | [`Kind::DestinationIpUnroutable`] |
+        /// | `io::ErrorKind::TimedOut` (hyper-util's connect timeout) | [`Kind::ConnectionTimeout`] |
+        /// | tokio's or tower's `Elapsed` (a timeout around the client), `hyper::Error::is_timeout` | [`Kind::HttpResponseTimeout`] |
+        /// | `io::ErrorKind::ConnectionReset`, `ConnectionAborted`, `BrokenPipe` | [`Kind::ConnectionTerminated`] |
+        /// | `hyper::Error::is_incomplete_message`, `io::ErrorKind::UnexpectedEof` | [`Kind::HttpResponseIncomplete`] |
+        /// | `hyper::Error::is_parse` ("message head is too large") | [`Kind::HttpResponseHeaderSectionSize`] |
+        /// | any other `hyper::Error::is_parse` (status line, header, version, conflicting `Content-Length`) | [`Kind::HttpProtocolError`] |
+        /// | tower's `load_shed` `Overloaded` (feature `tower`) | [`Kind::ConnectionLimitReached`] |
+        /// | anything else | [`Kind::ProxyInternalError`] |
+        ///
+        /// The first level whose type tells decides, outermost first; only when
+        /// none does is the text of the levels of other types read (a name lookup
+        /// fails with no typed cause under it). The walk looks inside an
+        /// `io::Error` at the error it wraps, which its `source()` skips (so std's
+        /// resolver error is read by its text at the level it wraps).
+        /// With the `hyper-util` feature, a timeout under an error that
+        /// hyper-util's client reports as `is_connect()` is a connection timeout,
+        /// and any other is a response timeout; every `is_connect()` error also
+        /// marks the request as never sent ([`Failure::is_request_never_sent`]).
+        ///
+        /// [`Failure::is_request_never_sent`]: super::Failure::is_request_never_sent
+        /// [`Kind::DnsError`]: super::Kind::DnsError
+        /// [`Kind::ConnectionRefused`]: super::Kind::ConnectionRefused
+        /// [`Kind::DestinationIpUnroutable`]: super::Kind::DestinationIpUnroutable
+        /// [`Kind::ConnectionTimeout`]: super::Kind::ConnectionTimeout
+        /// [`Kind::HttpResponseTimeout`]: super::Kind::HttpResponseTimeout
+        /// [`Kind::ConnectionTerminated`]: super::Kind::ConnectionTerminated
+        /// [`Kind::HttpResponseIncomplete`]: super::Kind::HttpResponseIncomplete
+        /// [`Kind::HttpResponseHeaderSectionSize`]: super::Kind::HttpResponseHeaderSectionSize
+        /// [`Kind::HttpProtocolError`]: super::Kind::HttpProtocolError
+        /// [`Kind::ConnectionLimitReached`]: super::Kind::ConnectionLimitReached
+        /// [`Kind::ProxyInternalError`]: super::Kind::ProxyInternalError
+        /// [`Kind::RequestBodyError`]: super::Kind::RequestBodyError
+        },
     }
 
     /// How long the upstream may take to send its response head, from the
