@@ -9,6 +9,7 @@
 
 mod gateway_support;
 mod h2_upstream;
+mod support;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -217,46 +218,17 @@ impl Service<Uri> for CountingConnector {
     }
 }
 
-thread_local! {
-    /// Where this thread's log lines go: each test runs on a runtime of
-    /// its own thread, so its lines are its own.
-    static LINES: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
 /// The ERROR lines of the events recorded while `f` runs on this thread.
-/// One global subscriber for every test: scoped ones would race over
-/// tracing's cached interest of each call site.
 async fn error_lines<F: Future>(f: F) -> (F::Output, Vec<String>) {
-    static GLOBAL: std::sync::Once = std::sync::Once::new();
-    GLOBAL.call_once(|| {
-        tracing_subscriber::fmt()
-            .with_ansi(false)
-            .with_max_level(tracing::Level::DEBUG)
-            .with_writer(|| ThreadLines)
-            .init();
-    });
-    LINES.with(|lines| lines.borrow_mut().clear());
+    let (logs, _guard) = support::Logs::capture();
     let output = f.await;
-    let text = LINES.with(|lines| String::from_utf8(lines.take()).unwrap());
-    let errors = text
+    let errors = logs
+        .text()
         .lines()
         .filter(|line| line.contains("ERROR"))
         .map(str::to_owned)
         .collect();
     (output, errors)
-}
-
-struct ThreadLines;
-
-impl std::io::Write for ThreadLines {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        LINES.with(|lines| lines.borrow_mut().extend_from_slice(buf));
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 fn get(authority: &str) -> Request<Full<Bytes>> {
