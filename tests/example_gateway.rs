@@ -24,7 +24,7 @@ use tokio::net::{TcpListener, TcpStream};
 
 const BOUND: Duration = Duration::from_secs(5);
 
-use example_support::Example;
+use example_support::{answer_to, Example};
 
 async fn start_example(upstream: &str) -> Example {
     start_example_with(upstream, &[]).await
@@ -416,18 +416,6 @@ async fn out_of_file_descriptors_the_gateway_backs_off_and_recovers() {
     )
     .await;
     assert_eq!(status, "HTTP/1.1 200 OK");
-}
-
-/// Sends `raw` on a fresh connection and reads the whole answer.
-async fn answer_to(addr: SocketAddr, raw: &[u8]) -> String {
-    let mut stream = TcpStream::connect(addr).await.unwrap();
-    stream.write_all(raw).await.unwrap();
-    let mut answer = Vec::new();
-    tokio::time::timeout(BOUND, stream.read_to_end(&mut answer))
-        .await
-        .expect("an answer in time")
-        .unwrap();
-    String::from_utf8_lossy(&answer).into_owned()
 }
 
 #[tokio::test]

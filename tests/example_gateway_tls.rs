@@ -8,18 +8,13 @@ mod example_support;
 mod tls_upstream;
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use rustls::version::TLS13;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 use tls_upstream::{
     ca, closes_mid_handshake, leaf, plain_http, tls_upstream,
     tls_upstream_requiring_a_client_certificate, VALID,
 };
-
-const BOUND: Duration = Duration::from_secs(10);
 
 /// The answer the example gateway gives for `GET /` with `upstream` at
 /// `https://localhost:PORT`, trusting the PEM file `ca`: its head, and its
@@ -35,17 +30,8 @@ async fn through_the_example(upstream: SocketAddr, ca: &std::path::Path) -> (Str
         ],
     )
     .await;
-    let mut stream = TcpStream::connect(example.addr).await.unwrap();
-    stream
-        .write_all(b"GET / HTTP/1.1\r\nHost: gateway\r\nConnection: close\r\n\r\n")
-        .await
-        .unwrap();
-    let mut answer = Vec::new();
-    tokio::time::timeout(BOUND, stream.read_to_end(&mut answer))
-        .await
-        .expect("answered in time")
-        .unwrap();
-    let answer = String::from_utf8(answer).unwrap();
+    let get = b"GET / HTTP/1.1\r\nHost: gateway\r\nConnection: close\r\n\r\n";
+    let answer = example_support::answer_to(example.addr, get).await;
     let (head, body) = answer.split_once("\r\n\r\n").expect("a head and a body");
     (head.to_ascii_lowercase(), body.to_owned())
 }

@@ -61,22 +61,10 @@ async fn server(name: &str, env: &[(&str, &str)]) -> (Example, Option<Example>) 
     }
 }
 
-/// Sends `raw` on `stream` and reads until the server closes it.
-async fn exchange(stream: &mut TcpStream, raw: &str) -> String {
-    stream.write_all(raw.as_bytes()).await.unwrap();
-    let mut answer = Vec::new();
-    tokio::time::timeout(BOUND, stream.read_to_end(&mut answer))
-        .await
-        .expect("the server closes the connection in time")
-        .unwrap();
-    String::from_utf8_lossy(&answer).into_owned()
-}
-
 /// `GET path` on a fresh connection, closed after the answer.
 async fn get(addr: SocketAddr, path: &str) -> String {
-    let mut stream = TcpStream::connect(addr).await.unwrap();
     let raw = format!("GET {path} HTTP/1.1\r\nHost: example\r\nConnection: close\r\n\r\n");
-    exchange(&mut stream, &raw).await
+    example_support::answer_to(addr, raw.as_bytes()).await
 }
 
 /// How long the server took to close `stream`, reading (and dropping)

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
 /// How long an example may take to start.
 const START: Duration = Duration::from_secs(5);
@@ -123,4 +123,17 @@ async fn start_with_stderr(name: &str, env: &[(&str, &str)], stderr: Stdio) -> E
         .parse()
         .unwrap();
     Example { child, addr }
+}
+
+/// Sends `raw` on a fresh connection to `addr` and reads the whole answer,
+/// until the server closes the connection (at most 5 s).
+pub async fn answer_to(addr: SocketAddr, raw: &[u8]) -> String {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(raw).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut answer))
+        .await
+        .expect("an answer in time")
+        .unwrap();
+    String::from_utf8_lossy(&answer).into_owned()
 }
