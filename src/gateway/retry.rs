@@ -197,11 +197,12 @@ where
             return Some(tokio::time::sleep(wait));
         }
         if self.attempts > 1 {
-            let error = std::mem::replace(error, Box::new(Attempts::PLACEHOLDER));
-            *result = Err(Box::new(Attempts {
+            // Moved out for the wrapper, which then takes its place.
+            let last = std::mem::replace(error, BoxError::from(""));
+            *error = Box::new(Attempts {
                 count: self.attempts,
-                error: Some(error),
-            }));
+                error: last,
+            });
         }
         None
     }
@@ -236,16 +237,10 @@ impl<C> fmt::Debug for RetryNeverSent<C> {
 #[derive(Debug)]
 pub(super) struct Attempts {
     count: u32,
-    error: Option<BoxError>,
+    error: BoxError,
 }
 
 impl Attempts {
-    /// What stands in the result for the moment the error is moved out.
-    const PLACEHOLDER: Attempts = Attempts {
-        count: 0,
-        error: None,
-    };
-
     /// `error` and the attempts it carries, if it is one.
     #[inline]
     pub(super) fn unwrap(error: BoxError) -> (BoxError, Option<u32>) {
@@ -253,10 +248,7 @@ impl Attempts {
             return (error, None);
         }
         match error.downcast::<Attempts>() {
-            Ok(mut attempts) => match attempts.error.take() {
-                Some(error) => (error, Some(attempts.count)),
-                None => (attempts, None),
-            },
+            Ok(attempts) => (attempts.error, Some(attempts.count)),
             Err(error) => (error, None),
         }
     }
@@ -270,8 +262,6 @@ impl fmt::Display for Attempts {
 
 impl Error for Attempts {
     fn source(&self) -> Option<&(dyn Error + 'static)> {
-        self.error
-            .as_deref()
-            .map(|error| error as &(dyn Error + 'static))
+        Some(&*self.error)
     }
 }
