@@ -185,6 +185,39 @@ fn app(layer: AppErrorLayer<fn(&(dyn Error + 'static)) -> Option<Kind>>) -> Rout
             get(|| async { plain(StatusCode::BAD_REQUEST, LONG_TEXT) }),
         )
         .route(
+            "/shipped",
+            get(|| async {
+                let body = json!({
+                    "error": "order 2 shipped",
+                    "code": "E42",
+                    "retry": false,
+                    "items": [1, 2],
+                    "status": "shipped",
+                    "kind": "order",
+                    "x-y": 1,
+                });
+                (StatusCode::CONFLICT, Json(body))
+            }),
+        )
+        .route(
+            "/broken-json",
+            get(|| async {
+                let body = json!({"error": "database down", "table": "orders"});
+                (StatusCode::SERVICE_UNAVAILABLE, Json(body))
+            }),
+        )
+        .route(
+            "/big-json",
+            get(|| async {
+                let body = json!({ "error": "x".repeat(16 * 1024) });
+                (StatusCode::BAD_REQUEST, Json(body))
+            }),
+        )
+        .route(
+            "/json-array",
+            get(|| async { (StatusCode::BAD_REQUEST, Json(json!(["not", "an object"]))) }),
+        )
+        .route(
             "/streamed",
             get(|| async {
                 // A 4xx body with no known length: not read.
@@ -380,8 +413,77 @@ async fn the_headers_a_status_needs_stay() {
     assert_eq!(reply.header("content-range"), Some("bytes */42"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "current_thread")]
+async fn a_handlers_json_4xx_keeps_its_members() {
+    let (logs, _guard) = Logs::capture();
+    let addr = serve_router(app(every_error())).await;
+    let reply = h1(addr, request(Method::GET, "/shipped", &[])).await;
+    let problem = assert_status_problem(&reply, StatusCode::CONFLICT, "conflict");
+    assert_eq!(problem["error"], "order 2 shipped", "{problem}");
+    assert_eq!(problem["code"], "E42");
+    assert_eq!(problem["retry"], false);
+    assert_eq!(problem["items"], json!([1, 2]));
+    // Names the problem cannot take at its top level are kept, together.
+    assert_eq!(
+        problem["original"],
+        json!({"status": "shipped", "kind": "order", "x-y": 1}),
+        "{problem}"
+    );
+    assert_eq!(problem["status"], 409);
+    // Carried, so nothing was dropped: no warning.
+    assert!(logs.lines_with(&["dropped"]).is_empty(), "{}", logs.text());
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_json_body_not_carried_is_said_in_the_line() {
+    let (logs, _guard) = Logs::capture();
+    let addr = serve_router(app(every_error())).await;
+
+    // A 5xx's members may tell internals: only with `expose_details`.
+    let reply = h1(addr, request(Method::GET, "/broken-json", &[])).await;
+    let problem = assert_status_problem(
+        &reply,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "service_unavailable",
+    );
+    assert!(problem.get("error").is_none(), "{problem}");
+    let lines = logs
+        .wait_for(&[
+            "ERROR",
+            "its content dropped",
+            "content_type=\"application/json\"",
+            "length=42",
+        ])
+        .await;
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(!lines[0].contains("database down"), "{lines:?}");
+
+    // Over 16 KiB, and a JSON value that is no object: replaced, with a warning.
+    let reply = h1(addr, request(Method::GET, "/big-json", &[])).await;
+    let problem = assert_status_problem(&reply, StatusCode::BAD_REQUEST, "bad_request");
+    assert!(problem.get("error").is_none(), "{problem}");
+    logs.wait_for(&[" WARN ", "its content dropped", "length=16396"])
+        .await;
+    let reply = h1(addr, request(Method::GET, "/json-array", &[])).await;
+    assert_status_problem(&reply, StatusCode::BAD_REQUEST, "bad_request");
+    logs.wait_for(&[" WARN ", "its content dropped", "length=19"])
+        .await;
+
+    let exposed = every_error().expose_details(true);
+    let addr = serve_router(app(exposed)).await;
+    let reply = h1(addr, request(Method::GET, "/broken-json", &[])).await;
+    let problem = assert_status_problem(
+        &reply,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "service_unavailable",
+    );
+    assert_eq!(problem["error"], "database down", "{problem}");
+    assert_eq!(problem["table"], "orders");
+}
+
+#[tokio::test(flavor = "current_thread")]
 async fn problems_of_the_app_pass_and_unread_bodies_say_nothing() {
+    let (logs, _guard) = Logs::capture();
     let addr = serve_router(app(every_error())).await;
 
     let reply = h1(addr, request(Method::GET, "/own-problem", &[])).await;
@@ -396,6 +498,19 @@ async fn problems_of_the_app_pass_and_unread_bodies_say_nothing() {
     let problem = assert_status_problem(&reply, StatusCode::BAD_REQUEST, "bad_request");
     assert!(problem.get("detail").is_none(), "{problem}");
     assert!(!reply.text().contains("part"));
+    // The log says what was dropped, its length where known.
+    let long = format!("length={}", LONG_TEXT.len());
+    logs.wait_for(&[
+        " WARN ",
+        "its content dropped",
+        "content_type=\"text/plain\"",
+        &long,
+    ])
+    .await;
+    let lines = logs
+        .wait_for(&[" WARN ", "its content dropped", "path=\"/streamed\""])
+        .await;
+    assert!(!lines[0].contains("length="), "{lines:?}");
 }
 
 #[tokio::test]

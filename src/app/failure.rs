@@ -6,10 +6,12 @@ use std::sync::Arc;
 
 use http::StatusCode;
 
+use super::intercept::ReplacedBody;
 use super::problem_type::DomainProblem;
 use crate::common::error_chain::ErrorChain;
 use crate::common::kind_table::{kinds, LayerFailure};
 use crate::common::panic::Payload;
+use crate::problem::ExtensionValue;
 use crate::BoxError;
 
 kinds! {
@@ -222,10 +224,11 @@ enum Cause {
         domain: Option<Arc<DomainProblem>>,
     },
     /// An error response of the inner stack whose body the layer replaced,
-    /// and the body's text if it was read.
+    /// and what it kept of the body, if it had any: behind one pointer, as
+    /// `origin` is.
     Replaced {
         status: StatusCode,
-        text: Option<Box<str>>,
+        body: Option<Box<ReplacedBody>>,
     },
 }
 
@@ -299,11 +302,22 @@ impl Failure {
         }
     }
 
-    /// The response of `status` whose body the layer replaced, with the
-    /// body's text if it was read.
-    pub(super) fn replaced(status: StatusCode, text: Option<Box<str>>) -> Self {
+    /// The response of `status` whose body the layer replaced, with what
+    /// it kept of the body.
+    pub(super) fn replaced(status: StatusCode, body: Option<ReplacedBody>) -> Self {
         Self {
-            cause: Cause::Replaced { status, text },
+            cause: Cause::Replaced {
+                status,
+                body: body.map(Box::new),
+            },
+        }
+    }
+
+    /// What the layer kept of the replaced response's body, if it had one.
+    pub(super) fn replaced_body(&self) -> Option<&ReplacedBody> {
+        match &self.cause {
+            Cause::Replaced { body, .. } => body.as_deref(),
+            _ => None,
         }
     }
 
@@ -409,8 +423,8 @@ impl Failure {
     /// `text/plain` body of at most 1 KiB, ready at once (axum's
     /// rejections are).
     pub fn replaced_text(&self) -> Option<&str> {
-        match &self.cause {
-            Cause::Replaced { text, .. } => text.as_deref(),
+        match self.replaced_body()? {
+            ReplacedBody::Text(text) => Some(text),
             _ => None,
         }
     }
@@ -461,7 +475,7 @@ impl Failure {
             } => Some(format!("{message} (at {})", origin.location)),
             Cause::Panic { message, .. } => Some(message.to_string()),
             Cause::Error { report, .. } => Some(ErrorChain(&*report.error).to_string()),
-            Cause::Replaced { text, .. } => text.as_deref().map(str::to_owned),
+            Cause::Replaced { .. } => self.replaced_text().map(str::to_owned),
         }
     }
 }
@@ -489,8 +503,15 @@ impl LayerFailure for Failure {
         self.domain().is_some()
     }
 
-    fn members(&self) -> &[(&'static str, crate::problem::ExtensionValue)] {
-        self.domain().map_or(&[], |domain| &domain.members)
+    fn add_members(&self, extensions: &mut Vec<(Cow<'static, str>, ExtensionValue)>) {
+        if let Some(domain) = self.domain() {
+            let members = domain.members.iter();
+            extensions.extend(members.map(|(name, value)| (Cow::Borrowed(*name), value.clone())));
+        }
+        #[cfg(feature = "serde")]
+        if let Some(ReplacedBody::Members(members)) = self.replaced_body() {
+            extensions.extend(members.iter().cloned());
+        }
     }
 
     fn status(&self) -> StatusCode {
@@ -515,7 +536,7 @@ impl fmt::Debug for Failure {
                     &origin.as_ref().is_some_and(|o| o.backtrace.is_some()),
                 ),
             Cause::Error { report, .. } => debug.field("error", &report.error),
-            Cause::Replaced { status, text } => debug.field("status", status).field("text", text),
+            Cause::Replaced { status, body } => debug.field("status", status).field("body", body),
         };
         debug.finish()
     }

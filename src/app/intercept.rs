@@ -1,6 +1,9 @@
 //! Replacing the error responses of the inner stack with the layer's
 //! problem.
 
+#[cfg(feature = "serde")]
+use std::borrow::Cow;
+use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -13,6 +16,8 @@ use super::failure::{Failure, Kind};
 use super::future::HandlerCall;
 use crate::common::panic::catch;
 use crate::common::responder::keep_replaced;
+#[cfg(feature = "serde")]
+use crate::problem::ExtensionValue;
 use crate::problem::PROBLEM_JSON;
 use crate::{Classify, ResponseForFailure};
 
@@ -48,8 +53,11 @@ where
         },
         None if call.parts.settings.intercepts(res.status()) && !is_problem_json(res.headers()) => {
             let (parts, body) = res.into_parts();
-            let text = read_text(&parts.headers, body, cx);
-            let failure = Failure::replaced(parts.status, text);
+            // A 5xx's members may tell internals, as its error would.
+            let carry_members =
+                parts.status.is_client_error() || call.parts.settings.common.expose_details;
+            let kept = ReplacedBody::read(&parts.headers, body, cx, carry_members);
+            let failure = Failure::replaced(parts.status, kept);
             return replace_body(parts, failure, call);
         }
         None => return res.map(|body| AppBody::new(body, guard, grpc)),
@@ -59,49 +67,152 @@ where
     replace_body(parts, failure, call)
 }
 
-/// The most of a replaced body's text the layer reads.
-const MAX_TEXT: u64 = 1024;
+/// What the layer kept of a replaced response's body.
+#[derive(Clone, Debug)]
+pub(super) enum ReplacedBody {
+    /// A `text/plain` body's text, trimmed: for `detail` and the log line.
+    Text(Box<str>),
+    /// A JSON object's members, carried into the problem: each as an
+    /// extension member of its own, but those whose names the problem
+    /// cannot take (a standard member's, the layer's own, one RFC 9457
+    /// §3.2 advises against), which go together under `original`.
+    #[cfg(feature = "serde")]
+    Members(Vec<(Cow<'static, str>, ExtensionValue)>),
+    /// A body the problem does not carry: its media type and length, so
+    /// that the log line says what was dropped.
+    Dropped {
+        content_type: Option<Box<str>>,
+        length: Option<u64>,
+    },
+}
 
-/// The text of a `text/plain` body of at most [`MAX_TEXT`] bytes, if every
-/// frame of it is ready at once: an error response's body is not waited
-/// for (nor is any of it kept when it is not all there). The body is
-/// dropped either way, its panics caught.
-fn read_text<B>(headers: &HeaderMap, body: B, cx: &mut Context<'_>) -> Option<Box<str>>
+/// The most of a `text/plain` body the layer reads.
+const MAX_TEXT: u64 = 1024;
+/// The most of an `application/json` body the layer reads.
+#[cfg(feature = "serde")]
+const MAX_JSON: u64 = 16 * 1024;
+
+impl ReplacedBody {
+    /// What to keep of `body`, `None` if it is empty: the text of a
+    /// `text/plain` body of at most [`MAX_TEXT`] bytes, the members of a
+    /// JSON object of at most `MAX_JSON` bytes (with `carry_members` and
+    /// the `serde` feature), if its length is known within that bound and
+    /// every frame is ready at once. An error
+    /// response's body is not waited for: axum's `Json`, its rejections
+    /// and any buffered body are all there with the head. The body is
+    /// dropped either way, its panics caught.
+    fn read<B>(
+        headers: &HeaderMap,
+        body: B,
+        cx: &mut Context<'_>,
+        carry_members: bool,
+    ) -> Option<Self>
+    where
+        B: Body<Data = Bytes>,
+    {
+        let hint = body.size_hint();
+        let plain = has_media_type(headers, b"text/plain");
+        #[cfg(feature = "serde")]
+        let json = carry_members && has_media_type(headers, b"application/json");
+        #[cfg(not(feature = "serde"))]
+        let json = {
+            let _ = carry_members;
+            false
+        };
+        let limit = match (plain, json) {
+            (true, _) => MAX_TEXT,
+            #[cfg(feature = "serde")]
+            (false, true) => MAX_JSON,
+            _ => 0,
+        };
+        let mut read = None;
+        let mut empty = hint.upper() == Some(0);
+        let _dropped = catch(|| {
+            let body = std::pin::pin!(body);
+            empty = empty || body.is_end_stream();
+            if !empty && hint.upper().is_some_and(|upper| upper <= limit) {
+                read = read_ready(body, cx, limit);
+            }
+        });
+        let kept = match read {
+            Some(bytes) if bytes.is_empty() => return None,
+            Some(bytes) if plain => text(bytes),
+            #[cfg(feature = "serde")]
+            Some(bytes) => members(&bytes).map(Self::Members),
+            _ if empty => return None,
+            _ => None,
+        };
+        // A whitespace-only text is no content: nothing was dropped.
+        if let Some(Self::Text(text)) = &kept {
+            if text.is_empty() {
+                return None;
+            }
+        }
+        kept.or_else(|| {
+            let content_type = headers.get(header::CONTENT_TYPE);
+            Some(Self::Dropped {
+                content_type: content_type
+                    .and_then(|value| value.to_str().ok())
+                    .map(Into::into),
+                length: hint.exact(),
+            })
+        })
+    }
+}
+
+/// The body's bytes if every frame of it is ready now and they are at most
+/// `limit`; `None` otherwise.
+fn read_ready<B>(mut body: Pin<&mut B>, cx: &mut Context<'_>, limit: u64) -> Option<Vec<u8>>
 where
     B: Body<Data = Bytes>,
 {
-    let plain = has_media_type(headers, b"text/plain");
-    let small = body
-        .size_hint()
-        .upper()
-        .is_some_and(|upper| upper <= MAX_TEXT);
-    let mut text = None;
-    let _dropped = catch(|| {
-        let mut body = std::pin::pin!(body);
-        if !(plain && small) {
-            return;
-        }
-        let mut buf = Vec::new();
-        loop {
-            match body.as_mut().poll_frame(cx) {
-                Poll::Ready(Some(Ok(frame))) => {
-                    if let Ok(data) = frame.into_data() {
-                        if buf.len() + data.len() > MAX_TEXT as usize {
-                            return;
-                        }
-                        buf.extend_from_slice(&data);
+    let mut buf = Vec::new();
+    loop {
+        match body.as_mut().poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Ok(data) = frame.into_data() {
+                    if (buf.len() + data.len()) as u64 > limit {
+                        return None;
                     }
+                    buf.extend_from_slice(&data);
                 }
-                Poll::Ready(None) => break,
-                Poll::Ready(Some(Err(_))) | Poll::Pending => return,
             }
+            Poll::Ready(None) => return Some(buf),
+            Poll::Ready(Some(Err(_))) | Poll::Pending => return None,
         }
-        text = String::from_utf8(buf)
-            .ok()
-            .filter(|text| !text.trim().is_empty())
-            .map(|text| text.trim().into());
-    });
-    text
+    }
+}
+
+/// The text, trimmed, if it is UTF-8.
+fn text(bytes: Vec<u8>) -> Option<ReplacedBody> {
+    let text = String::from_utf8(bytes).ok()?;
+    Some(ReplacedBody::Text(text.trim().into()))
+}
+
+/// The members of a JSON object, as [`ReplacedBody::Members`] says; `None`
+/// for anything but an object.
+#[cfg(feature = "serde")]
+fn members(bytes: &[u8]) -> Option<Vec<(Cow<'static, str>, ExtensionValue)>> {
+    let object: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(bytes).ok()?;
+    let mut members = Vec::with_capacity(object.len());
+    let mut original = serde_json::Map::new();
+    for (name, value) in object {
+        let own = matches!(name.as_str(), "kind" | "request_id" | "original");
+        if own || !crate::problem::is_extension_name(&name) {
+            original.insert(name, value);
+        } else if let Ok(value) = ExtensionValue::from_value(value) {
+            members.push((Cow::Owned(name), value));
+        }
+    }
+    if !original.is_empty() {
+        let original = ExtensionValue::from_value(serde_json::Value::Object(original));
+        members.extend(
+            original
+                .ok()
+                .map(|value| (Cow::Borrowed("original"), value)),
+        );
+    }
+    Some(members)
 }
 
 /// The failure response, with the replaced response's other headers and

@@ -196,6 +196,17 @@ impl<C, R> AppErrorLayer<C, R> {
     /// The text of a replaced 4xx body goes into `detail`
     /// ([`client_error_detail`](Self::client_error_detail)); a 5xx's goes
     /// to the log only.
+    ///
+    /// With the `serde` feature, a handler's `application/json` 4xx body
+    /// (`409 {"error":"order 2 shipped","code":"E42"}`) keeps its top-level
+    /// members as the problem's extension members; those whose names the
+    /// problem cannot take (`status`, `kind`, a name RFC 9457 §3.2 advises
+    /// against) go together under `original`. A 5xx's members are carried
+    /// only with [`expose_details`](Self::expose_details). Such a body is
+    /// read when its length is known, at most 16 KiB, and it is all there
+    /// with the head (axum's `Json` is); it is never waited for. Any other
+    /// body with content is replaced, and the failure's line (warn level
+    /// for a 4xx) says so, with its `content_type` and `length`.
     intercept_all_errors
     }
 

@@ -3,6 +3,7 @@
 use std::error::Error;
 
 use super::failure::{Failure, Kind};
+use super::intercept::ReplacedBody;
 use crate::common::error_chain::{debug_form, ErrorChain};
 use crate::common::log::request_event;
 use crate::common::panic::{backtrace_text, Panic};
@@ -14,7 +15,7 @@ const TARGET: &str = "tower_problem::app";
 /// The one line of a failure the layer answered: at error level, but for
 /// a classified 4xx error (info: a domain's "not found" is no failure of
 /// the server) and a replaced 4xx response (debug: the client's mistake,
-/// which an access log records).
+/// which an access log records; warn if content of its body was dropped).
 pub(super) fn failure(failure: &Failure, request: &RequestContext) {
     // A 4xx is no error of a server's span (OpenTelemetry's HTTP
     // conventions).
@@ -56,6 +57,36 @@ pub(super) fn failure(failure: &Failure, request: &RequestContext) {
                 error = ErrorChain(error).to_string().as_str(),
                 error.debug = debug_form(error).as_deref(),
                 "request handler failed"
+            );
+        }
+    } else if let Some(ReplacedBody::Dropped {
+        content_type,
+        length,
+    }) = failure.replaced_body()
+    {
+        let status = failure.status().as_u16();
+        let (content_type, length) = (content_type.as_deref(), *length);
+        if client {
+            request_event!(
+                warn,
+                TARGET,
+                request,
+                kind,
+                status,
+                content_type,
+                length,
+                "error response without a problem body; body replaced, its content dropped"
+            );
+        } else {
+            request_event!(
+                error,
+                TARGET,
+                request,
+                kind,
+                status,
+                content_type,
+                length,
+                "error response without a problem body; body replaced, its content dropped"
             );
         }
     } else {

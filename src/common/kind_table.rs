@@ -1,9 +1,12 @@
 //! What both layers' failures have: a `Kind` enum written from one table,
 //! and what the core needs of a layer's failure marker to answer it.
 
+use std::borrow::Cow;
+
 use http::StatusCode;
 
 use crate::grpc;
+use crate::problem::ExtensionValue;
 
 /// What the core needs of a layer's failure marker (`app::Failure`,
 /// `gateway::Failure`) to build its response.
@@ -24,9 +27,9 @@ pub(crate) trait LayerFailure: Clone + Send + Sync + 'static {
     fn is_the_applications(&self) -> bool {
         false
     }
-    /// The extension members the failure adds of its own.
-    fn members(&self) -> &[(&'static str, crate::problem::ExtensionValue)] {
-        &[]
+    /// Adds the extension members the failure has of its own.
+    fn add_members(&self, extensions: &mut Vec<(Cow<'static, str>, ExtensionValue)>) {
+        let _ = extensions;
     }
 }
 

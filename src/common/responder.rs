@@ -143,8 +143,7 @@ pub(crate) fn failure_problem<F: LayerFailure>(
     } else {
         Cow::Borrowed("about:blank")
     };
-    let members = failure.members();
-    let mut extensions = Vec::with_capacity(2 + members.len());
+    let mut extensions = Vec::with_capacity(2);
     extensions.push((Cow::Borrowed("kind"), ExtensionValue::from(failure.token())));
     if let Some(id) = request_id {
         extensions.push((
@@ -152,11 +151,7 @@ pub(crate) fn failure_problem<F: LayerFailure>(
             ExtensionValue::from(id.to_owned()),
         ));
     }
-    extensions.extend(
-        members
-            .iter()
-            .map(|(name, value)| (Cow::Borrowed(*name), value.clone())),
-    );
+    failure.add_members(&mut extensions);
     let title = if blank_domain {
         failure
             .status()

@@ -115,7 +115,7 @@ impl ExtensionValue {
     /// itself, anything else as its JSON; so a value reads back as it was
     /// written.
     #[cfg(feature = "serde")]
-    pub(super) fn from_value(value: serde_json::Value) -> Result<Self, serde_json::Error> {
+    pub(crate) fn from_value(value: serde_json::Value) -> Result<Self, serde_json::Error> {
         use serde_json::Value;
         Ok(match value {
             Value::String(s) => Self::String(Cow::Owned(s)),
