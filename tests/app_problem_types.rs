@@ -27,6 +27,8 @@ enum ApiError {
     NotSignedIn,
     LedgerDown,
     BadMember,
+    /// 405, and no `Allow` supplied: a set-up bug.
+    WrongMethod,
 }
 
 impl fmt::Display for ApiError {
@@ -36,6 +38,7 @@ impl fmt::Display for ApiError {
             Self::NotSignedIn => f.write_str("no session cookie"),
             Self::LedgerDown => f.write_str("the ledger at 10.0.0.7 refused"),
             Self::BadMember => f.write_str("a member with a bad name"),
+            Self::WrongMethod => f.write_str("orders are only read"),
         }
     }
 }
@@ -49,6 +52,7 @@ impl ProblemType for ApiError {
             Self::NotSignedIn => "not-signed-in",
             Self::LedgerDown => "ledger-down",
             Self::BadMember => "bad-member",
+            Self::WrongMethod => "wrong-method",
         }
     }
 
@@ -58,6 +62,7 @@ impl ProblemType for ApiError {
             Self::NotSignedIn => "Sign in first",
             Self::LedgerDown => "The ledger is down",
             Self::BadMember => "Bad member",
+            Self::WrongMethod => "Wrong method",
         }
     }
 
@@ -66,6 +71,7 @@ impl ProblemType for ApiError {
             Self::NoSuchOrder(_) | Self::BadMember => StatusCode::NOT_FOUND,
             Self::NotSignedIn => StatusCode::UNAUTHORIZED,
             Self::LedgerDown => StatusCode::SERVICE_UNAVAILABLE,
+            Self::WrongMethod => StatusCode::METHOD_NOT_ALLOWED,
         }
     }
 
@@ -96,6 +102,7 @@ async fn order(Path(id): Path<u64>) -> Result<String, HandlerError> {
         2 => Err(ApiError::NotSignedIn)?,
         3 => Err(ApiError::LedgerDown)?,
         4 => Err(ApiError::BadMember)?,
+        5 => Err(ApiError::WrongMethod)?,
         id => {
             use anyhow::Context as _;
             Err(ApiError::NoSuchOrder(id)).with_context(|| format!("loading order {id}"))?
@@ -197,4 +204,50 @@ async fn an_unregistered_domain_error_is_a_handler_error() {
     let reply = h1(addr, request(Method::GET, "/orders/7", &[])).await;
     assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(reply.json()["kind"], "handler_error");
+}
+
+/// A 401, 405, 407 or 426 must carry its header (RFC 9110 §15.5.2, §15.5.6,
+/// §15.5.8, §15.5.22): an error classified as one without supplying it is
+/// a set-up bug, answered 500 `handler_error` with a line that says why.
+#[tokio::test(flavor = "current_thread")]
+async fn a_status_that_needs_a_header_the_error_lacks_is_a_500() {
+    let (logs, _guard) = Logs::capture();
+    let layer = AppErrorLayer::new()
+        .type_base("https://errors.example.com/")
+        .problem_type::<ApiError>();
+    let addr = serve_router(app(layer)).await;
+    let reply = h1(addr, request(Method::GET, "/orders/5", &[])).await;
+    assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(reply.json()["kind"], "handler_error");
+    assert!(reply.header("allow").is_none());
+    logs.wait_for(&[
+        "ERROR",
+        "requires a header",
+        "kind=\"wrong-method\"",
+        "header=\"allow\"",
+    ])
+    .await;
+
+    // A classifier's status kind has no header to give.
+    let layer = AppErrorLayer::new().classify_with(|error| {
+        error
+            .is::<ApiError>()
+            .then_some(tower_problem::app::Kind::Unauthorized)
+    });
+    let addr = serve_router(Router::new().route("/orders/{id}", get(order)).layer(layer)).await;
+    let reply = h1(addr, request(Method::GET, "/orders/2", &[])).await;
+    assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(reply.header("www-authenticate").is_none());
+    logs.wait_for(&[
+        "requires a header",
+        "kind=\"unauthorized\"",
+        "header=\"www-authenticate\"",
+    ])
+    .await;
+
+    // The problem type that supplies its header keeps its status.
+    let layer = AppErrorLayer::new().problem_type::<ApiError>();
+    let addr = serve_router(app(layer)).await;
+    let reply = h1(addr, request(Method::GET, "/orders/2", &[])).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
 }

@@ -4,7 +4,8 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use http::Response;
+use http::header::{self, HeaderName};
+use http::{Response, StatusCode};
 use http_body::Body;
 use pin_project_lite::pin_project;
 
@@ -130,6 +131,15 @@ impl<C, R: ResponseForFailure<Failure>> HandlerCall<C, R> {
     /// it, and builds its response.
     pub(super) fn respond(&self, failure: Failure) -> Response<Bytes> {
         let (request, settings) = (&self.request, &self.parts.settings);
+        let failure = match missing_required_header(&failure) {
+            // A 401 without `WWW-Authenticate` (RFC 9110 §15.5.2) would
+            // break a MUST: the classification is the bug, and a 500 says so.
+            Some(header) => {
+                log::required_header_missing(&failure, header, request);
+                failure.with_kind(Kind::HandlerError, None)
+            }
+            None => failure,
+        };
         log::failure(&failure, request);
         #[cfg(feature = "metrics")]
         crate::common::metrics::failure("app", failure.kind_str(), Some(failure.status()), None);
@@ -179,6 +189,26 @@ impl<C, R: ResponseForFailure<Failure>> HandlerCall<C, R> {
         }
         response
     }
+}
+
+/// The header RFC 9110 requires of `failure`'s status (401, 405, 407,
+/// 426) if the error classified as it does not supply it (a problem type's
+/// headers). A replaced response keeps its own.
+fn missing_required_header(failure: &Failure) -> Option<HeaderName> {
+    if !failure.is_handler_error() {
+        return None;
+    }
+    let required = match failure.status() {
+        StatusCode::UNAUTHORIZED => header::WWW_AUTHENTICATE,
+        StatusCode::METHOD_NOT_ALLOWED => header::ALLOW,
+        StatusCode::PROXY_AUTHENTICATION_REQUIRED => header::PROXY_AUTHENTICATE,
+        StatusCode::UPGRADE_REQUIRED => header::UPGRADE,
+        _ => return None,
+    };
+    let supplied = failure
+        .domain()
+        .is_some_and(|domain| domain.headers.contains_key(&required));
+    (!supplied).then_some(required)
 }
 
 impl<F, C, R> fmt::Debug for ResponseFuture<F, C, R> {

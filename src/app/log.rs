@@ -2,6 +2,8 @@
 
 use std::error::Error;
 
+use http::HeaderName;
+
 use super::failure::{Failure, Kind};
 use super::intercept::ReplacedBody;
 use crate::common::error_chain::{debug_form, ErrorChain};
@@ -172,6 +174,24 @@ pub(super) fn body_panicked(panic: &Panic) {
         panic.location = panic.location.as_deref(),
         panic.backtrace = panic.backtrace.as_deref().map(backtrace_text).as_deref(),
         "response body panicked after the head was sent; aborting the response"
+    );
+}
+
+/// An error classified as a status whose answer must carry a header the
+/// error does not supply: answered as a `handler_error` instead.
+pub(super) fn required_header_missing(
+    failure: &Failure,
+    header: HeaderName,
+    request: &RequestContext,
+) {
+    request_event!(
+        error,
+        TARGET,
+        request,
+        kind = failure.kind_str(),
+        status = failure.status().as_u16(),
+        header = header.as_str(),
+        "the error's status requires a header the error does not supply (a problem type's headers); answered 500 handler_error"
     );
 }
 

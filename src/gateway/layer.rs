@@ -239,15 +239,22 @@ impl<C, R> GatewayErrorLayer<C, R> {
     ///
     /// # Panics
     ///
-    /// If `status` is not a 4xx or 5xx, or `kind` is answered with no status
-    /// of the layer's: the body-phase kinds ([`Kind::ConnectionReadTimeout`],
-    /// [`Kind::HttpResponseTransferCoding`]: the upstream's status was sent)
-    /// and [`Kind::UpstreamServerError`] (the upstream's status is kept).
-    /// Both are mistakes in the layer's set-up, told at start-up.
+    /// If `status` is not a 4xx or 5xx, or is one whose answer must carry a
+    /// header the layer cannot make (401 `WWW-Authenticate`, 405 `Allow`,
+    /// 407 `Proxy-Authenticate`, 426 `Upgrade`: RFC 9110 §15.5), or `kind`
+    /// is answered with no status of the layer's: the body-phase kinds
+    /// ([`Kind::ConnectionReadTimeout`], [`Kind::HttpResponseTransferCoding`]:
+    /// the upstream's status was sent) and [`Kind::UpstreamServerError`]
+    /// (the upstream's status is kept). All are mistakes in the layer's
+    /// set-up, told at start-up.
     pub fn status_for(mut self, kind: Kind, status: StatusCode) -> Self {
         assert!(
             status.is_client_error() || status.is_server_error(),
             "status_for({kind}, {status}): a failure is answered with a 4xx or 5xx status"
+        );
+        assert!(
+            !matches!(status.as_u16(), 401 | 405 | 407 | 426),
+            "status_for({kind}, {status}): its answer must carry a header (RFC 9110 §15.5) the layer cannot make"
         );
         assert!(
             kind.has_own_status(),
@@ -489,5 +496,11 @@ mod tests {
     #[should_panic(expected = "4xx or 5xx")]
     fn a_failure_is_never_answered_with_a_success() {
         let _ = GatewayErrorLayer::new().status_for(Kind::DnsError, StatusCode::OK);
+    }
+
+    #[test]
+    #[should_panic(expected = "must carry a header")]
+    fn a_status_that_needs_a_header_the_layer_cannot_make_is_refused() {
+        let _ = GatewayErrorLayer::new().status_for(Kind::DnsError, StatusCode::UNAUTHORIZED);
     }
 }
