@@ -45,11 +45,9 @@ pin_project! {
 }
 
 impl<B> AppBody<B> {
-    pub(super) fn full(data: Bytes) -> Self {
+    pub(super) fn full(body: FullBody) -> Self {
         Self {
-            state: State::Full {
-                body: FullBody::new(data),
-            },
+            state: State::Full { body },
         }
     }
 
@@ -106,7 +104,7 @@ where
                     .poll_frame(cx)
                     .map(|frame| frame.map(|result| result.map_err(Into::into)));
             }
-            StateProj::Full { body } => return body.poll_frame(),
+            StateProj::Full { body } => return Pin::new(body).poll_frame(cx),
             StateProj::Panicked => return Poll::Ready(None),
         };
         match catch(|| body.poll_frame(cx)) {

@@ -5,7 +5,6 @@
 use std::error::Error;
 use std::sync::Arc;
 
-use bytes::Bytes;
 use http::header::{Entry, HeaderValue};
 use http::Response;
 use tokio::time::Instant;
@@ -16,6 +15,7 @@ use super::future::UpstreamCall;
 use super::log;
 use super::proxy_status::{member, Params, PROXY_STATUS};
 use crate::common::error_chain::ErrorChain;
+use crate::common::full_body::FullBody;
 use crate::common::responder::{add_retry_after, failure_response, keep_replaced};
 use crate::{BoxError, Classify, ResponseForFailure};
 
@@ -49,7 +49,11 @@ where
 {
     /// Classifies, logs, counts, reports and answers a failure before the
     /// response head.
-    pub(super) fn answer(&self, failure: HeadFailure, started: Option<Instant>) -> Response<Bytes> {
+    pub(super) fn answer(
+        &self,
+        failure: HeadFailure,
+        started: Option<Instant>,
+    ) -> Response<FullBody> {
         let failure = match failure {
             HeadFailure::Error(error) => {
                 #[cfg(feature = "tower")]
@@ -87,7 +91,7 @@ where
         &self,
         res: Response<B>,
         started: Option<Instant>,
-    ) -> Response<Bytes> {
+    ) -> Response<FullBody> {
         let (upstream, body) = res.into_parts();
         drop(body);
         let failure = Failure::new(Kind::UpstreamServerError, upstream.status, false, None);
@@ -106,7 +110,7 @@ where
     /// Logs `failure`, counts it (feature `metrics`), hands it to the
     /// layer's `on_failure`, and builds its response with the gateway's
     /// own headers: `Proxy-Status` and, on a 503, `Retry-After`.
-    fn respond(&self, failure: Failure, started: Option<Instant>) -> Response<Bytes> {
+    fn respond(&self, failure: Failure, started: Option<Instant>) -> Response<FullBody> {
         let settings = &self.parts.settings;
         let details = self.details(&failure);
         log::failure(&failure, self, started, details.as_deref());

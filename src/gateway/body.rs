@@ -95,11 +95,9 @@ impl<B> GatewayBody<B> {
         }
     }
 
-    pub(super) fn full(data: Bytes) -> Self {
+    pub(super) fn full(body: FullBody) -> Self {
         Self {
-            state: State::Full {
-                body: FullBody::new(data),
-            },
+            state: State::Full { body },
         }
     }
 }
@@ -170,7 +168,13 @@ where
                     }
                 }
             },
-            StateProj::Full { body } => return body.poll_frame(),
+            StateProj::Full { body } => {
+                // A customisation's streamed body failed: no upstream's.
+                return Pin::new(body).poll_frame(cx).map_err(|source| BodyError {
+                    kind: Kind::ProxyInternalError,
+                    source: Some(source),
+                });
+            }
             StateProj::Failed => return Poll::Ready(None),
         };
         fail(state, &error);
