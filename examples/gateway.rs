@@ -57,19 +57,24 @@
 //!   the floor is retried, and every other failure is answered at once;
 //! - `RUST_LOG`: the log filter (default `info`).
 //!
-//! Requests are forwarded with their method, path, query, headers (less the
-//! hop-by-hop ones of RFC 9110 §7.6.1 and those named in `Connection`, but
-//! `te: trailers`, which gRPC needs) and
-//! streamed bodies, over HTTP/1.1 or HTTP/2 (see `UPSTREAM_HTTP2`). WebSocket and other upgrades are not
-//! proxied. The path is normalized before it is joined to `UPSTREAM`'s
-//! prefix (`%2E` decoded, dot segments removed), so `GET /../secret` stays
-//! under the prefix; an encoded slash (`%2F`), an encoded or plain backslash
-//! and `OPTIONS *` are answered 400, `CONNECT` 501, each with a problem. A
-//! client that disconnects cancels its upstream request (hyper's
-//! `half_close` is off, so a client that half-closes after its request is
-//! taken as gone too). An upstream head with a transfer coding other than
-//! `chunked` (`gzip, chunked`) is answered 502 `http_response_transfer_coding`:
-//! its body would reach the client undecoded.
+//! Requests are forwarded with their method, path, query, headers and
+//! streamed bodies, over HTTP/1.1 or HTTP/2 (see `UPSTREAM_HTTP2`), less
+//! the hop-by-hop fields of RFC 9110 §7.6.1 (`Connection` and those it
+//! names, `Proxy-Connection`, `Keep-Alive`, `TE`, `Transfer-Encoding`,
+//! `Upgrade`) but `te: trailers`, which gRPC needs. `Trailer`,
+//! `Proxy-Authenticate` and `Proxy-Authorization` go through, both ways.
+//! WebSocket and other upgrades are not proxied. The path is normalized
+//! before it is joined to `UPSTREAM`'s prefix (`%2E` decoded, dot segments
+//! removed), so `GET /../secret` stays under the prefix; an encoded slash
+//! (`%2F`), an encoded or plain backslash and `OPTIONS *` are answered
+//! 400, `CONNECT` 501, each with a problem. A client that disconnects
+//! cancels its upstream request (hyper's `half_close` is off, so a client
+//! that half-closes after its request is taken as gone too).
+//!
+//! Responses come back less the same hop-by-hop fields. An upstream head
+//! with a transfer coding other than `chunked` (`gzip, chunked`) is
+//! answered 502 `http_response_transfer_coding`: its body would reach the
+//! client undecoded.
 //!
 //! gRPC goes through with no flag: h2c from the client, and h2c or HTTP/2
 //! over TLS to the upstream; the gateway's own failures reach a gRPC client
@@ -176,18 +181,23 @@ impl Upstream {
     }
 }
 
-/// The hop-by-hop headers of RFC 9110 §7.6.1, and the obsolete ones that
-/// are used the same way.
-const HOP_BY_HOP: [&str; 9] = [
+/// The hop-by-hop fields of RFC 9110 §7.6.1 (with those `Connection`
+/// names, read in [`strip_hop_by_hop`]), and the obsolete
+/// `Proxy-Connection`, which is used the same way.
+///
+/// Not in it, unlike RFC 2616's list: `Trailer`, without which hyper's
+/// HTTP/1 server sends none of an upstream's trailers; and
+/// `Proxy-Authenticate` and `Proxy-Authorization`, forwarded both ways, as
+/// this gateway authenticates nobody: an upstream's 407 must carry its
+/// `Proxy-Authenticate` (RFC 9110 §15.5.8), and a proxy may relay
+/// credentials to the next one (§11.7.2).
+const HOP_BY_HOP: [&str; 6] = [
     "connection",
     "keep-alive",
     "proxy-connection",
     "te",
-    "trailer",
     "transfer-encoding",
     "upgrade",
-    "proxy-authenticate",
-    "proxy-authorization",
 ];
 
 /// Removes the hop-by-hop headers, and those that `Connection` names.

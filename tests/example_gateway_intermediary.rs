@@ -1,0 +1,142 @@
+//! The example gateway's duties as an HTTP intermediary (RFC 9110 §7.6),
+//! each tried over loopback against a hyper upstream that records what
+//! reaches it: the fields RFC 2616 called hop-by-hop and RFC 9110 does not
+//! (`Trailer`, `Proxy-Authenticate`, `Proxy-Authorization`) forwarded.
+
+mod example_support;
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderValue};
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::StreamBody;
+use hyper::body::{Frame, Incoming};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use tokio::net::TcpListener;
+
+use example_support::{answer_to, Example};
+
+/// Each request the upstream received: its method and headers.
+type Seen = Arc<Mutex<Vec<(Method, HeaderMap)>>>;
+
+type UpstreamBody =
+    StreamBody<futures_util::stream::Iter<std::vec::IntoIter<Result<Frame<Bytes>, Infallible>>>>;
+
+/// The upstream's answer to `path`.
+fn upstream_answer(path: &str) -> Response<UpstreamBody> {
+    let body = |frames: Vec<Frame<Bytes>>| {
+        StreamBody::new(futures_util::stream::iter(
+            frames.into_iter().map(Ok).collect::<Vec<_>>(),
+        ))
+    };
+    let ok = || Frame::data(Bytes::from_static(b"ok"));
+    match path {
+        "/trailers" => {
+            let mut trailers = HeaderMap::new();
+            trailers.insert("x-checksum", HeaderValue::from_static("abc"));
+            Response::builder()
+                .header(header::TRAILER, "x-checksum")
+                .body(body(vec![ok(), Frame::trailers(trailers)]))
+        }
+        "/proxy-auth" => Response::builder()
+            .status(StatusCode::PROXY_AUTHENTICATION_REQUIRED)
+            .header(header::PROXY_AUTHENTICATE, r#"Basic realm="upstream""#)
+            .body(body(Vec::new())),
+        _ => Response::builder().body(body(vec![ok()])),
+    }
+    .unwrap()
+}
+
+/// A hyper upstream, HTTP/1.1 and h2c, answering [`upstream_answer`] and
+/// keeping what it receives.
+async fn upstream() -> (SocketAddr, Seen) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen = Seen::default();
+    let record = Arc::clone(&seen);
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let record = Arc::clone(&record);
+            let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+                let res = upstream_answer(req.uri().path());
+                let (parts, _) = req.into_parts();
+                record.lock().unwrap().push((parts.method, parts.headers));
+                async move { Ok::<_, Infallible>(res) }
+            });
+            tokio::spawn(async move {
+                let _ = auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    (addr, seen)
+}
+
+/// The example gateway in front of `upstream`, with `env`.
+async fn gateway(upstream: SocketAddr, env: &[(&str, &str)]) -> Example {
+    let target = format!("http://{upstream}");
+    let mut all = vec![("GATEWAY_ADDR", "127.0.0.1:0"), ("UPSTREAM", &target)];
+    all.extend_from_slice(env);
+    example_support::start("gateway", &all).await
+}
+
+/// The answer to `raw`, its head's field names lowercased by hyper.
+async fn answer(example: &Example, raw: &str) -> String {
+    answer_to(example.addr, raw.as_bytes()).await
+}
+
+/// The values of `name` the upstream's last request carried, joined as one
+/// list.
+fn last_seen(seen: &Seen, name: &str) -> Option<String> {
+    let seen = seen.lock().unwrap();
+    let (_, headers) = seen.last().expect("a request reached the upstream");
+    let values: Vec<&str> = headers
+        .get_all(name)
+        .iter()
+        .map(|value| value.to_str().unwrap())
+        .collect();
+    (!values.is_empty()).then(|| values.join(", "))
+}
+
+#[tokio::test]
+async fn an_upstream_trailer_reaches_an_http1_client_that_asked_for_trailers() {
+    let (upstream, seen) = upstream().await;
+    let example = gateway(upstream, &[]).await;
+    let get = "GET /trailers HTTP/1.1\r\nHost: gw\r\nTE: trailers\r\nConnection: close, TE\r\n\r\n";
+    let answered = answer(&example, get).await;
+    assert!(answered.starts_with("HTTP/1.1 200 OK"), "{answered}");
+    assert!(
+        answered.contains("\r\ntrailer: x-checksum\r\n"),
+        "{answered}"
+    );
+    assert!(
+        answered.ends_with("\r\n2\r\nok\r\n0\r\nx-checksum: abc\r\n\r\n"),
+        "{answered}"
+    );
+    assert_eq!(last_seen(&seen, "te").as_deref(), Some("trailers"));
+}
+
+#[tokio::test]
+async fn proxy_authorization_goes_upstream_and_proxy_authenticate_comes_back() {
+    let (upstream, seen) = upstream().await;
+    let example = gateway(upstream, &[]).await;
+    let get = "GET /proxy-auth HTTP/1.1\r\nHost: gw\r\nProxy-Authorization: Basic dXNlcjpwYXNz\r\nConnection: close\r\n\r\n";
+    let answered = answer(&example, get).await;
+    assert!(
+        answered.starts_with("HTTP/1.1 407 Proxy Authentication Required\r\n"),
+        "{answered}"
+    );
+    assert!(
+        answered.contains("\r\nproxy-authenticate: Basic realm=\"upstream\"\r\n"),
+        "{answered}"
+    );
+    assert_eq!(
+        last_seen(&seen, "proxy-authorization").as_deref(),
+        Some("Basic dXNlcjpwYXNz")
+    );
+}
