@@ -71,10 +71,16 @@
 //! cancels its upstream request (hyper's `half_close` is off, so a client
 //! that half-closes after its request is taken as gone too).
 //!
-//! Responses come back less the same hop-by-hop fields. An upstream head
-//! with a transfer coding other than `chunked` (`gzip, chunked`) is
-//! answered 502 `http_response_transfer_coding`: its body would reach the
-//! client undecoded.
+//! Responses come back less the same hop-by-hop fields, and a 204
+//! without `Content-Length` (RFC 9110 §8.6; a 304 keeps its own). No 1xx
+//! is forwarded: hyper 1's server cannot send one (the pull request
+//! hyperium/hyper#4114 would add it), and its client reads past an
+//! upstream's `100 Continue` or `103 Early Hints`; a client's `Expect:
+//! 100-continue` is answered by hyper's server when the gateway starts
+//! reading the body. An upstream head with a transfer coding other than
+//! `chunked` (`gzip, chunked`) is answered 502
+//! `http_response_transfer_coding`: its body would reach the client
+//! undecoded.
 //!
 //! gRPC goes through with no flag: h2c from the client, and h2c or HTTP/2
 //! over TLS to the upstream; the gateway's own failures reach a gRPC client
@@ -105,7 +111,7 @@ use http::header::{self, HeaderMap, HeaderName};
 use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{Method, Request, Response, Uri, Version};
 use http_body::Body as _;
-use http_body_util::{BodyExt, Either, Full};
+use http_body_util::{BodyExt, Either, Empty, Full};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::connect::dns::{GaiAddrs, GaiResolver, Name};
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -371,9 +377,22 @@ fn classify(error: &(dyn std::error::Error + 'static)) -> Option<Kind> {
     })
 }
 
-fn backward<B, E: Into<BoxError>>(result: Result<Response<B>, E>) -> Result<Response<B>, BoxError> {
+/// The upstream's response as it goes to the client: its hop-by-hop
+/// fields stripped, and a 1xx or 204 without framing or body.
+fn backward<B, E: Into<BoxError>>(
+    result: Result<Response<B>, E>,
+) -> Result<Response<Either<B, Empty<Bytes>>>, BoxError> {
     let mut res = result.map_err(Into::into)?;
+    let status = res.status();
     let headers = res.headers_mut();
+    let no_content = status.is_informational() || status == http::StatusCode::NO_CONTENT;
+    if no_content {
+        // RFC 9110 §8.6: no framing in a response that never has content (a
+        // 304's `Content-Length` describes what it stands for, and stays).
+        // hyper drops it only from an HTTP/1 answer to a method but `HEAD`.
+        headers.remove(header::CONTENT_LENGTH);
+        headers.remove(header::TRANSFER_ENCODING);
+    }
     let mut chunked = false;
     for value in headers.get_all(header::TRANSFER_ENCODING) {
         let codings = value.to_str().unwrap_or("?").split(',').map(str::trim);
@@ -394,7 +413,14 @@ fn backward<B, E: Into<BoxError>>(result: Result<Response<B>, E>) -> Result<Resp
         headers.remove(header::CONTENT_LENGTH);
     }
     strip_hop_by_hop(headers);
-    Ok(res)
+    Ok(if no_content {
+        // A body ended at once: hyper's HTTP/2 server gives a body of length
+        // 0 not yet ended (an HTTP/2 upstream's, until its `END_STREAM`) a
+        // `content-length: 0` of its own.
+        res.map(|_| Either::Right(Empty::new()))
+    } else {
+        res.map(Either::Left)
+    })
 }
 
 /// The resolver with a deadline: hyper-util's has none.

@@ -1,7 +1,8 @@
-//! The example gateway's duties as an HTTP intermediary (RFC 9110 §7.6),
-//! each tried over loopback against a hyper upstream that records what
-//! reaches it: the fields RFC 2616 called hop-by-hop and RFC 9110 does not
-//! (`Trailer`, `Proxy-Authenticate`, `Proxy-Authorization`) forwarded.
+//! The example gateway's duties as an HTTP intermediary (RFC 9110 §7.6,
+//! §8.6), each tried over loopback against a hyper upstream that records
+//! what reaches it: the fields RFC 2616 called hop-by-hop and RFC 9110 does
+//! not (`Trailer`, `Proxy-Authenticate`, `Proxy-Authorization`) forwarded,
+//! and no `Content-Length` in a 204.
 
 mod example_support;
 
@@ -12,11 +13,11 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
-use http_body_util::StreamBody;
+use http_body_util::{Empty, StreamBody};
 use hyper::body::{Frame, Incoming};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 
 use example_support::{answer_to, Example};
 
@@ -35,6 +36,13 @@ fn upstream_answer(path: &str) -> Response<UpstreamBody> {
     };
     let ok = || Frame::data(Bytes::from_static(b"ok"));
     match path {
+        // A 204 that states its length, which hyper's server sends in
+        // answer to a `HEAD`, and over HTTP/2, its stream ended by a frame
+        // of its own after the head (the body is a stream).
+        "/no-content" => Response::builder()
+            .status(StatusCode::NO_CONTENT)
+            .header(header::CONTENT_LENGTH, "0")
+            .body(body(Vec::new())),
         "/trailers" => {
             let mut trailers = HeaderMap::new();
             trailers.insert("x-checksum", HeaderValue::from_static("abc"));
@@ -101,6 +109,44 @@ fn last_seen(seen: &Seen, name: &str) -> Option<String> {
         .map(|value| value.to_str().unwrap())
         .collect();
     (!values.is_empty()).then(|| values.join(", "))
+}
+
+/// `req`'s response from `example`, over h2c with prior knowledge.
+async fn over_http2(example: &Example, req: Request<Empty<Bytes>>) -> Response<Incoming> {
+    let stream = TcpStream::connect(example.addr).await.unwrap();
+    let (mut sender, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(conn);
+    sender.send_request(req).await.unwrap()
+}
+
+#[tokio::test]
+async fn a_204_in_answer_to_a_head_keeps_no_content_length() {
+    let (upstream, _seen) = upstream().await;
+    let example = gateway(upstream, &[]).await;
+    let head = answer(
+        &example,
+        "HEAD /no-content HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(head.starts_with("HTTP/1.1 204 No Content\r\n"), "{head}");
+    assert!(!head.contains("content-length"), "{head}");
+}
+
+#[tokio::test]
+async fn a_204_over_http2_keeps_no_content_length() {
+    let (upstream, _seen) = upstream().await;
+    // Over HTTP/2 both ways: hyper's HTTP/1 server, upstream, would drop a
+    // `GET`'s.
+    let example = gateway(upstream, &[("UPSTREAM_HTTP2", "1")]).await;
+    let req = Request::get("http://gw/no-content")
+        .body(Empty::new())
+        .unwrap();
+    let res = over_http2(&example, req).await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(res.headers().get(header::CONTENT_LENGTH), None);
 }
 
 #[tokio::test]
