@@ -61,15 +61,17 @@
 //! streamed bodies, over HTTP/1.1 or HTTP/2 (see `UPSTREAM_HTTP2`), less
 //! the hop-by-hop fields of RFC 9110 §7.6.1 (`Connection` and those it
 //! names, `Proxy-Connection`, `Keep-Alive`, `TE`, `Transfer-Encoding`,
-//! `Upgrade`) but `te: trailers`, which gRPC needs. `Trailer`,
-//! `Proxy-Authenticate` and `Proxy-Authorization` go through, both ways.
-//! WebSocket and other upgrades are not proxied. The path is normalized
-//! before it is joined to `UPSTREAM`'s prefix (`%2E` decoded, dot segments
-//! removed), so `GET /../secret` stays under the prefix; an encoded slash
-//! (`%2F`), an encoded or plain backslash and `OPTIONS *` are answered
-//! 400, `CONNECT` 501, each with a problem. A client that disconnects
-//! cancels its upstream request (hyper's `half_close` is off, so a client
-//! that half-closes after its request is taken as gone too).
+//! `Upgrade`) but `te: trailers`, which gRPC needs, and with
+//! `Via: 1.1 tower-problem` appended (RFC 9110 §7.6.3: the client's
+//! version, `1.0`, `1.1` or `2`, and the name `Proxy-Status` gives).
+//! `Trailer`, `Proxy-Authenticate` and `Proxy-Authorization` go through,
+//! both ways. WebSocket and other upgrades are not proxied. The path is
+//! normalized before it is joined to `UPSTREAM`'s prefix (`%2E` decoded,
+//! dot segments removed), so `GET /../secret` stays under the prefix; an
+//! encoded slash (`%2F`), an encoded or plain backslash and `OPTIONS *`
+//! are answered 400, `CONNECT` 501, each with a problem. A client that
+//! disconnects cancels its upstream request (hyper's `half_close` is off,
+//! so a client that half-closes after its request is taken as gone too).
 //!
 //! Responses come back less the same hop-by-hop fields, and a 204
 //! without `Content-Length` (RFC 9110 §8.6; a 304 keeps its own). No 1xx
@@ -107,7 +109,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::{self, HeaderMap, HeaderName};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{Method, Request, Response, Uri, Version};
 use http_body::Body as _;
@@ -225,6 +227,44 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
+/// This gateway's name in `Proxy-Status` and in `Via`, where it must be a
+/// token (RFC 9110 §7.6.3).
+const PROXY_NAME: &str = "tower-problem";
+
+/// The `Via` entries the gateway appends to the requests it forwards (RFC
+/// 9110 §7.6.3): the client's HTTP version and [`PROXY_NAME`], made once
+/// for each version.
+#[derive(Clone, Debug)]
+struct Via {
+    http_10: HeaderValue,
+    http_11: HeaderValue,
+    http_2: HeaderValue,
+}
+
+impl Via {
+    fn new() -> Self {
+        let entry = |version: &str| {
+            HeaderValue::try_from(format!("{version} {PROXY_NAME}"))
+                .expect("a token makes a valid header value")
+        };
+        Self {
+            http_10: entry("1.0"),
+            http_11: entry("1.1"),
+            http_2: entry("2"),
+        }
+    }
+
+    /// The entry for a request received over `version`.
+    fn entry(&self, version: Version) -> &HeaderValue {
+        match version {
+            Version::HTTP_10 => &self.http_10,
+            Version::HTTP_2 => &self.http_2,
+            // hyper's server takes nothing else.
+            _ => &self.http_11,
+        }
+    }
+}
+
 /// Why a request is answered by the gateway itself, never forwarded.
 #[derive(Debug)]
 enum Refusal {
@@ -323,8 +363,11 @@ fn push_normalized_path(out: &mut String, path: &str) {
     }
 }
 
-fn forward<B>(upstream: &Upstream, mut req: Request<B>) -> Request<B> {
+/// `req` as it goes to `upstream`: its target rewritten, its hop-by-hop
+/// fields stripped, `Via` added.
+fn forward<B>(upstream: &Upstream, via: &Via, mut req: Request<B>) -> Request<B> {
     *req.uri_mut() = upstream.uri(req.uri().path_and_query());
+    let via = via.entry(req.version()).clone();
     let headers = req.headers_mut();
     // `te: trailers` says the client reads trailers, which gRPC needs its
     // upstream to hear: forwarded, the hop-by-hop rest of `te` is not.
@@ -337,8 +380,10 @@ fn forward<B>(upstream: &Upstream, mut req: Request<B>) -> Request<B> {
     });
     strip_hop_by_hop(headers);
     if trailers {
-        headers.insert(header::TE, http::HeaderValue::from_static("trailers"));
+        headers.insert(header::TE, HeaderValue::from_static("trailers"));
     }
+    // After those of earlier proxies, if any (RFC 9110 §7.6.3).
+    headers.append(header::VIA, via);
     // The client sets the upstream's own `Host`.
     headers.remove(header::HOST);
     req
@@ -696,6 +741,7 @@ async fn main() -> ExitCode {
         .head_timeout(config.head_timeout)
         .body_idle_timeout(config.body_idle_timeout)
         .max_request_body(config.max_request_body)
+        .proxy_name(PROXY_NAME)
         .classify_with(classify);
     // A buffered body can be sent again: such requests go through the
     // retry policy, inside the layer, which sees only the last attempt and
@@ -716,6 +762,7 @@ async fn main() -> ExitCode {
         .map_request(|req: Request<RequestBody<Incoming>>| req.map(Either::Right))
         .service(clients);
     let upstream = config.upstream.clone();
+    let via = Via::new();
     let body_timeout = config.limits.header_read_timeout;
 
     // Requests the gateway answers itself never reach the upstream.
@@ -723,7 +770,7 @@ async fn main() -> ExitCode {
         let method = req.method().clone();
         // Routed before the layer, so that its logs (and an opt-in
         // `next-hop`) name the upstream.
-        let routed = screen(&req).map(|()| forward(&upstream, req));
+        let routed = screen(&req).map(|()| forward(&upstream, &via, req));
         // Only the stack the request takes is cloned for it.
         let stack = match &routed {
             Ok(req) if is_replayable(req) => Either::Left(retrying.clone()),

@@ -2,7 +2,7 @@
 //! §8.6), each tried over loopback against a hyper upstream that records
 //! what reaches it: the fields RFC 2616 called hop-by-hop and RFC 9110 does
 //! not (`Trailer`, `Proxy-Authenticate`, `Proxy-Authorization`) forwarded,
-//! and no `Content-Length` in a 204.
+//! no `Content-Length` in a 204, and `Via` on every forwarded request.
 
 mod example_support;
 
@@ -147,6 +147,32 @@ async fn a_204_over_http2_keeps_no_content_length() {
     let res = over_http2(&example, req).await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     assert_eq!(res.headers().get(header::CONTENT_LENGTH), None);
+}
+
+#[tokio::test]
+async fn via_names_the_clients_version_and_the_gateway_after_earlier_proxies() {
+    let (upstream, seen) = upstream().await;
+    let example = gateway(upstream, &[]).await;
+    let answered = answer(&example, "GET / HTTP/1.0\r\nHost: gw\r\n\r\n").await;
+    assert!(answered.starts_with("HTTP/1.0 200 OK"), "{answered}");
+    assert_eq!(
+        last_seen(&seen, "via").as_deref(),
+        Some("1.0 tower-problem")
+    );
+    let get = "GET / HTTP/1.1\r\nHost: gw\r\nVia: 1.1 edge, 1.0 cache\r\nConnection: close\r\n\r\n";
+    let answered = answer(&example, get).await;
+    assert!(answered.starts_with("HTTP/1.1 200 OK"), "{answered}");
+    assert_eq!(
+        last_seen(&seen, "via").as_deref(),
+        Some("1.1 edge, 1.0 cache, 1.1 tower-problem")
+    );
+    let res = over_http2(
+        &example,
+        Request::get("http://gw/").body(Empty::new()).unwrap(),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(last_seen(&seen, "via").as_deref(), Some("2 tower-problem"));
 }
 
 #[tokio::test]
