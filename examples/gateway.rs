@@ -69,9 +69,14 @@
 //! normalized before it is joined to `UPSTREAM`'s prefix (`%2E` decoded,
 //! dot segments removed), so `GET /../secret` stays under the prefix; an
 //! encoded slash (`%2F`), an encoded or plain backslash and `OPTIONS *`
-//! are answered 400, `CONNECT` 501, each with a problem. A client that
-//! disconnects cancels its upstream request (hyper's `half_close` is off,
-//! so a client that half-closes after its request is taken as gone too).
+//! are answered 400, `CONNECT` 501 and `TRACE` 405 with `Allow` (as nginx
+//! does), each with a problem. An `OPTIONS` with `Max-Forwards` (RFC 9110
+//! §7.6.2) is forwarded with it one less, and answered by the gateway
+//! itself at 0 (`OPTIONS *` too): a 200 whose `Allow` lists the methods
+//! it forwards; a `Max-Forwards` that is not one number is answered 400
+//! with a problem. A client that disconnects cancels its upstream request
+//! (hyper's `half_close` is off, so a client that half-closes after its
+//! request is taken as gone too).
 //!
 //! Responses come back less the same hop-by-hop fields, and a 204
 //! without `Content-Length` (RFC 9110 §8.6; a 304 keeps its own). No 1xx
@@ -265,11 +270,23 @@ impl Via {
     }
 }
 
+/// The methods an `Allow` of the gateway lists: those it forwards (any
+/// other method but `CONNECT` and `TRACE` goes through too).
+const FORWARDED_METHODS: &str = "GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH";
+
 /// Why a request is answered by the gateway itself, never forwarded.
 #[derive(Debug)]
 enum Refusal {
     /// `CONNECT`: this gateway forwards no tunnels.
     Connect,
+    /// `TRACE`: refused, as nginx does: its echo would hand a script the
+    /// cookies and credentials of the request (cross-site tracing).
+    Trace,
+    /// An `OPTIONS` whose `Max-Forwards` is 0: the gateway is its last
+    /// recipient, and answers it (RFC 9110 §7.6.2).
+    LastHop,
+    /// A `Max-Forwards` that is not one number.
+    InvalidMaxForwards,
     /// A target the gateway will not map onto the upstream's path: an
     /// encoded `/` or `\`, a `\`, or `OPTIONS *`.
     Target(&'static str),
@@ -287,6 +304,24 @@ impl Refusal {
                 http::StatusCode::NOT_IMPLEMENTED,
                 "this gateway does not forward CONNECT tunnels",
             ),
+            Self::Trace => (
+                http::StatusCode::METHOD_NOT_ALLOWED,
+                "this gateway does not forward TRACE",
+            ),
+            Self::LastHop => {
+                // A 200, not a 204: an `OPTIONS` answered without content
+                // says so with `Content-Length: 0` (RFC 9110 §9.3.7), which
+                // a 204 may not carry.
+                let mut res = Response::new(Full::default());
+                let headers = res.headers_mut();
+                headers.insert(header::ALLOW, HeaderValue::from_static(FORWARDED_METHODS));
+                headers.insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+                return res;
+            }
+            Self::InvalidMaxForwards => (
+                http::StatusCode::BAD_REQUEST,
+                "Max-Forwards is not one whole number",
+            ),
             Self::Target(why) => (http::StatusCode::BAD_REQUEST, *why),
             Self::BodyTimeout => (
                 http::StatusCode::REQUEST_TIMEOUT,
@@ -302,17 +337,27 @@ impl Refusal {
             .detail(detail)
             .build()
             .expect("a status and plain text make a valid problem");
-        Response::from(problem).map(Full::new)
+        let mut res = Response::from(problem).map(Full::new);
+        if let Self::Trace = self {
+            // RFC 9110 §15.5.6: a 405 lists the methods that would do.
+            let allow = HeaderValue::from_static(FORWARDED_METHODS);
+            res.headers_mut().insert(header::ALLOW, allow);
+        }
+        res
     }
 }
 
-/// Whether the gateway forwards `req`, and where: the path, its `%2E`s
-/// decoded (RFC 3986 §6.2.2.2) and its dot segments removed (§5.2.4), so
-/// that `..` cannot climb out of the upstream's prefix once joined to it.
-fn screen<B>(req: &Request<B>) -> Result<(), Refusal> {
-    if req.method() == Method::CONNECT {
-        return Err(Refusal::Connect);
-    }
+/// Whether the gateway forwards `req`, and with what `Max-Forwards` (see
+/// [`next_max_forwards`]). Its path is checked here, and normalized by
+/// [`push_normalized_path`] as it is forwarded.
+fn screen<B>(req: &Request<B>) -> Result<Option<u64>, Refusal> {
+    let max_forwards = match *req.method() {
+        Method::CONNECT => return Err(Refusal::Connect),
+        Method::TRACE => return Err(Refusal::Trace),
+        Method::OPTIONS => next_max_forwards(req.headers())?,
+        // RFC 9110 §7.6.2 lets other methods' `Max-Forwards` go unread.
+        _ => None,
+    };
     let path = req.uri().path();
     if path == "*" {
         return Err(Refusal::Target("OPTIONS * is answered by no upstream here"));
@@ -326,7 +371,26 @@ fn screen<B>(req: &Request<B>) -> Result<(), Refusal> {
             "an encoded slash or a backslash in the path is refused",
         ));
     }
-    Ok(())
+    Ok(max_forwards)
+}
+
+/// The `Max-Forwards` an `OPTIONS` is forwarded with: one less than it
+/// came with (RFC 9110 §7.6.2), or none. At 0 the gateway answers it.
+fn next_max_forwards(headers: &HeaderMap) -> Result<Option<u64>, Refusal> {
+    let mut values = headers.get_all(header::MAX_FORWARDS).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    let digits = value.to_str().unwrap_or_default();
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) || values.next().is_some() {
+        return Err(Refusal::InvalidMaxForwards);
+    }
+    // Digits beyond a u64 are as good as no limit.
+    let max_forwards: u64 = digits.parse().unwrap_or(u64::MAX);
+    max_forwards
+        .checked_sub(1)
+        .map(Some)
+        .ok_or(Refusal::LastHop)
 }
 
 /// Appends `path` to `out` with `%2E` decoded and its dot segments
@@ -364,8 +428,13 @@ fn push_normalized_path(out: &mut String, path: &str) {
 }
 
 /// `req` as it goes to `upstream`: its target rewritten, its hop-by-hop
-/// fields stripped, `Via` added.
-fn forward<B>(upstream: &Upstream, via: &Via, mut req: Request<B>) -> Request<B> {
+/// fields stripped, `Via` and the `Max-Forwards` [`screen`] gave added.
+fn forward<B>(
+    upstream: &Upstream,
+    via: &Via,
+    max_forwards: Option<u64>,
+    mut req: Request<B>,
+) -> Request<B> {
     *req.uri_mut() = upstream.uri(req.uri().path_and_query());
     let via = via.entry(req.version()).clone();
     let headers = req.headers_mut();
@@ -384,6 +453,9 @@ fn forward<B>(upstream: &Upstream, via: &Via, mut req: Request<B>) -> Request<B>
     }
     // After those of earlier proxies, if any (RFC 9110 §7.6.3).
     headers.append(header::VIA, via);
+    if let Some(max_forwards) = max_forwards {
+        headers.insert(header::MAX_FORWARDS, HeaderValue::from(max_forwards));
+    }
     // The client sets the upstream's own `Host`.
     headers.remove(header::HOST);
     req
@@ -770,7 +842,7 @@ async fn main() -> ExitCode {
         let method = req.method().clone();
         // Routed before the layer, so that its logs (and an opt-in
         // `next-hop`) name the upstream.
-        let routed = screen(&req).map(|()| forward(&upstream, &via, req));
+        let routed = screen(&req).map(|max_forwards| forward(&upstream, &via, max_forwards, req));
         // Only the stack the request takes is cloned for it.
         let stack = match &routed {
             Ok(req) if is_replayable(req) => Either::Left(retrying.clone()),
@@ -778,7 +850,7 @@ async fn main() -> ExitCode {
         };
         async move {
             let refused = |refusal: Refusal, method: &Method| {
-                tracing::info!(%method, ?refusal, "request refused");
+                tracing::info!(%method, ?refusal, "request answered by the gateway");
                 Ok::<_, std::convert::Infallible>(refusal.response().map(Either::Right))
             };
             let req = match routed {

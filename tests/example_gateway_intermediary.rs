@@ -2,7 +2,8 @@
 //! §8.6), each tried over loopback against a hyper upstream that records
 //! what reaches it: the fields RFC 2616 called hop-by-hop and RFC 9110 does
 //! not (`Trailer`, `Proxy-Authenticate`, `Proxy-Authorization`) forwarded,
-//! no `Content-Length` in a 204, and `Via` on every forwarded request.
+//! no `Content-Length` in a 204, `Via` on every forwarded request, and
+//! `TRACE` and `Max-Forwards` answered as a proxy must.
 
 mod example_support;
 
@@ -211,4 +212,83 @@ async fn proxy_authorization_goes_upstream_and_proxy_authenticate_comes_back() {
         last_seen(&seen, "proxy-authorization").as_deref(),
         Some("Basic dXNlcjpwYXNz")
     );
+}
+
+#[tokio::test]
+async fn trace_is_answered_405_with_allow_and_never_forwarded() {
+    let (upstream, seen) = upstream().await;
+    let example = gateway(upstream, &[]).await;
+    let trace = "TRACE / HTTP/1.1\r\nHost: gw\r\nMax-Forwards: 3\r\nConnection: close\r\n\r\n";
+    let answered = answer(&example, trace).await;
+    assert!(
+        answered.starts_with("HTTP/1.1 405 Method Not Allowed\r\n"),
+        "{answered}"
+    );
+    assert!(
+        answered.contains("\r\nallow: GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH\r\n"),
+        "{answered}"
+    );
+    assert!(
+        answered.contains("\r\ncontent-type: application/problem+json\r\n"),
+        "{answered}"
+    );
+    assert!(seen.lock().unwrap().is_empty(), "TRACE was forwarded");
+}
+
+#[tokio::test]
+async fn options_at_max_forwards_0_is_answered_by_the_gateway() {
+    let (upstream, seen) = upstream().await;
+    let example = gateway(upstream, &[]).await;
+    for target in ["/", "*"] {
+        let options = format!(
+            "OPTIONS {target} HTTP/1.1\r\nHost: gw\r\nMax-Forwards: 0\r\nConnection: close\r\n\r\n"
+        );
+        let answered = answer(&example, &options).await;
+        assert!(answered.starts_with("HTTP/1.1 200 OK\r\n"), "{answered}");
+        assert!(
+            answered.contains("\r\nallow: GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH\r\n"),
+            "{answered}"
+        );
+        assert!(answered.contains("\r\ncontent-length: 0\r\n"), "{answered}");
+    }
+    assert!(seen.lock().unwrap().is_empty(), "OPTIONS was forwarded");
+}
+
+#[tokio::test]
+async fn options_is_forwarded_with_max_forwards_one_less() {
+    let (upstream, seen) = upstream().await;
+    let example = gateway(upstream, &[]).await;
+    let options = "OPTIONS / HTTP/1.1\r\nHost: gw\r\nMax-Forwards: 5\r\nConnection: close\r\n\r\n";
+    let answered = answer(&example, options).await;
+    assert!(answered.starts_with("HTTP/1.1 200 OK\r\n"), "{answered}");
+    assert_eq!(last_seen(&seen, "max-forwards").as_deref(), Some("4"));
+    let options = "OPTIONS / HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n";
+    answer(&example, options).await;
+    assert_eq!(last_seen(&seen, "max-forwards"), None);
+    // Other methods' is not the gateway's to read (RFC 9110 §7.6.2).
+    let get = "GET / HTTP/1.1\r\nHost: gw\r\nMax-Forwards: 0\r\nConnection: close\r\n\r\n";
+    let answered = answer(&example, get).await;
+    assert!(answered.starts_with("HTTP/1.1 200 OK\r\n"), "{answered}");
+    assert_eq!(last_seen(&seen, "max-forwards").as_deref(), Some("0"));
+}
+
+#[tokio::test]
+async fn an_invalid_max_forwards_is_answered_400_with_a_problem() {
+    let (upstream, seen) = upstream().await;
+    let example = gateway(upstream, &[]).await;
+    for max_forwards in ["-1", "1.5", "two", "1, 2"] {
+        let options = format!(
+            "OPTIONS / HTTP/1.1\r\nHost: gw\r\nMax-Forwards: {max_forwards}\r\nConnection: close\r\n\r\n"
+        );
+        let answered = answer(&example, &options).await;
+        assert!(
+            answered.starts_with("HTTP/1.1 400 Bad Request\r\n"),
+            "{max_forwards}: {answered}"
+        );
+        assert!(
+            answered.contains("\r\ncontent-type: application/problem+json\r\n"),
+            "{answered}"
+        );
+    }
+    assert!(seen.lock().unwrap().is_empty(), "OPTIONS was forwarded");
 }
