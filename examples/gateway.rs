@@ -57,19 +57,37 @@
 //!   the floor is retried, and every other failure is answered at once;
 //! - `RUST_LOG`: the log filter (default `info`).
 //!
-//! Requests are forwarded with their method, path, query, headers (less the
-//! hop-by-hop ones of RFC 9110 §7.6.1 and those named in `Connection`, but
-//! `te: trailers`, which gRPC needs) and
-//! streamed bodies, over HTTP/1.1 or HTTP/2 (see `UPSTREAM_HTTP2`). WebSocket and other upgrades are not
-//! proxied. The path is normalized before it is joined to `UPSTREAM`'s
-//! prefix (`%2E` decoded, dot segments removed), so `GET /../secret` stays
-//! under the prefix; an encoded slash (`%2F`), an encoded or plain backslash
-//! and `OPTIONS *` are answered 400, `CONNECT` 501, each with a problem. A
-//! client that disconnects cancels its upstream request (hyper's
-//! `half_close` is off, so a client that half-closes after its request is
-//! taken as gone too). An upstream head with a transfer coding other than
-//! `chunked` (`gzip, chunked`) is answered 502 `http_response_transfer_coding`:
-//! its body would reach the client undecoded.
+//! Requests are forwarded with their method, path, query, headers and
+//! streamed bodies, over HTTP/1.1 or HTTP/2 (see `UPSTREAM_HTTP2`), less
+//! the hop-by-hop fields of RFC 9110 §7.6.1 (`Connection` and those it
+//! names, `Proxy-Connection`, `Keep-Alive`, `TE`, `Transfer-Encoding`,
+//! `Upgrade`) but `te: trailers`, which gRPC needs, and with
+//! `Via: 1.1 tower-problem` appended (RFC 9110 §7.6.3: the client's
+//! version, `1.0`, `1.1` or `2`, and the name `Proxy-Status` gives).
+//! `Trailer`, `Proxy-Authenticate` and `Proxy-Authorization` go through,
+//! both ways. WebSocket and other upgrades are not proxied. The path is
+//! normalized before it is joined to `UPSTREAM`'s prefix (`%2E` decoded,
+//! dot segments removed), so `GET /../secret` stays under the prefix; an
+//! encoded slash (`%2F`), an encoded or plain backslash and `OPTIONS *`
+//! are answered 400, `CONNECT` 501 and `TRACE` 405 with `Allow` (as nginx
+//! does), each with a problem. An `OPTIONS` with `Max-Forwards` (RFC 9110
+//! §7.6.2) is forwarded with it one less, and answered by the gateway
+//! itself at 0 (`OPTIONS *` too): a 200 whose `Allow` lists the methods
+//! it forwards; a `Max-Forwards` that is not one number is answered 400
+//! with a problem. A client that disconnects cancels its upstream request
+//! (hyper's `half_close` is off, so a client that half-closes after its
+//! request is taken as gone too).
+//!
+//! Responses come back less the same hop-by-hop fields, and a 204
+//! without `Content-Length` (RFC 9110 §8.6; a 304 keeps its own). No 1xx
+//! is forwarded: hyper 1's server cannot send one (the pull request
+//! hyperium/hyper#4114 would add it), and its client reads past an
+//! upstream's `100 Continue` or `103 Early Hints`; a client's `Expect:
+//! 100-continue` is answered by hyper's server when the gateway starts
+//! reading the body. An upstream head with a transfer coding other than
+//! `chunked` (`gzip, chunked`) is answered 502
+//! `http_response_transfer_coding`: its body would reach the client
+//! undecoded.
 //!
 //! gRPC goes through with no flag: h2c from the client, and h2c or HTTP/2
 //! over TLS to the upstream; the gateway's own failures reach a gRPC client
@@ -96,11 +114,11 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::{self, HeaderMap, HeaderName};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{Method, Request, Response, Uri, Version};
 use http_body::Body as _;
-use http_body_util::{BodyExt, Either, Full};
+use http_body_util::{BodyExt, Either, Empty, Full};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::connect::dns::{GaiAddrs, GaiResolver, Name};
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -176,18 +194,23 @@ impl Upstream {
     }
 }
 
-/// The hop-by-hop headers of RFC 9110 §7.6.1, and the obsolete ones that
-/// are used the same way.
-const HOP_BY_HOP: [&str; 9] = [
+/// The hop-by-hop fields of RFC 9110 §7.6.1 (with those `Connection`
+/// names, read in [`strip_hop_by_hop`]), and the obsolete
+/// `Proxy-Connection`, which is used the same way.
+///
+/// Not in it, unlike RFC 2616's list: `Trailer`, without which hyper's
+/// HTTP/1 server sends none of an upstream's trailers; and
+/// `Proxy-Authenticate` and `Proxy-Authorization`, forwarded both ways, as
+/// this gateway authenticates nobody: an upstream's 407 must carry its
+/// `Proxy-Authenticate` (RFC 9110 §15.5.8), and a proxy may relay
+/// credentials to the next one (§11.7.2).
+const HOP_BY_HOP: [&str; 6] = [
     "connection",
     "keep-alive",
     "proxy-connection",
     "te",
-    "trailer",
     "transfer-encoding",
     "upgrade",
-    "proxy-authenticate",
-    "proxy-authorization",
 ];
 
 /// Removes the hop-by-hop headers, and those that `Connection` names.
@@ -209,11 +232,61 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
+/// This gateway's name in `Proxy-Status` and in `Via`, where it must be a
+/// token (RFC 9110 §7.6.3).
+const PROXY_NAME: &str = "tower-problem";
+
+/// The `Via` entries the gateway appends to the requests it forwards (RFC
+/// 9110 §7.6.3): the client's HTTP version and [`PROXY_NAME`], made once
+/// for each version.
+#[derive(Clone, Debug)]
+struct Via {
+    http_10: HeaderValue,
+    http_11: HeaderValue,
+    http_2: HeaderValue,
+}
+
+impl Via {
+    fn new() -> Self {
+        let entry = |version: &str| {
+            HeaderValue::try_from(format!("{version} {PROXY_NAME}"))
+                .expect("a token makes a valid header value")
+        };
+        Self {
+            http_10: entry("1.0"),
+            http_11: entry("1.1"),
+            http_2: entry("2"),
+        }
+    }
+
+    /// The entry for a request received over `version`.
+    fn entry(&self, version: Version) -> &HeaderValue {
+        match version {
+            Version::HTTP_10 => &self.http_10,
+            Version::HTTP_2 => &self.http_2,
+            // hyper's server takes nothing else.
+            _ => &self.http_11,
+        }
+    }
+}
+
+/// The methods an `Allow` of the gateway lists: those it forwards (any
+/// other method but `CONNECT` and `TRACE` goes through too).
+const FORWARDED_METHODS: &str = "GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH";
+
 /// Why a request is answered by the gateway itself, never forwarded.
 #[derive(Debug)]
 enum Refusal {
     /// `CONNECT`: this gateway forwards no tunnels.
     Connect,
+    /// `TRACE`: refused, as nginx does: its echo would hand a script the
+    /// cookies and credentials of the request (cross-site tracing).
+    Trace,
+    /// An `OPTIONS` whose `Max-Forwards` is 0: the gateway is its last
+    /// recipient, and answers it (RFC 9110 §7.6.2).
+    LastHop,
+    /// A `Max-Forwards` that is not one number.
+    InvalidMaxForwards,
     /// A target the gateway will not map onto the upstream's path: an
     /// encoded `/` or `\`, a `\`, or `OPTIONS *`.
     Target(&'static str),
@@ -231,6 +304,24 @@ impl Refusal {
                 http::StatusCode::NOT_IMPLEMENTED,
                 "this gateway does not forward CONNECT tunnels",
             ),
+            Self::Trace => (
+                http::StatusCode::METHOD_NOT_ALLOWED,
+                "this gateway does not forward TRACE",
+            ),
+            Self::LastHop => {
+                // A 200, not a 204: an `OPTIONS` answered without content
+                // says so with `Content-Length: 0` (RFC 9110 §9.3.7), which
+                // a 204 may not carry.
+                let mut res = Response::new(Full::default());
+                let headers = res.headers_mut();
+                headers.insert(header::ALLOW, HeaderValue::from_static(FORWARDED_METHODS));
+                headers.insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+                return res;
+            }
+            Self::InvalidMaxForwards => (
+                http::StatusCode::BAD_REQUEST,
+                "Max-Forwards is not one whole number",
+            ),
             Self::Target(why) => (http::StatusCode::BAD_REQUEST, *why),
             Self::BodyTimeout => (
                 http::StatusCode::REQUEST_TIMEOUT,
@@ -246,17 +337,27 @@ impl Refusal {
             .detail(detail)
             .build()
             .expect("a status and plain text make a valid problem");
-        Response::from(problem).map(Full::new)
+        let mut res = Response::from(problem).map(Full::new);
+        if let Self::Trace = self {
+            // RFC 9110 §15.5.6: a 405 lists the methods that would do.
+            let allow = HeaderValue::from_static(FORWARDED_METHODS);
+            res.headers_mut().insert(header::ALLOW, allow);
+        }
+        res
     }
 }
 
-/// Whether the gateway forwards `req`, and where: the path, its `%2E`s
-/// decoded (RFC 3986 §6.2.2.2) and its dot segments removed (§5.2.4), so
-/// that `..` cannot climb out of the upstream's prefix once joined to it.
-fn screen<B>(req: &Request<B>) -> Result<(), Refusal> {
-    if req.method() == Method::CONNECT {
-        return Err(Refusal::Connect);
-    }
+/// Whether the gateway forwards `req`, and with what `Max-Forwards` (see
+/// [`next_max_forwards`]). Its path is checked here, and normalized by
+/// [`push_normalized_path`] as it is forwarded.
+fn screen<B>(req: &Request<B>) -> Result<Option<u64>, Refusal> {
+    let max_forwards = match *req.method() {
+        Method::CONNECT => return Err(Refusal::Connect),
+        Method::TRACE => return Err(Refusal::Trace),
+        Method::OPTIONS => next_max_forwards(req.headers())?,
+        // RFC 9110 §7.6.2 lets other methods' `Max-Forwards` go unread.
+        _ => None,
+    };
     let path = req.uri().path();
     if path == "*" {
         return Err(Refusal::Target("OPTIONS * is answered by no upstream here"));
@@ -270,7 +371,26 @@ fn screen<B>(req: &Request<B>) -> Result<(), Refusal> {
             "an encoded slash or a backslash in the path is refused",
         ));
     }
-    Ok(())
+    Ok(max_forwards)
+}
+
+/// The `Max-Forwards` an `OPTIONS` is forwarded with: one less than it
+/// came with (RFC 9110 §7.6.2), or none. At 0 the gateway answers it.
+fn next_max_forwards(headers: &HeaderMap) -> Result<Option<u64>, Refusal> {
+    let mut values = headers.get_all(header::MAX_FORWARDS).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    let digits = value.to_str().unwrap_or_default();
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) || values.next().is_some() {
+        return Err(Refusal::InvalidMaxForwards);
+    }
+    // Digits beyond a u64 are as good as no limit.
+    let max_forwards: u64 = digits.parse().unwrap_or(u64::MAX);
+    max_forwards
+        .checked_sub(1)
+        .map(Some)
+        .ok_or(Refusal::LastHop)
 }
 
 /// Appends `path` to `out` with `%2E` decoded and its dot segments
@@ -307,8 +427,16 @@ fn push_normalized_path(out: &mut String, path: &str) {
     }
 }
 
-fn forward<B>(upstream: &Upstream, mut req: Request<B>) -> Request<B> {
+/// `req` as it goes to `upstream`: its target rewritten, its hop-by-hop
+/// fields stripped, `Via` and the `Max-Forwards` [`screen`] gave added.
+fn forward<B>(
+    upstream: &Upstream,
+    via: &Via,
+    max_forwards: Option<u64>,
+    mut req: Request<B>,
+) -> Request<B> {
     *req.uri_mut() = upstream.uri(req.uri().path_and_query());
+    let via = via.entry(req.version()).clone();
     let headers = req.headers_mut();
     // `te: trailers` says the client reads trailers, which gRPC needs its
     // upstream to hear: forwarded, the hop-by-hop rest of `te` is not.
@@ -321,7 +449,12 @@ fn forward<B>(upstream: &Upstream, mut req: Request<B>) -> Request<B> {
     });
     strip_hop_by_hop(headers);
     if trailers {
-        headers.insert(header::TE, http::HeaderValue::from_static("trailers"));
+        headers.insert(header::TE, HeaderValue::from_static("trailers"));
+    }
+    // After those of earlier proxies, if any (RFC 9110 §7.6.3).
+    headers.append(header::VIA, via);
+    if let Some(max_forwards) = max_forwards {
+        headers.insert(header::MAX_FORWARDS, HeaderValue::from(max_forwards));
     }
     // The client sets the upstream's own `Host`.
     headers.remove(header::HOST);
@@ -361,9 +494,22 @@ fn classify(error: &(dyn std::error::Error + 'static)) -> Option<Kind> {
     })
 }
 
-fn backward<B, E: Into<BoxError>>(result: Result<Response<B>, E>) -> Result<Response<B>, BoxError> {
+/// The upstream's response as it goes to the client: its hop-by-hop
+/// fields stripped, and a 1xx or 204 without framing or body.
+fn backward<B, E: Into<BoxError>>(
+    result: Result<Response<B>, E>,
+) -> Result<Response<Either<B, Empty<Bytes>>>, BoxError> {
     let mut res = result.map_err(Into::into)?;
+    let status = res.status();
     let headers = res.headers_mut();
+    let no_content = status.is_informational() || status == http::StatusCode::NO_CONTENT;
+    if no_content {
+        // RFC 9110 §8.6: no framing in a response that never has content (a
+        // 304's `Content-Length` describes what it stands for, and stays).
+        // hyper drops it only from an HTTP/1 answer to a method but `HEAD`.
+        headers.remove(header::CONTENT_LENGTH);
+        headers.remove(header::TRANSFER_ENCODING);
+    }
     let mut chunked = false;
     for value in headers.get_all(header::TRANSFER_ENCODING) {
         let codings = value.to_str().unwrap_or("?").split(',').map(str::trim);
@@ -384,7 +530,14 @@ fn backward<B, E: Into<BoxError>>(result: Result<Response<B>, E>) -> Result<Resp
         headers.remove(header::CONTENT_LENGTH);
     }
     strip_hop_by_hop(headers);
-    Ok(res)
+    Ok(if no_content {
+        // A body ended at once: hyper's HTTP/2 server gives a body of length
+        // 0 not yet ended (an HTTP/2 upstream's, until its `END_STREAM`) a
+        // `content-length: 0` of its own.
+        res.map(|_| Either::Right(Empty::new()))
+    } else {
+        res.map(Either::Left)
+    })
 }
 
 /// The resolver with a deadline: hyper-util's has none.
@@ -660,6 +813,7 @@ async fn main() -> ExitCode {
         .head_timeout(config.head_timeout)
         .body_idle_timeout(config.body_idle_timeout)
         .max_request_body(config.max_request_body)
+        .proxy_name(PROXY_NAME)
         .classify_with(classify);
     // A buffered body can be sent again: such requests go through the
     // retry policy, inside the layer, which sees only the last attempt and
@@ -680,6 +834,7 @@ async fn main() -> ExitCode {
         .map_request(|req: Request<RequestBody<Incoming>>| req.map(Either::Right))
         .service(clients);
     let upstream = config.upstream.clone();
+    let via = Via::new();
     let body_timeout = config.limits.header_read_timeout;
 
     // Requests the gateway answers itself never reach the upstream.
@@ -687,7 +842,7 @@ async fn main() -> ExitCode {
         let method = req.method().clone();
         // Routed before the layer, so that its logs (and an opt-in
         // `next-hop`) name the upstream.
-        let routed = screen(&req).map(|()| forward(&upstream, req));
+        let routed = screen(&req).map(|max_forwards| forward(&upstream, &via, max_forwards, req));
         // Only the stack the request takes is cloned for it.
         let stack = match &routed {
             Ok(req) if is_replayable(req) => Either::Left(retrying.clone()),
@@ -695,7 +850,7 @@ async fn main() -> ExitCode {
         };
         async move {
             let refused = |refusal: Refusal, method: &Method| {
-                tracing::info!(%method, ?refusal, "request refused");
+                tracing::info!(%method, ?refusal, "request answered by the gateway");
                 Ok::<_, std::convert::Infallible>(refusal.response().map(Either::Right))
             };
             let req = match routed {
