@@ -424,12 +424,38 @@ const LONG_BODY: &str = concat!(
 );
 
 #[tokio::test]
-async fn a_body_over_the_cap_is_aborted_and_one_under_it_passes() {
+async fn a_declared_length_over_the_cap_is_a_502_before_the_head() {
     let long = Upstream::start(Behavior::Respond {
         status: 200,
         body: LONG_BODY,
     })
     .await;
+    let capped = Gateway::with_client(
+        layer().max_response_body(Some(1024)),
+        upstream_client(Some(SHORT)),
+    )
+    .await;
+    let client = downstream();
+    let got = send(&client, request(&capped, long.addr()), BOUND).await;
+    assert_eq!(got.status, StatusCode::BAD_GATEWAY);
+    assert_eq!(got.problem()["kind"], "http_response_body_size");
+    assert_eq!(
+        got.headers["proxy-status"],
+        "tower-problem; error=http_response_body_size"
+    );
+    // A HEAD's answer has no body: its declared length is no reason.
+    let mut head = request(&capped, long.addr());
+    *head.method_mut() = http::Method::HEAD;
+    let got = send(&downstream(), head, BOUND).await;
+    assert_eq!(got.status, StatusCode::OK);
+    let declared = LONG_BODY.len().to_string();
+    assert_eq!(got.headers["content-length"], declared.as_str());
+}
+
+#[tokio::test]
+async fn a_body_over_the_cap_is_aborted_and_one_under_it_passes() {
+    // No length declared: the cap is met while the body streams.
+    let long = Upstream::start(Behavior::RespondChunked { body: LONG_BODY }).await;
     let capped = Gateway::with_client(
         layer().max_response_body(Some(1024)),
         upstream_client(Some(SHORT)),

@@ -15,15 +15,20 @@ pub(crate) struct FullBody(Inner);
 
 enum Inner {
     Bytes(Option<Bytes>),
-    /// axum's body is not `Sync`: behind `SyncWrapper`, which gives only
-    /// `&mut` access, with what `&self` methods report kept beside it and
-    /// renewed after each frame.
+    /// Boxed: every response of the layers moves a body, which this
+    /// variant would make larger.
     #[cfg(feature = "axum")]
-    Streamed {
-        body: sync_wrapper::SyncWrapper<axum::body::Body>,
-        size_hint: SizeHint,
-        is_end_stream: bool,
-    },
+    Streamed(Box<Streamed>),
+}
+
+/// axum's body is not `Sync`: behind `SyncWrapper`, which gives only `&mut`
+/// access, with what `&self` methods report kept beside it and renewed
+/// after each frame.
+#[cfg(feature = "axum")]
+struct Streamed {
+    body: sync_wrapper::SyncWrapper<axum::body::Body>,
+    size_hint: SizeHint,
+    is_end_stream: bool,
 }
 
 impl FullBody {
@@ -33,11 +38,11 @@ impl FullBody {
 
     #[cfg(feature = "axum")]
     pub(crate) fn streamed(body: axum::body::Body) -> Self {
-        Self(Inner::Streamed {
+        Self(Inner::Streamed(Box::new(Streamed {
             size_hint: body.size_hint(),
             is_end_stream: body.is_end_stream(),
             body: sync_wrapper::SyncWrapper::new(body),
-        })
+        })))
     }
 }
 
@@ -58,14 +63,11 @@ impl Body for FullBody {
                 Poll::Ready(data.take().map(|data| Ok(Frame::data(data))))
             }
             #[cfg(feature = "axum")]
-            Inner::Streamed {
-                body,
-                size_hint,
-                is_end_stream,
-            } => match super::panic::catch(|| {
-                let body = body.get_mut();
+            Inner::Streamed(streamed) => match super::panic::catch(|| {
+                let body = streamed.body.get_mut();
                 let polled = Pin::new(&mut *body).poll_frame(cx);
-                (*size_hint, *is_end_stream) = (body.size_hint(), body.is_end_stream());
+                (streamed.size_hint, streamed.is_end_stream) =
+                    (body.size_hint(), body.is_end_stream());
                 polled
             }) {
                 Ok(polled) => polled.map(|frame| frame.map(|result| result.map_err(Into::into))),
@@ -91,7 +93,7 @@ impl Body for FullBody {
         match &self.0 {
             Inner::Bytes(data) => data.is_none(),
             #[cfg(feature = "axum")]
-            Inner::Streamed { is_end_stream, .. } => *is_end_stream,
+            Inner::Streamed(streamed) => streamed.is_end_stream,
         }
     }
 
@@ -101,7 +103,7 @@ impl Body for FullBody {
                 SizeHint::with_exact(data.as_ref().map_or(0, |data| data.len() as u64))
             }
             #[cfg(feature = "axum")]
-            Inner::Streamed { size_hint, .. } => *size_hint,
+            Inner::Streamed(streamed) => streamed.size_hint,
         }
     }
 }
@@ -111,7 +113,7 @@ impl std::fmt::Debug for FullBody {
         let state = match &self.0 {
             Inner::Bytes(_) => "Bytes",
             #[cfg(feature = "axum")]
-            Inner::Streamed { .. } => "Streamed",
+            Inner::Streamed(_) => "Streamed",
         };
         f.debug_tuple("FullBody").field(&state).finish()
     }

@@ -28,7 +28,29 @@ pub(super) enum HeadFailure {
     /// The upstream answered `101 Switching Protocols` to a request that
     /// asked for no upgrade.
     UnaskedUpgrade,
+    /// The upstream's head declared a body longer than the layer's cap.
+    DeclaredTooLong(DeclaredTooLong),
 }
+
+/// The error of [`HeadFailure::DeclaredTooLong`]: the `Content-Length`
+/// declared, and the cap.
+#[derive(Debug)]
+pub(super) struct DeclaredTooLong {
+    pub(super) declared: u64,
+    pub(super) max: u64,
+}
+
+impl std::fmt::Display for DeclaredTooLong {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the upstream declared a body of {} bytes, over max_response_body ({})",
+            self.declared, self.max
+        )
+    }
+}
+
+impl Error for DeclaredTooLong {}
 
 /// The error of [`HeadFailure::UnaskedUpgrade`].
 #[derive(Debug)]
@@ -74,6 +96,16 @@ where
             HeadFailure::UnaskedUpgrade => {
                 let kind = Kind::HttpProtocolError;
                 let error: BoxError = Box::new(UnaskedUpgrade);
+                Failure::new(
+                    kind,
+                    self.parts.settings.status(kind),
+                    false,
+                    Some(Arc::new(error)),
+                )
+            }
+            HeadFailure::DeclaredTooLong(declared) => {
+                let kind = Kind::HttpResponseBodySize;
+                let error: BoxError = Box::new(declared);
                 Failure::new(
                     kind,
                     self.parts.settings.status(kind),

@@ -71,8 +71,8 @@ kinds! {
         /// timeout (body phase only, never a status): `connection_read_timeout`.
         ConnectionReadTimeout => "connection_read_timeout", 502, "The upstream's response body stalled";
         /// The upstream's response body was longer than the layer's cap
-        /// ([`GatewayErrorLayer::max_response_body`], body phase only, never
-        /// a status): `http_response_body_size`.
+        /// ([`GatewayErrorLayer::max_response_body`]), or its head declared
+        /// so (then answered 502, before the head): `http_response_body_size`.
         ///
         /// [`GatewayErrorLayer::max_response_body`]: super::GatewayErrorLayer::max_response_body
         HttpResponseBodySize => "http_response_body_size", 502, "The upstream's response body was too long";

@@ -11,7 +11,7 @@ use http_body::Body;
 use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep};
 
-use super::answer::HeadFailure;
+use super::answer::{DeclaredTooLong, HeadFailure};
 use super::body::GatewayBody;
 use super::failure::{Failure, Kind};
 use super::layer::GatewaySettings;
@@ -105,7 +105,12 @@ where
                 {
                     HeadFailure::UnaskedUpgrade
                 }
-                Poll::Ready(Ok(res)) => {
+                Poll::Ready(Ok(res)) => 'forward: {
+                    // The head is not sent yet: a body that would be cut at
+                    // the cap is a 502 now, not a truncated response later.
+                    if let Some(over) = this.call.declared_too_long(&res) {
+                        break 'forward HeadFailure::DeclaredTooLong(over);
+                    }
                     this.state.set(CallState::Done);
                     let call = &mut *this.call;
                     let settings = &call.parts.settings;
@@ -149,6 +154,22 @@ where
         this.state.set(CallState::Done);
         let res = this.call.answer(failure, *this.started);
         Poll::Ready(Ok(res.map(GatewayBody::full)))
+    }
+}
+
+impl<C, R> UpstreamCall<C, R> {
+    /// The declared length of `res`'s body and the cap, if the cap is set,
+    /// the response has a body (not to `HEAD`, not 1xx, 204 or 304) and its
+    /// `Content-Length` (hyper's exact size hint) is over the cap.
+    fn declared_too_long<B: Body>(&self, res: &Response<B>) -> Option<DeclaredTooLong> {
+        let max = self.parts.settings.max_response_body()?;
+        let status = res.status();
+        let bodiless = self.request.is_head()
+            || status.is_informational()
+            || status == StatusCode::NO_CONTENT
+            || status == StatusCode::NOT_MODIFIED;
+        let declared = res.body().size_hint().lower();
+        (!bodiless && declared > max).then_some(DeclaredTooLong { declared, max })
     }
 }
 

@@ -280,8 +280,12 @@ impl<C, R> GatewayErrorLayer<C, R> {
     /// Cuts an upstream response body off after `max` bytes (off by
     /// default): the head is sent by then, so the response is aborted
     /// (`http_response_body_size`, logged with the bytes sent) and the
-    /// client never takes the cut body for a complete one. The head's own
-    /// size is hyper's to bound (`http_response_header_section_size`).
+    /// client never takes the cut body for a complete one. A head whose
+    /// `Content-Length` is already over `max` (for a response with a body:
+    /// not to `HEAD`, not 1xx, 204 or 304) is answered 502
+    /// `http_response_body_size` instead, before any of it is sent. The
+    /// head's own size is hyper's to bound
+    /// (`http_response_header_section_size`).
     pub fn max_response_body(mut self, max: Option<u64>) -> Self {
         if max.is_some() || self.parts.settings.options().is_some() {
             self.parts

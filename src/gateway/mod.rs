@@ -28,6 +28,7 @@
 //! | head too large, too many headers | `http_response_header_section_size` | 502 |
 //! | tower's `load_shed` `Overloaded` (a local limit) | `connection_limit_reached` | 503 |
 //! | anything else from the upstream client | `proxy_internal_error` | 502 |
+//! | the upstream's `Content-Length` over [`max_response_body`] (a response with a body) | `http_response_body_size` | 502 |
 //! | the *client's* request body failed (aborted upload) | `request_body_error` | 400, no `Proxy-Status`, logged at debug |
 //! | the client's request body over [`max_request_body`] (by its size hint, before the upstream is called; or while it streams) | `request_body_too_large` | 413, no `Proxy-Status`, logged at debug |
 //! | the upstream body fails after the head (reset, short, broken chunk, [body idle timeout], over [`max_response_body`]) | (none: logged with the bytes sent and the time since the request; `http_response_body_size` for the cap) | connection aborted / stream reset |

@@ -194,6 +194,12 @@ pub enum Behavior {
     /// Reads the request, answers a keep-alive `200` (no `Connection:
     /// close`), then FIN while the connection is idle.
     CloseAfterResponse,
+    /// Healthy, with no length declared: for every request on the
+    /// connection, answers `200` with `body` as one chunk of a chunked body.
+    RespondChunked {
+        /// The `text/plain` body.
+        body: &'static str,
+    },
 }
 
 /// A running upstream server; dropping it stops the server.
@@ -423,7 +429,7 @@ fn script(behavior: &Behavior) -> Script {
     const CHUNKED: &str = "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n";
     const CLOSE_DELIMITED: &str = "HTTP/1.1 200 OK\r\nconnection: close\r\n\r\n";
     match behavior {
-        B::NotListening | B::Blackhole | B::Ok | B::Respond { .. } => {
+        B::NotListening | B::Blackhole | B::Ok | B::Respond { .. } | B::RespondChunked { .. } => {
             unreachable!("{behavior:?} has no per-connection script")
         }
         B::CloseOnAccept => Script::new(Nothing, "", Fin),
@@ -534,9 +540,13 @@ async fn connection(mut stream: TcpStream, behavior: Arc<Behavior>, counts: Arc<
     let _ = stream.set_nodelay(true);
     let mut buf = Vec::new();
     match &*behavior {
-        Behavior::Ok | Behavior::Respond { .. } => {
+        Behavior::Ok | Behavior::Respond { .. } | Behavior::RespondChunked { .. } => {
             let answer = match &*behavior {
                 Behavior::Respond { status, body } => response(*status, reason(*status), body),
+                Behavior::RespondChunked { body } => format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ntransfer-encoding: chunked\r\n\r\n{:x}\r\n{body}\r\n0\r\n\r\n",
+                    body.len()
+                ),
                 _ => ok_response(),
             };
             // Keep-alive: one answer per request until the client closes.
