@@ -151,10 +151,15 @@ impl Kind {
         )
     }
 
-    /// Whether it is a timeout, answered with 504 under
-    /// `recommended_statuses`.
+    /// Whether it is a timeout before the response head (resolving,
+    /// connecting, waiting for the head), answered with 504 under
+    /// `recommended_statuses` as RFC 9209 §2.3.2, §2.3.10 and §2.3.27
+    /// recommend.
     pub(super) const fn is_timeout(self) -> bool {
-        matches!(self, Self::ConnectionTimeout | Self::HttpResponseTimeout)
+        matches!(
+            self,
+            Self::DnsTimeout | Self::ConnectionTimeout | Self::HttpResponseTimeout
+        )
     }
 
     /// Whether a failure of this kind is answered with a status the layer

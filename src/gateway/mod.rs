@@ -13,7 +13,7 @@
 //! | failure | `kind` = `Proxy-Status` `error` | status |
 //! |---|---|---|
 //! | DNS resolution failed (by text, best effort) | `dns_error` | 502 |
-//! | resolving the host name timed out (your own [`Classify`](crate::Classify), around a resolver with a deadline) | `dns_timeout` | 502 |
+//! | resolving the host name timed out (your own [`Classify`](crate::Classify), around a resolver with a deadline) | `dns_timeout` | 502 (504 with [`status_for`] or [`recommended_statuses`]) |
 //! | connection refused | `connection_refused` | 502 |
 //! | host or network unreachable | `destination_ip_unroutable` | 502 |
 //! | the upstream is considered down (your own [`Classify`](crate::Classify): a circuit breaker) | `destination_unavailable` | 502 (503 with [`recommended_statuses`]) |
