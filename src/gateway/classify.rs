@@ -284,13 +284,13 @@ fn is_dns_text(level: &(dyn Error + 'static), text: &mut String) -> bool {
         .any(|prefix| text.starts_with(prefix))
 }
 
-/// The id and name of the TLS alert in `error`'s chain, for the
-/// `alert-id` and `alert-message` of `tls_alert_received`.
-pub(super) fn tls_alert(error: &(dyn Error + 'static)) -> Option<(u8, String)> {
+/// The id of the TLS alert in `error`'s chain, for the `alert-id` (and,
+/// through it, the `alert-message`) of `tls_alert_received`.
+pub(super) fn tls_alert(error: &(dyn Error + 'static)) -> Option<u8> {
     #[cfg(feature = "rustls")]
     {
         sources(error).find_map(|level| match level.error.downcast_ref::<rustls::Error>()? {
-            rustls::Error::AlertReceived(alert) => Some((u8::from(*alert), format!("{alert:?}"))),
+            rustls::Error::AlertReceived(alert) => Some(u8::from(*alert)),
             _ => None,
         })
     }

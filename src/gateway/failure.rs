@@ -46,7 +46,8 @@ kinds! {
         TlsCertificateError => "tls_certificate_error", 502, "The upstream's TLS certificate was refused";
         /// The upstream ended the TLS handshake or the connection with a
         /// fatal alert (feature `rustls`): `tls_alert_received`, with its
-        /// `alert-id` and `alert-message` in `Proxy-Status`.
+        /// `alert-id` and `alert-message` (the TLS Alerts registry's name) in
+        /// `Proxy-Status`.
         TlsAlertReceived => "tls_alert_received", 502, "The upstream sent a TLS alert";
         /// The TLS handshake with the upstream failed otherwise: plain HTTP
         /// on a TLS port, a malformed record, a connection closed in the
