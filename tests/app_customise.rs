@@ -100,7 +100,7 @@ impl ResponseForFailure<Failure> for HtmlForBrowsers {
             kind = failure.kind(),
         );
         Response::builder()
-            .status(problem.status())
+            .status(failure.status())
             .header(CONTENT_TYPE, "text/html; charset=utf-8")
             .body(Bytes::from(page))
             .expect("valid response")

@@ -106,8 +106,15 @@ async fn every_tls_failure_is_named_with_no_flag() {
             "{case}: {head}"
         );
     }
-    // The alert's number: `certificate_required` is 116.
-    assert!(answers[7].0.contains("alert-id=116"), "{}", answers[7].0);
+    // The alert's number and its name in the TLS Alerts registry:
+    // `certificate_required` is 116.
+    assert!(
+        answers[7]
+            .0
+            .contains(r#"alert-id=116; alert-message="certificate_required""#),
+        "{}",
+        answers[7].0
+    );
 
     let healthy = tls_upstream(leaf(&trusted, "localhost", VALID), &[&TLS13]).await;
     let (head, body) = through_the_example(healthy, &pem).await;

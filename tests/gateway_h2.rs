@@ -11,13 +11,13 @@ mod h2_upstream;
 use std::time::Duration;
 
 use gateway_support::*;
-use h2_upstream::{h2_upstream, Answer, INTERNAL_ERROR, NO_ERROR, REFUSED_STREAM};
+use h2_upstream::{h2_upstream, Answer, INTERNAL_ERROR, NO_ERROR, PROTOCOL_ERROR, REFUSED_STREAM};
 use http::StatusCode;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use tower::ServiceBuilder;
-use tower_problem::gateway::GatewayErrorLayer;
+use tower_problem::gateway::{Failure, GatewayErrorLayer};
 
 const BOUND: Duration = Duration::from_secs(5);
 
@@ -30,7 +30,9 @@ fn h2_client() -> Client<HttpConnector, tower_problem::gateway::RequestBody<hype
         .build_http()
 }
 
-async fn through_gateway(answer: Answer) -> (Got, bool) {
+/// What the client got for a request to an upstream answering `answer`,
+/// and, for a failure, the layer's marker.
+async fn through_gateway(answer: Answer) -> (Got, Option<Failure>) {
     let (upstream, _requests) = h2_upstream(answer).await;
     let svc = || {
         ServiceBuilder::new()
@@ -41,12 +43,16 @@ async fn through_gateway(answer: Answer) -> (Got, bool) {
     };
     let gateway = Gateway::serve(svc()).await;
     let got = send(&downstream(), request(&gateway, upstream), BOUND).await;
-    let never_sent = if got.status == StatusCode::OK {
-        false
+    let failure = if got.status == StatusCode::OK {
+        None
     } else {
-        marker_of(svc(), upstream).await.is_request_never_sent()
+        Some(marker_of(svc(), upstream).await)
     };
-    (got, never_sent)
+    (got, failure)
+}
+
+fn never_sent(failure: Option<Failure>) -> bool {
+    failure.expect("a failure").is_request_never_sent()
 }
 
 fn assert_terminated(got: &Got) {
@@ -60,34 +66,82 @@ fn assert_terminated(got: &Got) {
 
 #[tokio::test]
 async fn a_refused_stream_was_never_processed() {
-    let (got, never_sent) = through_gateway(Answer::Reset(REFUSED_STREAM)).await;
+    let (got, failure) = through_gateway(Answer::Reset(REFUSED_STREAM)).await;
     assert_terminated(&got);
-    assert!(never_sent, "REFUSED_STREAM: not processed (RFC 9113 §8.7)");
+    assert!(
+        never_sent(failure),
+        "REFUSED_STREAM: not processed (RFC 9113 §8.7)"
+    );
 }
 
 #[tokio::test]
 async fn a_stream_above_a_graceful_goaway_was_never_processed() {
-    let (got, never_sent) = through_gateway(Answer::GoAway {
+    let (got, failure) = through_gateway(Answer::GoAway {
         last: 0,
         code: NO_ERROR,
     })
     .await;
     assert_terminated(&got);
-    assert!(never_sent, "above GOAWAY's last stream id: not processed");
+    assert!(
+        never_sent(failure),
+        "above GOAWAY's last stream id: not processed"
+    );
 }
 
 #[tokio::test]
 async fn any_other_reset_before_the_head_may_have_been_processed() {
-    let (got, never_sent) = through_gateway(Answer::Reset(INTERNAL_ERROR)).await;
+    let (got, failure) = through_gateway(Answer::Reset(INTERNAL_ERROR)).await;
     assert_terminated(&got);
-    assert!(!never_sent, "INTERNAL_ERROR: it may have acted");
-    let (got, never_sent) = through_gateway(Answer::GoAway {
+    assert!(!never_sent(failure), "INTERNAL_ERROR: it may have acted");
+    let (got, failure) = through_gateway(Answer::GoAway {
         last: 0,
         code: INTERNAL_ERROR,
     })
     .await;
     assert_terminated(&got);
-    assert!(!never_sent, "a GOAWAY with an error reaches every stream");
+    assert!(
+        !never_sent(failure),
+        "a GOAWAY with an error reaches every stream"
+    );
+}
+
+/// RFC 9209 §2.1.1: the most specific type. An upstream that breaks
+/// HTTP/2 (a frame over the client's maximum size, a header block no HPACK
+/// decoder reads: h2 ends the connection with a `GOAWAY`), or whose
+/// `GOAWAY` says the connection broke it, made an `http_protocol_error`, as
+/// an HTTP/1 upstream's invalid head does.
+#[tokio::test]
+async fn an_http2_protocol_error_is_http_protocol_error() {
+    for (answer, reason) in [
+        (Answer::OversizedFrame, "FRAME_SIZE_ERROR"),
+        (Answer::BadHeaderBlock, "PROTOCOL_ERROR"),
+        (
+            Answer::GoAway {
+                last: 0,
+                code: PROTOCOL_ERROR,
+            },
+            "PROTOCOL_ERROR",
+        ),
+    ] {
+        let (got, failure) = through_gateway(answer).await;
+        assert_eq!(got.status, StatusCode::BAD_GATEWAY, "{answer:?}: {got:?}");
+        assert_eq!(
+            got.problem()["kind"],
+            "http_protocol_error",
+            "{answer:?}: {got:?}"
+        );
+        assert_eq!(
+            got.proxy_status()[0].token("error"),
+            Some("http_protocol_error")
+        );
+        let failure = failure.expect("a failure");
+        let error = format!("{:?}", failure.error());
+        assert!(error.contains(reason), "{answer:?}: {error}");
+        assert!(
+            !failure.is_request_never_sent(),
+            "{answer:?}: the upstream had the request"
+        );
+    }
 }
 
 #[tokio::test]

@@ -104,6 +104,20 @@ async fn recommended_statuses_are_504_and_503_but_unclassified_stays_502() {
             kind
         );
     }
+
+    // RFC 9209 §2.3.2: a resolver's deadline (named by a classifier of
+    // yours) is a timeout, 504 like the others.
+    let svc = ServiceBuilder::new()
+        .layer(layer.classify_with(|_: &(dyn Error + 'static)| Some(Kind::DnsTimeout)))
+        .service_fn(|_req: Request<RequestBody<Full<Bytes>>>| async {
+            Err::<Response<Full<Bytes>>, _>(io::Error::other("resolver deadline"))
+        });
+    let res = oneshot(svc, Request::new(Full::default())).await;
+    assert_eq!(res.status(), StatusCode::GATEWAY_TIMEOUT);
+    assert_eq!(
+        res.headers()["proxy-status"],
+        "tower-problem; error=dns_timeout"
+    );
 }
 
 #[tokio::test]

@@ -22,7 +22,9 @@ use hyper_util::rt::TokioExecutor;
 use rcgen::{CertifiedIssuer, KeyPair};
 use rustls::version::{TLS12, TLS13};
 use rustls::{ClientConfig, RootCertStore, SupportedProtocolVersion};
-use tls_upstream::{ca, closes_mid_handshake, leaf, plain_http, provider, tls_upstream, VALID};
+use tls_upstream::{
+    ca, closes_mid_handshake, leaf, plain_http, provider, sends_alert, tls_upstream, VALID,
+};
 use tower::ServiceBuilder;
 use tower_problem::gateway::{Failure, GatewayErrorLayer, RequestBody};
 
@@ -152,9 +154,41 @@ async fn an_alert_from_the_upstream_carries_its_id_and_name() {
         Some(&gateway_support::Value::Integer(70)),
         "{members:?}"
     );
-    assert_eq!(members[0].string("alert-message"), Some("ProtocolVersion"));
+    // RFC 9209 §2.3.15: the TLS Alerts registry's description.
+    assert_eq!(members[0].string("alert-message"), Some("protocol_version"));
     let failure = marker(tls_client(&ca, &[&TLS13]), upstream).await;
     assert!(failure.is_request_never_sent());
+}
+
+/// RFC 9209 §2.3.15: `alert-message` is the description IANA's TLS Alerts
+/// registry gives the alert's number (rustls's names are not: `UnknownCA`,
+/// `EncryptedClientHelloRequired`, none for 52); an alert the registry
+/// does not name has its `alert-id` only.
+#[tokio::test]
+async fn an_alert_is_named_as_the_tls_alerts_registry_names_it() {
+    let ca = ca("Test CA");
+    for (id, message) in [
+        (48, Some("unknown_ca")),
+        (52, Some("too_many_cids_requested")),
+        (113, Some("bad_certificate_status_response")),
+        (120, Some("no_application_protocol")),
+        (121, Some("ech_required")),
+        (255, None),
+    ] {
+        let upstream = sends_alert(id).await;
+        let got = assert_kind(tls_client(&ca, &[&TLS13]), upstream, "tls_alert_received").await;
+        let members = got.proxy_status();
+        assert_eq!(
+            members[0].params.get("alert-id"),
+            Some(&gateway_support::Value::Integer(id.into())),
+            "{members:?}"
+        );
+        assert_eq!(members[0].string("alert-message"), message, "{members:?}");
+        assert_eq!(
+            members[0].params.contains_key("alert-message"),
+            message.is_some()
+        );
+    }
 }
 
 #[tokio::test]

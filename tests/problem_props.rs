@@ -759,7 +759,7 @@ proptest! {
     fn accessors_agree_with_the_model(case in case(true)) {
         let problem = case.build().unwrap();
         let expected = case.expected().unwrap();
-        prop_assert_eq!(problem.status(), case.status);
+        prop_assert_eq!(problem.status(), Some(case.status));
         prop_assert_eq!(problem.type_uri(), expected.type_uri.as_deref());
         prop_assert_eq!(problem.title(), expected.title.as_deref());
         prop_assert_eq!(problem.detail(), expected.detail.as_deref());

@@ -33,6 +33,18 @@ pub(crate) trait LayerFailure: Clone + Send + Sync + 'static {
     }
 }
 
+/// The reason phrase RFC 9110 §15 gives `status`, the title of a problem
+/// that means no more than its status (RFC 9457 §4.2.1): the http crate's,
+/// but for the two RFC 9110 renamed, which it keeps under their RFC 7231
+/// names ("Payload Too Large", "Unprocessable Entity").
+pub(crate) fn status_phrase(status: StatusCode) -> Option<&'static str> {
+    match status.as_u16() {
+        413 => Some("Content Too Large"),
+        422 => Some("Unprocessable Content"),
+        _ => status.canonical_reason(),
+    }
+}
+
 /// A layer's `Kind` enum from a table of `Variant => "token", STATUS,
 /// "title";` rows, each with its docs: the enum, `as_str`, `title`,
 /// `default_status`, `has_own_type` and `Display`. A row that ends in
@@ -147,7 +159,7 @@ mod tests {
                 format!(
                     "## {token}\n\n**Title:** {title}. **Status:** {} {}.\n",
                     status.as_str(),
-                    status.canonical_reason().unwrap()
+                    super::status_phrase(status).unwrap()
                 )
             } else {
                 // A status kind: its title is its status's phrase.
@@ -155,6 +167,32 @@ mod tests {
             };
             assert!(page.contains(&line), "the kinds page lacks {line:?}");
         }
+    }
+
+    /// RFC 9457 §4: the page a `type` points at states the title the body
+    /// carries. Rustdoc renders the kinds page with smart punctuation,
+    /// which turns `'` and `"` into typographic quotes, `--` into a dash
+    /// and `...` into an ellipsis: a title with any of them would read
+    /// otherwise on the page than in the body.
+    #[test]
+    fn no_title_has_what_rustdoc_rewrites() {
+        for (token, title, _, _, _) in kinds() {
+            for rewritten in ["'", "\"", "--", "..."] {
+                assert!(!title.contains(rewritten), "{token}: {title:?}");
+            }
+        }
+    }
+
+    /// RFC 9110's phrases, where the http crate keeps older ones.
+    #[test]
+    fn status_phrases_are_rfc_9110s() {
+        use http::StatusCode;
+
+        let phrase = |code| super::status_phrase(StatusCode::from_u16(code).unwrap());
+        assert_eq!(phrase(413), Some("Content Too Large"));
+        assert_eq!(phrase(422), Some("Unprocessable Content"));
+        assert_eq!(phrase(404), Some("Not Found"));
+        assert_eq!(phrase(599), None);
     }
 
     /// The kinds page's gRPC table gives each kind the code the layers

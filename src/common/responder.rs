@@ -14,7 +14,7 @@ use http::{HeaderMap, HeaderValue, Response, StatusCode};
 
 use super::context::RequestContext;
 use super::full_body::FullBody;
-use super::kind_table::LayerFailure;
+use super::kind_table::{status_phrase, LayerFailure};
 use super::panic::{catch, Panic};
 use super::settings::CommonSettings;
 use crate::grpc;
@@ -211,10 +211,7 @@ pub(crate) fn failure_problem<F: LayerFailure>(
     }
     failure.add_members(&mut extensions);
     let title = if blank_domain {
-        failure
-            .status()
-            .canonical_reason()
-            .unwrap_or(failure.title())
+        status_phrase(failure.status()).unwrap_or(failure.title())
     } else {
         failure.title()
     };

@@ -226,7 +226,7 @@ impl<C, R> UpstreamCall<C, R> {
                 .map(|authority| authority.as_str())
                 .filter(|_| settings.proxy_status_next_hop),
             received_status,
-            alert: alert.as_ref().map(|(id, message)| (*id, message.as_str())),
+            alert,
         };
         Some(member(settings.proxy_name(), &params))
     }

@@ -256,16 +256,27 @@ fn head_level(level: error_chain::Level<'_>) -> Told {
 
 /// An HTTP/2 error before the head: a stream the upstream refused
 /// (`REFUSED_STREAM`) or one above the last stream id of its graceful
-/// `GOAWAY` was not processed (RFC 9113 §8.7); any other reset or `GOAWAY`
-/// terminated a request that may have been (a `GOAWAY` with an error code
-/// reaches the streams below its last id too, so it cannot say which).
+/// `GOAWAY` was not processed (RFC 9113 §8.7); a protocol error, whoever
+/// found it (a reset or `GOAWAY` the upstream sent or h2 sent it, the error
+/// h2 found itself), is the most specific type RFC 9209 §2.1.1 asks for,
+/// `http_protocol_error`; any other reset or `GOAWAY` terminated a request
+/// that may have been processed (a `GOAWAY` with an error code reaches the
+/// streams below its last id too, so it cannot say which).
 #[cfg(feature = "h2")]
 fn h2_level(error: &h2::Error) -> Told {
-    let refused = error.is_reset() && error.reason() == Some(h2::Reason::REFUSED_STREAM);
+    use h2::Reason;
+
+    let refused = error.is_reset() && error.reason() == Some(Reason::REFUSED_STREAM);
     let above_graceful_go_away =
-        error.is_go_away() && error.is_remote() && error.reason() == Some(h2::Reason::NO_ERROR);
+        error.is_go_away() && error.is_remote() && error.reason() == Some(Reason::NO_ERROR);
+    let protocol_error = matches!(
+        error.reason(),
+        Some(Reason::PROTOCOL_ERROR | Reason::FRAME_SIZE_ERROR | Reason::COMPRESSION_ERROR)
+    );
     if refused || above_graceful_go_away {
         Told::Unprocessed
+    } else if protocol_error {
+        Told::Known(Some(Found::Kind(Kind::HttpProtocolError)))
     } else if error.is_reset() || error.is_go_away() {
         Told::Known(Some(Found::Kind(Kind::ConnectionTerminated)))
     } else {
@@ -284,13 +295,13 @@ fn is_dns_text(level: &(dyn Error + 'static), text: &mut String) -> bool {
         .any(|prefix| text.starts_with(prefix))
 }
 
-/// The id and name of the TLS alert in `error`'s chain, for the
-/// `alert-id` and `alert-message` of `tls_alert_received`.
-pub(super) fn tls_alert(error: &(dyn Error + 'static)) -> Option<(u8, String)> {
+/// The id of the TLS alert in `error`'s chain, for the `alert-id` (and,
+/// through it, the `alert-message`) of `tls_alert_received`.
+pub(super) fn tls_alert(error: &(dyn Error + 'static)) -> Option<u8> {
     #[cfg(feature = "rustls")]
     {
         sources(error).find_map(|level| match level.error.downcast_ref::<rustls::Error>()? {
-            rustls::Error::AlertReceived(alert) => Some((u8::from(*alert), format!("{alert:?}"))),
+            rustls::Error::AlertReceived(alert) => Some(u8::from(*alert)),
             _ => None,
         })
     }
@@ -417,6 +428,28 @@ mod tests {
         let walk = Walk::of(&error, &mut |_| None);
         assert_eq!(walk.request_body_failure(), Some(ClientBodyFailure::Failed));
         assert!(!walk.is_never_sent());
+    }
+
+    /// RFC 9209 §2.1.1: an HTTP/2 protocol error, whatever carries it, is
+    /// the more specific `http_protocol_error`.
+    #[cfg(feature = "h2")]
+    #[test]
+    fn http2_protocol_errors_are_http_protocol_errors() {
+        use h2::Reason;
+
+        for reason in [
+            Reason::PROTOCOL_ERROR,
+            Reason::FRAME_SIZE_ERROR,
+            Reason::COMPRESSION_ERROR,
+        ] {
+            assert_eq!(
+                h2_level(&h2::Error::from(reason)),
+                Told::Known(Some(Found::Kind(Kind::HttpProtocolError))),
+                "{reason:?}"
+            );
+        }
+        let internal = h2::Error::from(Reason::INTERNAL_ERROR);
+        assert_eq!(h2_level(&internal), Told::Known(None));
     }
 
     #[test]

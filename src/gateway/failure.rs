@@ -22,15 +22,15 @@ kinds! {
     /// status, on the [kinds page](crate::kinds).
     pub enum Kind {
         /// The upstream's host name could not be resolved: `dns_error`.
-        DnsError => "dns_error", 502, "The upstream's host name could not be resolved";
+        DnsError => "dns_error", 502, "The upstream host name could not be resolved";
         /// Resolving the upstream's host name took too long (told by a
         /// classifier of yours, for a resolver with a deadline): `dns_timeout`.
-        DnsTimeout => "dns_timeout", 502, "Resolving the upstream's host name timed out";
+        DnsTimeout => "dns_timeout", 502, "Resolving the upstream host name timed out";
         /// The upstream refused the connection: `connection_refused`.
         ConnectionRefused => "connection_refused", 502, "The upstream refused the connection";
         /// No route leads to the upstream's address (host or network
         /// unreachable): `destination_ip_unroutable`.
-        DestinationIpUnroutable => "destination_ip_unroutable", 502, "The upstream's address is unreachable";
+        DestinationIpUnroutable => "destination_ip_unroutable", 502, "The upstream address is unreachable";
         /// The gateway considers the upstream down (a circuit breaker, a
         /// health check; told by a [`Classify`](crate::Classify) of your
         /// own): `destination_unavailable`.
@@ -43,10 +43,11 @@ kinds! {
         /// The upstream's TLS certificate was refused (expired, not yet
         /// valid, of an unknown issuer, for another name, badly signed;
         /// feature `rustls`): `tls_certificate_error`.
-        TlsCertificateError => "tls_certificate_error", 502, "The upstream's TLS certificate was refused";
+        TlsCertificateError => "tls_certificate_error", 502, "The upstream TLS certificate was refused";
         /// The upstream ended the TLS handshake or the connection with a
         /// fatal alert (feature `rustls`): `tls_alert_received`, with its
-        /// `alert-id` and `alert-message` in `Proxy-Status`.
+        /// `alert-id` and `alert-message` (the TLS Alerts registry's name) in
+        /// `Proxy-Status`.
         TlsAlertReceived => "tls_alert_received", 502, "The upstream sent a TLS alert";
         /// The TLS handshake with the upstream failed otherwise: plain HTTP
         /// on a TLS port, a malformed record, a connection closed in the
@@ -56,12 +57,12 @@ kinds! {
         ConnectionTerminated => "connection_terminated", 502, "The upstream connection was terminated";
         /// The upstream closed the connection before its response was
         /// complete: `http_response_incomplete`.
-        HttpResponseIncomplete => "http_response_incomplete", 502, "The upstream's response was incomplete";
+        HttpResponseIncomplete => "http_response_incomplete", 502, "The upstream response was incomplete";
         /// The upstream's response is not valid HTTP: `http_protocol_error`.
-        HttpProtocolError => "http_protocol_error", 502, "The upstream's response was not valid HTTP";
+        HttpProtocolError => "http_protocol_error", 502, "The upstream response was not valid HTTP";
         /// The upstream's response head is too large:
         /// `http_response_header_section_size`.
-        HttpResponseHeaderSectionSize => "http_response_header_section_size", 502, "The upstream's response head was too large";
+        HttpResponseHeaderSectionSize => "http_response_header_section_size", 502, "The upstream response head was too large";
         /// A local limit refused the request (tower's `load_shed`):
         /// `connection_limit_reached`, 503 Service Unavailable.
         ConnectionLimitReached => "connection_limit_reached", 503, "The gateway is over its limit of upstream requests";
@@ -69,18 +70,18 @@ kinds! {
         ProxyInternalError => "proxy_internal_error", 502, "The gateway failed to forward the request";
         /// The upstream's response body sent nothing for the body idle
         /// timeout (body phase only, never a status): `connection_read_timeout`.
-        ConnectionReadTimeout => "connection_read_timeout", 502, "The upstream's response body stalled";
+        ConnectionReadTimeout => "connection_read_timeout", 502, "The upstream response body stalled";
         /// The upstream's response body was longer than the layer's cap
         /// ([`GatewayErrorLayer::max_response_body`]), or its head declared
         /// so (then answered 502, before the head): `http_response_body_size`.
         ///
         /// [`GatewayErrorLayer::max_response_body`]: super::GatewayErrorLayer::max_response_body
-        HttpResponseBodySize => "http_response_body_size", 502, "The upstream's response body was too long";
+        HttpResponseBodySize => "http_response_body_size", 502, "The upstream response body was too long";
         /// The upstream's response body has a broken transfer coding, such as
         /// an invalid chunk (in the body, after the head), or a head whose
         /// transfer coding the gateway cannot forward (told by a classifier
         /// of yours): `http_response_transfer_coding`.
-        HttpResponseTransferCoding => "http_response_transfer_coding", 502, "The upstream's response body was badly framed";
+        HttpResponseTransferCoding => "http_response_transfer_coding", 502, "The upstream response body was badly framed";
         /// The client's request body failed (it aborted its upload, or sent a
         /// broken body) while it was forwarded: `request_body_error`, 400 Bad
         /// Request. Not an upstream failure.
@@ -151,10 +152,15 @@ impl Kind {
         )
     }
 
-    /// Whether it is a timeout, answered with 504 under
-    /// `recommended_statuses`.
+    /// Whether it is a timeout before the response head (resolving,
+    /// connecting, waiting for the head), answered with 504 under
+    /// `recommended_statuses` as RFC 9209 §2.3.2, §2.3.10 and §2.3.27
+    /// recommend.
     pub(super) const fn is_timeout(self) -> bool {
-        matches!(self, Self::ConnectionTimeout | Self::HttpResponseTimeout)
+        matches!(
+            self,
+            Self::DnsTimeout | Self::ConnectionTimeout | Self::HttpResponseTimeout
+        )
     }
 
     /// Whether a failure of this kind is answered with a status the layer

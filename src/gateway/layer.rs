@@ -266,12 +266,21 @@ impl<C, R> GatewayErrorLayer<C, R> {
         self
     }
 
-    /// Applies RFC 9209's recommended statuses to the kinds that have no
-    /// status set with [`status_for`](Self::status_for): 504 Gateway Timeout
-    /// for timeouts and 503 Service Unavailable for
-    /// [`Kind::DestinationUnavailable`]. Unclassified failures stay 502 (RFC
-    /// 9209 suggests 500 for `proxy_internal_error`, which clients would
-    /// take for a failure of the origin).
+    /// Applies RFC 9209's recommended statuses (§2.3, one per error type)
+    /// to the kinds that have no status set with
+    /// [`status_for`](Self::status_for):
+    ///
+    /// | kind | default | with `recommended_statuses` |
+    /// |---|---|---|
+    /// | `dns_timeout`, `connection_timeout`, `http_response_timeout` | 502 | 504 Gateway Timeout |
+    /// | `destination_unavailable` | 502 | 503 Service Unavailable |
+    /// | `connection_limit_reached` | 503 | 503 Service Unavailable |
+    /// | `dns_error`, `connection_refused`, `destination_ip_unroutable`, `tls_certificate_error`, `tls_alert_received`, `tls_protocol_error`, `connection_terminated`, `http_response_incomplete`, `http_protocol_error`, `http_response_header_section_size` | 502 | 502 Bad Gateway |
+    /// | `proxy_internal_error` | 502 | 502 Bad Gateway (RFC 9209 suggests 500, which clients would take for a failure of the origin) |
+    /// | `request_body_error`, `request_body_too_large` (not proxy errors) | 400, 413 | 400, 413 |
+    ///
+    /// The body-phase kinds and `upstream_server_error` have no status of
+    /// the layer's: the upstream's was sent or is kept.
     pub fn recommended_statuses(mut self) -> Self {
         self.parts.settings.recommended_statuses = true;
         self
@@ -435,6 +444,49 @@ mod tests {
             twice.settings().status(kind),
             StatusCode::SERVICE_UNAVAILABLE
         );
+    }
+
+    /// RFC 9209 §2.3: the recommended status of each proxy error type, for
+    /// every kind answered with a status of the layer's; `None` for those
+    /// that are not (the upstream's status was sent or is kept).
+    fn rfc_9209_status(kind: Kind) -> Option<u16> {
+        match kind {
+            Kind::DnsTimeout | Kind::ConnectionTimeout | Kind::HttpResponseTimeout => Some(504),
+            Kind::DestinationUnavailable | Kind::ConnectionLimitReached => Some(503),
+            Kind::DnsError
+            | Kind::ConnectionRefused
+            | Kind::DestinationIpUnroutable
+            | Kind::TlsCertificateError
+            | Kind::TlsAlertReceived
+            | Kind::TlsProtocolError
+            | Kind::ConnectionTerminated
+            | Kind::HttpResponseIncomplete
+            | Kind::HttpProtocolError
+            | Kind::HttpResponseHeaderSectionSize => Some(502),
+            // RFC 9209 says 500; the layer keeps 502 on purpose (see
+            // `recommended_statuses`).
+            Kind::ProxyInternalError => Some(502),
+            // Not proxy errors: the client's own request body.
+            Kind::RequestBodyError => Some(400),
+            Kind::RequestBodyTooLarge => Some(413),
+            Kind::ConnectionReadTimeout
+            | Kind::HttpResponseBodySize
+            | Kind::HttpResponseTransferCoding
+            | Kind::UpstreamServerError => None,
+        }
+    }
+
+    #[test]
+    fn recommended_statuses_are_those_of_rfc_9209() {
+        let layer = GatewayErrorLayer::new().recommended_statuses();
+        for &kind in Kind::ALL {
+            assert_eq!(
+                kind.has_own_status()
+                    .then(|| layer.settings().status(kind).as_u16()),
+                rfc_9209_status(kind),
+                "{kind}"
+            );
+        }
     }
 
     #[test]

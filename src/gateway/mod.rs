@@ -13,7 +13,7 @@
 //! | failure | `kind` = `Proxy-Status` `error` | status |
 //! |---|---|---|
 //! | DNS resolution failed (by text, best effort) | `dns_error` | 502 |
-//! | resolving the host name timed out (your own [`Classify`](crate::Classify), around a resolver with a deadline) | `dns_timeout` | 502 |
+//! | resolving the host name timed out (your own [`Classify`](crate::Classify), around a resolver with a deadline) | `dns_timeout` | 502 (504 with [`status_for`] or [`recommended_statuses`]) |
 //! | connection refused | `connection_refused` | 502 |
 //! | host or network unreachable | `destination_ip_unroutable` | 502 |
 //! | the upstream is considered down (your own [`Classify`](crate::Classify): a circuit breaker) | `destination_unavailable` | 502 (503 with [`recommended_statuses`]) |
@@ -22,9 +22,9 @@
 //! | the upstream's TLS certificate refused: expired, not yet valid, unknown issuer, wrong name, bad signature (feature `rustls`) | `tls_certificate_error` | 502 |
 //! | a fatal TLS alert from the upstream (feature `rustls`) | `tls_alert_received`, with `alert-id` and `alert-message` | 502 |
 //! | any other TLS handshake failure: plain HTTP on a TLS port, a malformed record, a handshake cut short (features `rustls` and `hyper-util`) | `tls_protocol_error` | 502 |
-//! | reset, aborted or broken pipe before a complete head; an HTTP/2 stream reset or `GOAWAY` (feature `h2`: never sent for `REFUSED_STREAM` and a stream above a graceful `GOAWAY`) | `connection_terminated` | 502 |
+//! | reset, aborted or broken pipe before a complete head; an HTTP/2 stream reset or `GOAWAY` other than a protocol error's (feature `h2`: never sent for `REFUSED_STREAM` and a stream above a graceful `GOAWAY`) | `connection_terminated` | 502 |
 //! | closed before a complete head | `http_response_incomplete` | 502 |
-//! | head not valid HTTP (status line, header, version, conflicting `Content-Length`), or a `101 Switching Protocols` to a request without `Upgrade` | `http_protocol_error` | 502 |
+//! | head not valid HTTP (status line, header, version, conflicting `Content-Length`), or a `101 Switching Protocols` to a request without `Upgrade`; an HTTP/2 `PROTOCOL_ERROR`, `FRAME_SIZE_ERROR` or `COMPRESSION_ERROR`, in a reset or `GOAWAY` either side sent (feature `h2`) | `http_protocol_error` | 502 |
 //! | head too large, too many headers | `http_response_header_section_size` | 502 |
 //! | tower's `load_shed` `Overloaded` (a local limit) | `connection_limit_reached` | 503 |
 //! | anything else from the upstream client | `proxy_internal_error` | 502 |

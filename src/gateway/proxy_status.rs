@@ -22,8 +22,9 @@ pub(super) struct Params<'a> {
     pub(super) details: Option<&'a str>,
     pub(super) next_hop: Option<&'a str>,
     pub(super) received_status: Option<StatusCode>,
-    /// A TLS alert's id and message, for `tls_alert_received`.
-    pub(super) alert: Option<(u8, &'a str)>,
+    /// A TLS alert's id, for `tls_alert_received`: `alert-id`, and
+    /// `alert-message` where the TLS Alerts registry names it.
+    pub(super) alert: Option<u8>,
 }
 
 /// The proxy's name as an sf-item: a token when it is a valid sf-token,
@@ -64,11 +65,13 @@ pub(super) fn member(name: &str, params: &Params<'_>) -> HeaderValue {
         out.push_str("; received-status=");
         out.push_str(status.as_str());
     }
-    if let Some((id, message)) = params.alert {
+    if let Some(id) = params.alert {
         out.push_str("; alert-id=");
         out.push_str(&id.to_string());
-        out.push_str("; alert-message=");
-        write_string(&mut out, message, MAX_STRING);
+        if let Some(message) = alert_message(id) {
+            out.push_str("; alert-message=");
+            write_string(&mut out, message, MAX_STRING);
+        }
     }
     if let Some(next_hop) = params.next_hop {
         out.push_str("; next-hop=");
@@ -81,6 +84,61 @@ pub(super) fn member(name: &str, params: &Params<'_>) -> HeaderValue {
     // Only printable ASCII was written, so this cannot fail; a fixed value
     // stands in should it ever.
     HeaderValue::try_from(out).unwrap_or(HeaderValue::from_static(super::layer::DEFAULT_PROXY_NAME))
+}
+
+/// The description of the TLS alert `id` in IANA's TLS Alerts registry
+/// (TLS Parameters, "TLS Alerts"), which RFC 9209 §2.3.15 asks
+/// `alert-message` to carry; `None` for an id the registry does not name.
+/// Keyed by number, not by a TLS library's names, which are not the
+/// registry's (rustls's `UnknownCA` is `unknown_ca`, its
+/// `EncryptedClientHelloRequired` is `ech_required`, and it has none for
+/// 52).
+fn alert_message(id: u8) -> Option<&'static str> {
+    Some(match id {
+        0 => "close_notify",
+        10 => "unexpected_message",
+        20 => "bad_record_mac",
+        22 => "record_overflow",
+        40 => "handshake_failure",
+        42 => "bad_certificate",
+        43 => "unsupported_certificate",
+        44 => "certificate_revoked",
+        45 => "certificate_expired",
+        46 => "certificate_unknown",
+        47 => "illegal_parameter",
+        48 => "unknown_ca",
+        49 => "access_denied",
+        50 => "decode_error",
+        51 => "decrypt_error",
+        52 => "too_many_cids_requested",
+        70 => "protocol_version",
+        71 => "insufficient_security",
+        80 => "internal_error",
+        86 => "inappropriate_fallback",
+        90 => "user_canceled",
+        109 => "missing_extension",
+        110 => "unsupported_extension",
+        112 => "unrecognized_name",
+        113 => "bad_certificate_status_response",
+        115 => "unknown_psk_identity",
+        116 => "certificate_required",
+        117 => "general_error",
+        120 => "no_application_protocol",
+        121 => "ech_required",
+        // Alerts of older TLS versions that TLS 1.3 retired: the registry
+        // names them with `_RESERVED`, and that is the string RFC 9209
+        // asks for. They are still named, not left to `alert-id` alone:
+        // an upstream of an older TLS can send one, and the name says
+        // which it was.
+        21 => "decryption_failed_RESERVED",
+        30 => "decompression_failure_RESERVED",
+        41 => "no_certificate_RESERVED",
+        60 => "export_restriction_RESERVED",
+        100 => "no_renegotiation_RESERVED",
+        111 => "certificate_unobtainable_RESERVED",
+        114 => "bad_certificate_hash_value_RESERVED",
+        _ => return None,
+    })
 }
 
 /// Whether `s` is an RFC 9651 sf-token: `( ALPHA / "*" ) *( tchar / ":" / "/" )`.
@@ -188,6 +246,40 @@ mod tests {
         HeaderValue::try_from(out).unwrap();
     }
 
+    /// RFC 9209 §2.3.15: `alert-message` is the registry's description,
+    /// which a TLS library's names are not, case aside.
+    #[test]
+    fn alert_messages_are_the_tls_alerts_registrys() {
+        for (id, message) in [
+            (40, "handshake_failure"),
+            (48, "unknown_ca"),
+            (52, "too_many_cids_requested"),
+            (112, "unrecognized_name"),
+            (113, "bad_certificate_status_response"),
+            (115, "unknown_psk_identity"),
+            (120, "no_application_protocol"),
+            (121, "ech_required"),
+            (100, "no_renegotiation_RESERVED"),
+        ] {
+            assert_eq!(alert_message(id), Some(message), "{id}");
+        }
+        for id in [1, 53, 118, 122, 255] {
+            assert_eq!(alert_message(id), None, "{id}");
+        }
+    }
+
+    /// Every alert rustls knows has its name in the table.
+    #[cfg(feature = "rustls")]
+    #[test]
+    fn every_alert_rustls_knows_is_named() {
+        for id in 0..=u8::MAX {
+            let alert = rustls::AlertDescription::from(id);
+            if !matches!(alert, rustls::AlertDescription::Unknown(_)) {
+                assert!(alert_message(id).is_some(), "{alert:?} ({id})");
+            }
+        }
+    }
+
     #[test]
     fn names_are_tokens_or_strings() {
         assert_eq!(serialize_name("tower-problem"), "tower-problem");
@@ -210,7 +302,7 @@ mod tests {
                     details: Some(input),
                     next_hop: Some(input),
                     received_status: Some(StatusCode::SERVICE_UNAVAILABLE),
-                    alert: Some((40, input)),
+                    alert: Some(40),
                 },
             );
             assert!(value.to_str().is_ok());
@@ -237,13 +329,26 @@ mod tests {
             "tower-problem",
             &Params {
                 error: Some("tls_alert_received"),
-                alert: Some((70, "ProtocolVersion")),
+                alert: Some(70),
                 ..Params::default()
             },
         );
         assert_eq!(
             value,
-            r#"tower-problem; error=tls_alert_received; alert-id=70; alert-message="ProtocolVersion""#
+            r#"tower-problem; error=tls_alert_received; alert-id=70; alert-message="protocol_version""#
+        );
+        // An alert the registry does not name: its id alone.
+        let value = member(
+            "tower-problem",
+            &Params {
+                error: Some("tls_alert_received"),
+                alert: Some(255),
+                ..Params::default()
+            },
+        );
+        assert_eq!(
+            value,
+            "tower-problem; error=tls_alert_received; alert-id=255"
         );
         let value = member(
             "tower-problem",

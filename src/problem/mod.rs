@@ -91,10 +91,11 @@ pub(crate) use self::response::PROBLEM_JSON;
 /// `http::Response::from(problem)` (or, with the `axum` feature, return it
 /// from a handler). See the [module docs](self).
 ///
-/// A built `Problem` went through the builder's checks; one read from
-/// another server (with the `serde` feature, through `Deserialize`, which
-/// reads as RFC 9457 §3.1 asks a consumer to) may have any member names.
-/// Either renders as valid JSON whatever its text holds.
+/// A built `Problem` went through the builder's checks and has a status;
+/// one read from another server (with the `serde` feature, through
+/// `Deserialize`, which reads as RFC 9457 §3.1 asks a consumer to) may have
+/// any member names, and no status. Either renders as valid JSON whatever
+/// its text holds.
 ///
 /// With the `serde` feature it is `Serialize`, writing what
 /// [`to_json`](Self::to_json) writes, and `Deserialize`: a problem read
@@ -103,7 +104,9 @@ pub(crate) use self::response::PROBLEM_JSON;
 pub struct Problem {
     type_uri: Option<Cow<'static, str>>,
     title: Option<Cow<'static, str>>,
-    status: StatusCode,
+    // `None` only for a problem read without a valid `status` (RFC 9457
+    // makes the member optional); the builder always sets one.
+    status: Option<StatusCode>,
     detail: Option<Cow<'static, str>>,
     instance: Option<Cow<'static, str>>,
     extensions: Vec<(Cow<'static, str>, ExtensionValue)>,
@@ -126,7 +129,7 @@ impl Problem {
         Self {
             type_uri: Some(type_uri),
             title: Some(Cow::Borrowed(title)),
-            status,
+            status: Some(status),
             detail: detail.map(Cow::Owned),
             instance: None,
             extensions,
@@ -163,7 +166,7 @@ impl Problem {
             Ok(Self {
                 type_uri: None,
                 title: None,
-                status,
+                status: Some(status),
                 detail: None,
                 instance: None,
                 extensions: Vec::new(),
@@ -209,8 +212,11 @@ impl Problem {
         self.title.as_deref()
     }
 
-    /// The `status` member.
-    pub fn status(&self) -> StatusCode {
+    /// The `status` member: always there in a problem a builder started
+    /// ([`Problem::builder`] takes it); `None` in one read (feature `serde`)
+    /// without an integer status from 100 to 599, which RFC 9457 §3.1.2
+    /// makes optional.
+    pub fn status(&self) -> Option<StatusCode> {
         self.status
     }
 
@@ -259,7 +265,9 @@ impl Problem {
         if let Some(title) = &self.title {
             json.string("title", title);
         }
-        json.integer("status", self.status.as_u16());
+        if let Some(status) = self.status {
+            json.integer("status", status.as_u16());
+        }
         if let Some(detail) = &self.detail {
             json.string("detail", detail);
         }
@@ -273,9 +281,13 @@ impl Problem {
     }
 }
 
+/// The response with the problem's status, or 500 Internal Server Error
+/// for a problem read without one: a response needs a status, and a
+/// problem describes a failure.
 impl From<Problem> for http::Response<Bytes> {
     fn from(problem: Problem) -> Self {
-        problem_response(problem.status, problem.to_json())
+        let status = problem.status.unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        problem_response(status, problem.to_json())
     }
 }
 
@@ -391,7 +403,7 @@ mod tests {
         for code in [100, 101, 200, 404, 599] {
             let status = StatusCode::from_u16(code).unwrap();
             let problem = Problem::builder(status).build().unwrap();
-            assert_eq!(problem.status(), status);
+            assert_eq!(problem.status(), Some(status));
         }
         for code in [600, 700, 999] {
             let err = refused(Problem::builder(StatusCode::from_u16(code).unwrap()));

@@ -22,7 +22,9 @@ impl Serialize for Problem {
         if let Some(title) = self.title() {
             map.serialize_entry("title", title)?;
         }
-        map.serialize_entry("status", &self.status().as_u16())?;
+        if let Some(status) = self.status() {
+            map.serialize_entry("status", &status.as_u16())?;
+        }
         if let Some(detail) = self.detail() {
             map.serialize_entry("detail", detail)?;
         }
@@ -53,14 +55,15 @@ impl Serialize for ExtensionValue {
 }
 
 /// A problem from any server, as RFC 9457 §3.1 asks a consumer to read one:
-/// a standard member of the wrong type is ignored (a `type` or `instance`
-/// that is not a URI reference too, so that the problem renders as valid
-/// JSON again), and an extension member may have any name and any JSON
-/// value (strings, integers and booleans as themselves, anything else as
-/// [`ExtensionValue::Json`]). A problem without a `status` between 100 and
-/// 599 is refused: `status` is optional in RFC 9457, but a [`Problem`] is
-/// the body of a response with that status, which whoever read the
-/// response knows.
+/// every member is optional, and a standard member of the wrong type is
+/// ignored, not an error: a `type`, `title`, `detail` or `instance` that is
+/// not a string (a `type` or `instance` that is not a URI reference too, so
+/// that the problem renders as valid JSON again), a `status` that is not an
+/// integer from 100 to 599 (the problem then has no
+/// [`status`](Problem::status)). An extension member may have any name and
+/// any JSON value (strings, integers and booleans as themselves, anything
+/// else as [`ExtensionValue::Json`]). Only what is not a JSON object is
+/// refused.
 impl<'de> Deserialize<'de> for Problem {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         deserializer.deserialize_map(ProblemVisitor)
@@ -106,8 +109,6 @@ impl<'de> Visitor<'de> for ProblemVisitor {
                 }
             }
         }
-        let status = status
-            .ok_or_else(|| de::Error::custom("the problem has no `status` between 100 and 599"))?;
         Ok(Problem {
             type_uri: type_uri.map(Cow::Owned),
             title: title.map(Cow::Owned),
@@ -153,7 +154,7 @@ mod tests {
         // are ignored.
         assert_eq!(problem.type_uri(), None);
         assert_eq!(problem.title(), None);
-        assert_eq!(problem.status(), StatusCode::FORBIDDEN);
+        assert_eq!(problem.status(), Some(StatusCode::FORBIDDEN));
         assert_eq!(problem.instance(), Some("/account/12345/msgs/abc"));
         assert_eq!(
             problem.extension("balance"),
@@ -175,14 +176,48 @@ mod tests {
         assert_eq!(again, problem);
     }
 
+    /// RFC 9457 §3.1: "If a member's value type does not match the
+    /// specified type, the member MUST be ignored"; `status` is optional.
     #[test]
-    fn a_problem_without_a_status_is_refused() {
-        for json in [
-            r#"{"title":"x"}"#,
-            r#"{"status":"404"}"#,
-            r#"{"status":600}"#,
-            "[]",
+    fn a_standard_member_of_the_wrong_type_is_ignored() {
+        for (json, written) in [
+            (r#"{"title":"no status"}"#, r#"{"title":"no status"}"#),
+            (r#"{"status":"500"}"#, "{}"),
+            (r#"{"status":600}"#, "{}"),
+            (r#"{"status":99}"#, "{}"),
+            (r#"{"status":500.0}"#, "{}"),
+            (r#"{"status":-500}"#, "{}"),
+            (r#"{"status":null,"x":1}"#, r#"{"x":1}"#),
         ] {
+            let problem: Problem = serde_json::from_str(json).expect(json);
+            assert_eq!(problem.status(), None, "{json}");
+            // Written back without one, and read back equal.
+            assert_eq!(problem.to_json(), written, "{json}");
+            let again: Problem = serde_json::from_slice(&problem.to_json()).unwrap();
+            assert_eq!(again, problem);
+        }
+        let json = r#"{"type":1,"title":["t"],"status":502,"detail":{"d":1},"instance":false,"balance":{"x":[1]}}"#;
+        let problem: Problem = serde_json::from_str(json).unwrap();
+        assert_eq!(
+            (problem.type_uri(), problem.title(), problem.detail()),
+            (None, None, None)
+        );
+        assert_eq!(problem.instance(), None);
+        assert_eq!(problem.status(), Some(StatusCode::BAD_GATEWAY));
+        // An extension member keeps any JSON value.
+        assert!(
+            matches!(problem.extension("balance"), Some(ExtensionValue::Json(json)) if json.as_str() == r#"{"x":[1]}"#)
+        );
+        // A response needs a status: 500 for a problem without one.
+        let problem: Problem = serde_json::from_str(r#"{"title":"no status"}"#).unwrap();
+        let res = http::Response::from(problem);
+        assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(res.body().as_ref(), br#"{"title":"no status"}"#);
+    }
+
+    #[test]
+    fn only_what_is_not_an_object_is_refused() {
+        for json in ["[]", "500", r#""problem""#, "null"] {
             assert!(serde_json::from_str::<Problem>(json).is_err(), "{json}");
         }
     }

@@ -24,6 +24,7 @@ const ACK: u8 = 0x1;
 const END_STREAM: u8 = 0x1;
 const END_HEADERS: u8 = 0x4;
 pub const NO_ERROR: u32 = 0x0;
+pub const PROTOCOL_ERROR: u32 = 0x1;
 pub const INTERNAL_ERROR: u32 = 0x2;
 pub const REFUSED_STREAM: u32 = 0x7;
 
@@ -39,6 +40,13 @@ pub enum Answer {
     /// `RST_STREAM(REFUSED_STREAM)` to the first request of the server,
     /// a 200 `ok` to every later one.
     RefuseFirst,
+    /// The head of a `DATA` frame one byte over the client's maximum frame
+    /// size (16,384 bytes, RFC 9113 §6.5.2): a `FRAME_SIZE_ERROR` (RFC 9113
+    /// §4.2), which the client answers with a `GOAWAY`.
+    OversizedFrame,
+    /// A `HEADERS` frame whose block is HPACK's index 0, which no table
+    /// has (RFC 7541 §6.1): h2 answers with a `GOAWAY(PROTOCOL_ERROR)`.
+    BadHeaderBlock,
 }
 
 async fn frame(stream: &mut TcpStream, kind: u8, flags: u8, id: u32, payload: &[u8]) {
@@ -105,6 +113,14 @@ async fn serve(mut stream: TcpStream, answer: Answer, requests: Arc<AtomicUsize>
                         tokio::time::sleep(Duration::from_millis(100)).await;
                         let code = INTERNAL_ERROR.to_be_bytes();
                         frame(&mut stream, RST_STREAM, 0, id, &code).await;
+                    }
+                    Answer::OversizedFrame => {
+                        let mut head = [0, 0x40, 0x01, DATA, 0, 0, 0, 0, 0];
+                        head[5..].copy_from_slice(&id.to_be_bytes());
+                        stream.write_all(&head).await.unwrap();
+                    }
+                    Answer::BadHeaderBlock => {
+                        frame(&mut stream, HEADERS, END_HEADERS, id, &[0x80]).await;
                     }
                     Answer::RefuseFirst => unreachable!("answered above"),
                 }

@@ -125,6 +125,24 @@ async fn serve_tls(config: ServerConfig) -> SocketAddr {
     addr
 }
 
+/// A server that reads the client's hello and answers it with a fatal
+/// alert numbered `id` (a plaintext alert record: `15 03 03 00 02 02 id`),
+/// then closes: any alert, those rustls has no name for too.
+pub async fn sends_alert(id: u8) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let mut hello = [0u8; 512];
+            let _ = stream.read(&mut hello).await;
+            let _ = stream
+                .write_all(&[0x15, 0x03, 0x03, 0x00, 0x02, 0x02, id])
+                .await;
+        }
+    });
+    addr
+}
+
 /// A server that reads the client's hello and closes: a handshake cut in
 /// the middle.
 pub async fn closes_mid_handshake() -> SocketAddr {
