@@ -612,6 +612,43 @@ async fn a_domain_error_under_anyhow_or_eyre_context_is_still_classified() {
     }
 }
 
+/// One intercept rule for both layers: a replaced 503's own `Retry-After`
+/// wins over the layer's; one without gets the layer's.
+#[tokio::test]
+async fn a_replaced_503_keeps_its_own_retry_after_or_gets_the_layers() {
+    let router = Router::new()
+        .route(
+            "/own",
+            get(|| async {
+                let mut res = plain(StatusCode::SERVICE_UNAVAILABLE, "down");
+                res.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("9"));
+                res
+            }),
+        )
+        .route(
+            "/none",
+            get(|| async { plain(StatusCode::SERVICE_UNAVAILABLE, "down") }),
+        )
+        .layer(every_error().retry_after(Some(Duration::from_secs(3))));
+    let addr = serve_router(router).await;
+    let reply = h1(addr, request(Method::GET, "/own", &[])).await;
+    assert_status_problem(
+        &reply,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "service_unavailable",
+    );
+    assert_eq!(reply.header("retry-after"), Some("9"));
+    assert_eq!(reply.headers.get_all("retry-after").iter().count(), 1);
+    let reply = h1(addr, request(Method::GET, "/none", &[])).await;
+    assert_status_problem(
+        &reply,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "service_unavailable",
+    );
+    assert_eq!(reply.header("retry-after"), Some("3"));
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn tower_timeout_and_load_shedding_are_named() {
     let (logs, _guard) = Logs::capture();

@@ -305,6 +305,20 @@ async fn a_chunked_body_that_grows_over_the_limit_is_413_and_its_last_frame_neve
 /// An upstream that answers every request with a 503 carrying its own
 /// `Proxy-Status` member, as an inner proxy would.
 async fn inner_proxy_503() -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) {
+    upstream_answering(
+        b"HTTP/1.1 503 Service Unavailable\r\n\
+          proxy-status: inner-proxy; error=connection_refused\r\n\
+          content-type: text/html\r\nx-upstream-header: kept\r\n\
+          content-language: de\r\nrepr-digest: sha-256=:AAAA:\r\n\
+          content-length: 21\r\nconnection: close\r\n\r\n<h1>backend down</h1>",
+    )
+    .await
+}
+
+/// An upstream that answers every request with `answer`, then closes.
+async fn upstream_answering(
+    answer: &'static [u8],
+) -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let task = tokio::spawn(async move {
@@ -319,15 +333,7 @@ async fn inner_proxy_503() -> (std::net::SocketAddr, tokio::task::JoinHandle<()>
                         Ok(n) => buf.extend_from_slice(&chunk[..n]),
                     }
                 }
-                let _ = stream
-                    .write_all(
-                        b"HTTP/1.1 503 Service Unavailable\r\n\
-                          proxy-status: inner-proxy; error=connection_refused\r\n\
-                          content-type: text/html\r\nx-upstream-header: kept\r\n\
-                          content-language: de\r\nrepr-digest: sha-256=:AAAA:\r\n\
-                          content-length: 21\r\nconnection: close\r\n\r\n<h1>backend down</h1>",
-                    )
-                    .await;
+                let _ = stream.write_all(answer).await;
             });
         }
     });
@@ -374,6 +380,42 @@ async fn intercepted_upstream_errors_get_the_gateways_problem() {
         assert_eq!(got.text(), "<h1>backend down</h1>", "{protocol}");
         assert_eq!(got.proxy_status().len(), 1, "{protocol}");
     }
+}
+
+/// One intercept rule for both layers: the replaced response's own
+/// `Retry-After` wins over the layer's, and a problem+json body is the
+/// upstream's to send.
+#[tokio::test]
+async fn an_intercepted_503_keeps_its_retry_after_and_a_problem_passes_through() {
+    let layer = GatewayErrorLayer::new()
+        .intercept_error_responses(true)
+        .retry_after(Some(Duration::from_secs(3)));
+    let gateway = Gateway::start(layer).await;
+    let client = downstream();
+
+    let (addr, task) = upstream_answering(
+        b"HTTP/1.1 503 Service Unavailable\r\nretry-after: 9\r\n\
+          content-type: text/plain\r\ncontent-length: 4\r\nconnection: close\r\n\r\ndown",
+    )
+    .await;
+    let got = send(&client, request(&gateway, addr), BOUND).await;
+    task.abort();
+    assert_eq!(got.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(got.problem()["kind"], "upstream_server_error");
+    assert_eq!(got.headers["retry-after"], "9");
+    assert_eq!(got.headers.get_all("retry-after").iter().count(), 1);
+
+    let problem = r#"{"type":"https://upstream.example/down","title":"Down","status":500}"#;
+    let answer = format!(
+        "HTTP/1.1 500 Internal Server Error\r\ncontent-type: application/problem+json\r\n\
+         content-length: {}\r\nconnection: close\r\n\r\n{problem}",
+        problem.len()
+    );
+    let (addr, task) = upstream_answering(answer.leak().as_bytes()).await;
+    let got = send(&client, request(&gateway, addr), BOUND).await;
+    task.abort();
+    assert_eq!(got.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(got.text(), problem);
 }
 
 // ---- customisation ----

@@ -168,7 +168,7 @@ impl<C, R: ResponseForFailure<Failure>> HandlerCall<C, R> {
                 _ => (exposed.then(|| failure.details()).flatten(), None),
             },
         };
-        let (kind, status, replaced) = (failure.kind(), failure.status(), failure.is_replaced());
+        let (kind, status) = (failure.kind(), failure.status());
         let (mut response, respond_panicked) = failure_response(
             failure,
             details.as_deref(),
@@ -177,10 +177,8 @@ impl<C, R: ResponseForFailure<Failure>> HandlerCall<C, R> {
             &settings.common,
             &self.parts.respond,
         );
-        // A replaced 503 keeps its own `Retry-After`, or none.
-        if !replaced {
-            add_retry_after(response.headers_mut(), status, &settings.common);
-        }
+        // A replaced 503's own `Retry-After` wins over it (`keep_replaced`).
+        add_retry_after(response.headers_mut(), status, &settings.common);
         // The headers a problem type's status requires, over the layer's.
         if let Some(required) = required {
             response.headers_mut().extend(required);

@@ -15,10 +15,9 @@ use super::classify::kind_of;
 use super::failure::{Failure, Kind};
 use super::future::HandlerCall;
 use crate::common::panic::catch;
-use crate::common::responder::keep_replaced;
+use crate::common::responder::{has_media_type, is_problem_json, keep_replaced};
 #[cfg(feature = "serde")]
 use crate::problem::ExtensionValue;
-use crate::problem::PROBLEM_JSON;
 use crate::{Classify, ResponseForFailure};
 
 /// An error response from the inner stack: the consistent problem replaces
@@ -226,20 +225,4 @@ fn replace_body<B, C, R: ResponseForFailure<Failure>>(
     let (mut parts, data) = call.respond(failure).into_parts();
     keep_replaced(&mut parts, replaced);
     Response::from_parts(parts, AppBody::full(data))
-}
-
-fn is_problem_json(headers: &HeaderMap) -> bool {
-    has_media_type(headers, PROBLEM_JSON.as_bytes())
-}
-
-/// Whether `Content-Type` names `media_type`, whatever its parameters.
-fn has_media_type(headers: &HeaderMap, media_type: &[u8]) -> bool {
-    headers.get(header::CONTENT_TYPE).is_some_and(|value| {
-        let essence = value
-            .as_bytes()
-            .split(|&b| b == b';')
-            .next()
-            .unwrap_or_default();
-        essence.trim_ascii().eq_ignore_ascii_case(media_type)
-    })
 }

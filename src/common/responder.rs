@@ -341,12 +341,17 @@ const REPRESENTATION_HEADERS: [HeaderName; 12] = [
 
 /// Gives a generated problem's head what the response it replaces had: its
 /// headers, but those that described its dropped body (a 416's
-/// `Content-Range` stays) and those the problem sets, and its extensions,
-/// under the problem's own.
+/// `Content-Range` stays) and those the problem sets (but `Retry-After`,
+/// whose replaced value wins), and its extensions, under the problem's own.
 pub(crate) fn keep_replaced(generated: &mut Parts, replaced: Parts) {
     // A 416's `Content-Range` gives the representation's length, which the
     // client needs (RFC 9110 §15.5.17), not the range of a body.
     let range_length = replaced.status == StatusCode::RANGE_NOT_SATISFIABLE;
+    // The replaced response knew when to come back better than the layer's
+    // setting: its own `Retry-After` wins.
+    if replaced.headers.contains_key(RETRY_AFTER) {
+        generated.headers.remove(RETRY_AFTER);
+    }
     for name in replaced.headers.keys() {
         let keep = !generated.headers.contains_key(name)
             && (!REPRESENTATION_HEADERS.contains(name) || (range_length && name == CONTENT_RANGE));
@@ -375,4 +380,22 @@ fn fix_content_length(headers: &mut HeaderMap, len: u64, head: bool) {
     if stated != Some(len) {
         headers.insert(CONTENT_LENGTH, HeaderValue::from(len));
     }
+}
+
+/// Whether a response is problem+json already: the app's or an upstream's
+/// own problem, which both layers pass through when they intercept.
+pub(crate) fn is_problem_json(headers: &HeaderMap) -> bool {
+    has_media_type(headers, crate::problem::PROBLEM_JSON.as_bytes())
+}
+
+/// Whether `Content-Type` names `media_type`, whatever its parameters.
+pub(crate) fn has_media_type(headers: &HeaderMap, media_type: &[u8]) -> bool {
+    headers.get(CONTENT_TYPE).is_some_and(|value| {
+        let essence = value
+            .as_bytes()
+            .split(|&b| b == b';')
+            .next()
+            .unwrap_or_default();
+        essence.trim_ascii().eq_ignore_ascii_case(media_type)
+    })
 }

@@ -211,8 +211,9 @@ macro_rules! common_builder_methods {
 
         /// Sends `Retry-After` (in whole seconds, rounded up) with every 503
         /// the layer makes (`None`, the default, sends none; zero sends
-        /// `Retry-After: 0`, "retry at once"). A 503 the layer replaces keeps
-        /// its own.
+        /// `Retry-After: 0`, "retry at once"). A 503 the layer replaces (a
+        /// handler's, an upstream's) keeps its own, which wins over this; one
+        /// without gets this. Both layers keep this one rule.
         pub fn retry_after(mut self, after: Option<std::time::Duration>) -> Self {
             self.parts.settings.common.set_retry_after(after);
             self

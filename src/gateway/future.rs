@@ -18,6 +18,7 @@ use super::layer::GatewaySettings;
 use super::log;
 use crate::common::call_state::{CallState, CallStateProj};
 use crate::common::layer_parts::LayerParts;
+use crate::common::responder::is_problem_json;
 use crate::{BoxError, Classify, RequestContext, ResponseForFailure};
 
 pin_project! {
@@ -114,7 +115,10 @@ where
                     this.state.set(CallState::Done);
                     let call = &mut *this.call;
                     let settings = &call.parts.settings;
-                    if settings.intercept_error_responses && res.status().is_server_error() {
+                    let intercepted = settings.intercept_error_responses
+                        && res.status().is_server_error()
+                        && !is_problem_json(res.headers());
+                    if intercepted {
                         let res = call.intercepted(res, *this.started);
                         return Poll::Ready(Ok(res.map(GatewayBody::full)));
                     }

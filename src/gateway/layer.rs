@@ -379,9 +379,11 @@ impl<C, R> GatewayErrorLayer<C, R> {
     /// [`intercept_error_responses`] is on: an application's own errors
     /// should all look alike, a gateway forwards what its upstream says).
     ///
-    /// Here that is every 5xx, a problem+json one too: the upstream's
-    /// problem is the upstream's, and can name its internals. The upstream's
-    /// headers are kept, except those describing the dropped body
+    /// Here that is every 5xx but a problem+json one: an upstream that
+    /// answers a problem chose what its clients read, as an application's
+    /// own problem passes the app layer (one rule for both layers). The
+    /// upstream's headers are kept, its `Retry-After` over the layer's,
+    /// except those describing the dropped body
     /// (`Content-Type`, `Content-Length`, `Content-Encoding`,
     /// `Content-Language`, `Content-Location`, `Content-Range`,
     /// `Transfer-Encoding`, `ETag`, `Last-Modified`, the digests); the
