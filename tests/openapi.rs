@@ -58,7 +58,7 @@ impl ProblemType for NoSuchOrder {
     params(("id" = u32, Path, description = "The order's id")),
     responses(
         (status = 200, description = "The order", body = String),
-        (status = 404, description = "No such order", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such order", body = OrderNotFound, content_type = "application/problem+json"),
         (status = 500, description = "The server failed", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -68,6 +68,18 @@ async fn order(Path(id): Path<u32>) -> Result<String, HandlerError> {
         13 => panic!("unlucky"),
         _ => Err(NoSuchOrder)?,
     }
+}
+
+/// The schema of the `order-not-found` problem: a `Problem`'s members,
+/// flattened, and its own.
+#[derive(utoipa::ToSchema)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[allow(dead_code)]
+struct OrderNotFound {
+    #[serde(flatten)]
+    problem: Problem,
+    /// The order asked for.
+    order_id: u64,
 }
 
 #[derive(OpenApi)]
@@ -123,10 +135,10 @@ fn not_problems() -> [Value; 4] {
 async fn the_document_lists_the_error_responses_and_real_problems_validate() {
     let document = serde_json::to_value(ApiDoc::openapi()).unwrap();
     let responses = &document["paths"]["/orders/{id}"]["get"]["responses"];
-    for status in ["404", "500"] {
+    for (status, schema) in [("404", "OrderNotFound"), ("500", "Problem")] {
         assert_eq!(
             responses[status]["content"]["application/problem+json"]["schema"]["$ref"],
-            "#/components/schemas/Problem",
+            format!("#/components/schemas/{schema}"),
             "{responses}"
         );
     }
@@ -163,5 +175,37 @@ async fn schemars_gives_the_same_schema() {
     }
     for bad in not_problems() {
         assert!(!validator.is_valid(&bad), "{bad} should not validate");
+    }
+}
+
+/// A problem type's own schema: `Problem`'s and its members', which the
+/// real `order-not-found` problem meets and a problem without `order_id`
+/// does not.
+#[tokio::test]
+async fn a_problem_type_has_a_schema_of_its_own() {
+    let document = serde_json::to_value(ApiDoc::openapi()).unwrap();
+    let own = &document["components"]["schemas"]["OrderNotFound"];
+    assert!(own.is_object(), "no OrderNotFound schema: {document}");
+    // It refers to `Problem`'s: validated within the document's components.
+    let schema = json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$ref": "#/components/schemas/OrderNotFound",
+        "components": document["components"],
+    });
+    let validator = jsonschema::validator_for(&schema).expect("a valid JSON Schema");
+    let (not_found, _) = real_problems().await.remove(0);
+    assert!(validator.is_valid(&not_found), "{not_found}");
+    assert!(!validator.is_valid(&json!({"status": 404, "kind": "order-not-found"})));
+    assert!(
+        !validator.is_valid(&json!({"order_id": 7})),
+        "status stays required"
+    );
+
+    #[cfg(feature = "schemars")]
+    {
+        let schemars = serde_json::to_value(schemars::schema_for!(OrderNotFound)).unwrap();
+        let validator = jsonschema::validator_for(&schemars).expect("a valid JSON Schema");
+        assert!(validator.is_valid(&not_found), "{not_found}");
+        assert!(!validator.is_valid(&json!({"status": 404})));
     }
 }

@@ -30,9 +30,28 @@ use crate::problem::ExtensionValue;
 /// [`Code::of_status`](crate::grpc::Code::of_status), but `NOT_FOUND` for a
 /// 404; `grpc-message` its detail where the detail is shown), and the
 /// [`Failure`](super::Failure) marker ([`Failure::kind_str`](super::Failure::kind_str)
-/// gives the token). In a generated OpenAPI document (feature `utoipa`, or
-/// `schemars`), its answers are [`Problem`](crate::problem::Problem)s: list
-/// them with `body = Problem`, whose schema takes the type's members.
+/// gives the token).
+///
+/// In a generated OpenAPI document (feature `utoipa`, or `schemars`), a
+/// problem type's answers are [`Problem`](crate::problem::Problem)s with
+/// its members: its schema is a struct of those members with the `Problem`
+/// flattened in, named in a path's responses with `body = OrderNotFound,
+/// content_type = "application/problem+json"`:
+///
+/// ```
+/// # #[cfg(feature = "utoipa")] {
+/// use tower_problem::problem::Problem;
+///
+/// /// The `order-not-found` problem.
+/// #[derive(utoipa::ToSchema)]
+/// struct OrderNotFound {
+///     #[serde(flatten)]
+///     problem: Problem,
+///     /// The order asked for.
+///     order_id: u64,
+/// }
+/// # }
+/// ```
 ///
 /// ```
 /// use std::fmt;
