@@ -16,7 +16,7 @@ use super::log;
 use super::proxy_status::{member, Params, PROXY_STATUS};
 use crate::common::error_chain::ErrorChain;
 use crate::common::full_body::FullBody;
-use crate::common::responder::{add_retry_after, failure_response, keep_replaced};
+use crate::common::responder::{add_retry_after, failure_response, is_problem_json, keep_replaced};
 use crate::{BoxError, Classify, ResponseForFailure};
 
 /// Why the response head never came.
@@ -28,16 +28,17 @@ pub(super) enum HeadFailure {
     /// The upstream answered `101 Switching Protocols` to a request that
     /// asked for no upgrade.
     UnaskedUpgrade,
-    /// The upstream's head declared a body longer than the layer's cap.
-    DeclaredTooLong(DeclaredTooLong),
+    /// The upstream's head declared a body (of this length) longer than
+    /// the layer's cap.
+    DeclaredTooLong(u64),
 }
 
 /// The error of [`HeadFailure::DeclaredTooLong`]: the `Content-Length`
 /// declared, and the cap.
 #[derive(Debug)]
-pub(super) struct DeclaredTooLong {
-    pub(super) declared: u64,
-    pub(super) max: u64,
+struct DeclaredTooLong {
+    declared: u64,
+    max: u64,
 }
 
 impl std::fmt::Display for DeclaredTooLong {
@@ -105,7 +106,8 @@ where
             }
             HeadFailure::DeclaredTooLong(declared) => {
                 let kind = Kind::HttpResponseBodySize;
-                let error: BoxError = Box::new(declared);
+                let max = self.parts.settings.max_response_body().unwrap_or_default();
+                let error: BoxError = Box::new(DeclaredTooLong { declared, max });
                 Failure::new(
                     kind,
                     self.parts.settings.status(kind),
@@ -118,12 +120,17 @@ where
     }
 
     /// The upstream's 5xx response with its body replaced by the gateway's
-    /// problem, when the layer intercepts error responses.
+    /// problem, when the layer intercepts error responses; `Err` with the
+    /// response itself if it is the upstream's own problem, which passes
+    /// through (the app layer's rule too).
     pub(super) fn intercepted<B>(
         &self,
         res: Response<B>,
         started: Option<Instant>,
-    ) -> Response<FullBody> {
+    ) -> Result<Response<FullBody>, Response<B>> {
+        if is_problem_json(res.headers()) {
+            return Err(res);
+        }
         let (upstream, body) = res.into_parts();
         drop(body);
         let failure = Failure::new(Kind::UpstreamServerError, upstream.status, false, None);
@@ -136,7 +143,7 @@ where
         if let Some(ours) = ours {
             parts.headers.append(PROXY_STATUS, ours);
         }
-        Response::from_parts(parts, data)
+        Ok(Response::from_parts(parts, data))
     }
 
     /// Logs `failure`, counts it (feature `metrics`), hands it to the

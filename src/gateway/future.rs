@@ -11,14 +11,13 @@ use http_body::Body;
 use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep};
 
-use super::answer::{DeclaredTooLong, HeadFailure};
+use super::answer::HeadFailure;
 use super::body::GatewayBody;
 use super::failure::{Failure, Kind};
 use super::layer::GatewaySettings;
 use super::log;
 use crate::common::call_state::{CallState, CallStateProj};
 use crate::common::layer_parts::LayerParts;
-use crate::common::responder::is_problem_json;
 use crate::{BoxError, Classify, RequestContext, ResponseForFailure};
 
 pin_project! {
@@ -64,6 +63,18 @@ pub(super) struct UpstreamCall<C, R> {
 }
 
 impl<C, R> UpstreamCall<C, R> {
+    /// The upstream's response, its body watched.
+    fn passed_on<B>(
+        &mut self,
+        res: Response<B>,
+        started: Option<Instant>,
+    ) -> Response<GatewayBody<B>> {
+        let settings = &self.parts.settings;
+        let (idle, max) = (settings.body_idle_timeout, settings.max_response_body());
+        let upstream = self.upstream.take();
+        res.map(|body| GatewayBody::upstream(body, upstream, started, idle, max))
+    }
+
     /// The upstream's authority for a log line or a label, if known.
     pub(super) fn upstream(&self) -> Option<&str> {
         self.upstream.as_ref().map(Authority::as_str)
@@ -106,27 +117,26 @@ where
                 {
                     HeadFailure::UnaskedUpgrade
                 }
-                Poll::Ready(Ok(res)) => 'forward: {
-                    // The head is not sent yet: a body that would be cut at
-                    // the cap is a 502 now, not a truncated response later.
-                    if let Some(over) = this.call.declared_too_long(&res) {
-                        break 'forward HeadFailure::DeclaredTooLong(over);
-                    }
+                Poll::Ready(Ok(res)) => {
                     this.state.set(CallState::Done);
                     let call = &mut *this.call;
-                    let settings = &call.parts.settings;
-                    let intercepted = settings.intercept_error_responses
-                        && res.status().is_server_error()
-                        && !is_problem_json(res.headers());
-                    if intercepted {
-                        let res = call.intercepted(res, *this.started);
+                    // The head is not sent yet: a body that would be cut at
+                    // the cap is a 502 now, not a truncated response later.
+                    if call.declares_too_long(&res) {
+                        let declared = HeadFailure::DeclaredTooLong(res.body().size_hint().lower());
+                        drop(res);
+                        let res = call.answer(declared, *this.started);
                         return Poll::Ready(Ok(res.map(GatewayBody::full)));
                     }
-                    let (upstream, started) = (call.upstream.take(), *this.started);
-                    let (idle, max) = (settings.body_idle_timeout, settings.max_response_body());
-                    return Poll::Ready(Ok(
-                        res.map(|body| GatewayBody::upstream(body, upstream, started, idle, max))
-                    ));
+                    let started = *this.started;
+                    let settings = &call.parts.settings;
+                    if settings.intercept_error_responses && res.status().is_server_error() {
+                        return Poll::Ready(Ok(match call.intercepted(res, started) {
+                            Ok(replaced) => replaced.map(GatewayBody::full),
+                            Err(own_problem) => call.passed_on(own_problem, started),
+                        }));
+                    }
+                    return Poll::Ready(Ok(call.passed_on(res, started)));
                 }
                 Poll::Ready(Err(error)) => HeadFailure::Error(error.into()),
                 Poll::Pending => {
@@ -162,18 +172,19 @@ where
 }
 
 impl<C, R> UpstreamCall<C, R> {
-    /// The declared length of `res`'s body and the cap, if the cap is set,
-    /// the response has a body (not to `HEAD`, not 1xx, 204 or 304) and its
-    /// `Content-Length` (hyper's exact size hint) is over the cap.
-    fn declared_too_long<B: Body>(&self, res: &Response<B>) -> Option<DeclaredTooLong> {
-        let max = self.parts.settings.max_response_body()?;
+    /// Whether the cap is set, the response has a body (not to `HEAD`, not
+    /// 1xx, 204 or 304) and its `Content-Length` (hyper's exact size hint)
+    /// is over the cap.
+    fn declares_too_long<B: Body>(&self, res: &Response<B>) -> bool {
+        let Some(max) = self.parts.settings.max_response_body() else {
+            return false;
+        };
         let status = res.status();
         let bodiless = self.request.is_head()
             || status.is_informational()
             || status == StatusCode::NO_CONTENT
             || status == StatusCode::NOT_MODIFIED;
-        let declared = res.body().size_hint().lower();
-        (!bodiless && declared > max).then_some(DeclaredTooLong { declared, max })
+        !bodiless && res.body().size_hint().lower() > max
     }
 }
 
