@@ -19,8 +19,7 @@ pub mod kinds;
 pub mod problem;
 
 pub use self::common::{
-    Classify, DefaultClassifier, DefaultResponse, FailureResponse, RequestContext,
-    ResponseForFailure,
+    Classify, DefaultClassifier, DefaultResponse, RequestContext, ResponseForFailure,
 };
 
 /// The boxed error that services and bodies are converted into.

@@ -325,7 +325,7 @@ impl tower_problem::ResponseForFailure<tower_problem::app::Failure> for OwnGrpcA
         _: &tower_problem::app::Failure,
         _: &tower_problem::RequestContext,
         problem: tower_problem::problem::Problem,
-    ) -> tower_problem::FailureResponse {
+    ) -> http::Response<Bytes> {
         problem.into()
     }
 

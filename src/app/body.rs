@@ -45,9 +45,11 @@ pin_project! {
 }
 
 impl<B> AppBody<B> {
-    pub(super) fn full(body: FullBody) -> Self {
+    pub(super) fn full(data: Bytes) -> Self {
         Self {
-            state: State::Full { body },
+            state: State::Full {
+                body: FullBody::new(data),
+            },
         }
     }
 
@@ -104,7 +106,7 @@ where
                     .poll_frame(cx)
                     .map(|frame| frame.map(|result| result.map_err(Into::into)));
             }
-            StateProj::Full { body } => return Pin::new(body).poll_frame(cx),
+            StateProj::Full { body } => return body.poll_frame(),
             StateProj::Panicked => return Poll::Ready(None),
         };
         match catch(|| body.poll_frame(cx)) {

@@ -16,7 +16,6 @@ use super::intercept::on_error_status;
 use super::layer::AppSettings;
 use super::log;
 use crate::common::call_state::{CallState, CallStateProj};
-use crate::common::full_body::FullBody;
 use crate::common::layer_parts::LayerParts;
 use crate::common::panic::catch;
 use crate::common::responder::{add_retry_after, failure_response};
@@ -130,7 +129,7 @@ where
 impl<C, R: ResponseForFailure<Failure>> HandlerCall<C, R> {
     /// Logs `failure` once, with the request's context, counts it, reports
     /// it, and builds its response.
-    pub(super) fn respond(&self, failure: Failure) -> Response<FullBody> {
+    pub(super) fn respond(&self, failure: Failure) -> Response<Bytes> {
         let (request, settings) = (&self.request, &self.parts.settings);
         let failure = match missing_required_header(&failure) {
             // A 401 without `WWW-Authenticate` (RFC 9110 §15.5.2) would

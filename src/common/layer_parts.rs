@@ -59,10 +59,8 @@ macro_rules! customisation_methods {
         /// the default problem+json: `|failure, request, problem|` (a
         /// [`&Failure`](Failure), a [`&RequestContext`](crate::RequestContext)
         /// and the default [`Problem`](crate::problem::Problem)), returning
-        /// anything [`Into<FailureResponse>`](crate::FailureResponse): an
-        /// `http::Response<Bytes>`, a `Problem`, or, with the `axum`
-        /// feature, an `axum::response::Response`; its argument types need
-        /// no annotation. A type of your own goes through
+        /// anything `Into<Response<Bytes>>`; its argument types need no
+        /// annotation. A type of your own goes through
         /// [`responder`](Self::responder).
         ///
         /// The responder is cloned into every request's future, as
@@ -76,7 +74,7 @@ macro_rules! customisation_methods {
                 + Send
                 + Sync
                 + 'static,
-            T: Into<crate::FailureResponse>,
+            T: Into<http::Response<bytes::Bytes>>,
         {
             self.responder(respond)
         }

@@ -25,4 +25,4 @@ pub(crate) mod span;
 
 pub use self::classify::{Classify, DefaultClassifier};
 pub use self::context::RequestContext;
-pub use self::responder::{DefaultResponse, FailureResponse, ResponseForFailure};
+pub use self::responder::{DefaultResponse, ResponseForFailure};

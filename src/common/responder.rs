@@ -2,7 +2,6 @@
 //! and the one builder of those responses.
 
 use std::borrow::Cow;
-use std::fmt;
 
 use bytes::Bytes;
 use http::header::{
@@ -13,7 +12,6 @@ use http::response::Parts;
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
 
 use super::context::RequestContext;
-use super::full_body::FullBody;
 use super::kind_table::{status_phrase, LayerFailure};
 use super::panic::{catch, Panic};
 use super::settings::CommonSettings;
@@ -62,18 +60,16 @@ use crate::problem::{ExtensionValue, Problem};
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot build the response for a `{F}`",
     label = "not a `ResponseForFailure<{F}>`",
-    note = "implement `ResponseForFailure<{F}>` and pass it to `responder`, or pass a closure `|failure, request, problem| -> impl Into<FailureResponse>` to `respond_with`"
+    note = "implement `ResponseForFailure<{F}>` and pass it to `responder`, or pass a closure `|failure, request, problem| -> impl Into<Response<Bytes>>` to `respond_with`"
 )]
 pub trait ResponseForFailure<F>: Clone + Send + Sync + 'static {
-    /// The response for `failure` of the request described by `request`:
-    /// an `http::Response<Bytes>` or a [`Problem`] turned `into()` one, or,
-    /// with the `axum` feature, any axum response.
+    /// The response for `failure` of the request described by `request`.
     fn response_for_failure(
         &self,
         failure: &F,
         request: &RequestContext,
         problem: Problem,
-    ) -> FailureResponse;
+    ) -> Response<Bytes>;
 
     /// The response for `failure` of a gRPC request (see
     /// [`grpc`](crate::grpc)), with the gRPC `code` and `message`
@@ -96,69 +92,15 @@ pub trait ResponseForFailure<F>: Clone + Send + Sync + 'static {
 impl<Fun, F, T> ResponseForFailure<F> for Fun
 where
     Fun: Fn(&F, &RequestContext, Problem) -> T + Clone + Send + Sync + 'static,
-    T: Into<FailureResponse>,
+    T: Into<Response<Bytes>>,
 {
     fn response_for_failure(
         &self,
         failure: &F,
         request: &RequestContext,
         problem: Problem,
-    ) -> FailureResponse {
+    ) -> Response<Bytes> {
         self(failure, request, problem).into()
-    }
-}
-
-/// The response a [`ResponseForFailure`] builds, made with `into()` from
-/// an `http::Response<Bytes>` or a [`Problem`], or, with the `axum`
-/// feature, from an `axum::response::Response` (anything axum's
-/// `IntoResponse` takes, through `.into_response()`), whose body is sent as
-/// it streams.
-///
-/// The layer sets its `Content-Length` where the body's size is exact, and
-/// drops its body for `HEAD`. The layers' bodies stay `Send` and `Sync`: an
-/// axum body, which is not `Sync`, is kept where only `&mut` reaches it.
-///
-/// ```
-/// # #[cfg(feature = "axum")] {
-/// use axum::http::StatusCode;
-/// use axum::response::{Html, IntoResponse};
-/// use tower_problem::app::AppErrorLayer;
-///
-/// let layer = AppErrorLayer::new().respond_with(|failure, _request, problem| {
-///     let page = format!("<h1>{}</h1>", problem.title().unwrap_or("Error"));
-///     (failure.status(), Html(page)).into_response()
-/// });
-/// # let _ = StatusCode::OK;
-/// # }
-/// ```
-pub struct FailureResponse(Response<FullBody>);
-
-impl From<Response<Bytes>> for FailureResponse {
-    fn from(response: Response<Bytes>) -> Self {
-        Self(response.map(FullBody::new))
-    }
-}
-
-impl From<Problem> for FailureResponse {
-    fn from(problem: Problem) -> Self {
-        Response::<Bytes>::from(problem).into()
-    }
-}
-
-#[cfg(feature = "axum")]
-#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
-impl From<axum::response::Response> for FailureResponse {
-    fn from(response: axum::response::Response) -> Self {
-        Self(response.map(FullBody::streamed))
-    }
-}
-
-impl fmt::Debug for FailureResponse {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("FailureResponse")
-            .field("status", &self.0.status())
-            .field("headers", self.0.headers())
-            .finish_non_exhaustive()
     }
 }
 
@@ -169,11 +111,11 @@ impl fmt::Debug for FailureResponse {
 pub struct DefaultResponse;
 
 impl<F> ResponseForFailure<F> for DefaultResponse {
-    fn response_for_failure(&self, _: &F, _: &RequestContext, problem: Problem) -> FailureResponse {
+    fn response_for_failure(&self, _: &F, _: &RequestContext, problem: Problem) -> Response<Bytes> {
         let mut res = Response::from(problem);
         res.headers_mut()
             .insert(CONTENT_LANGUAGE, HeaderValue::from_static("en"));
-        res.into()
+        res
     }
 }
 
@@ -240,14 +182,13 @@ pub(crate) fn failure_response<F, R, O>(
     grpc: bool,
     common: &CommonSettings<O>,
     respond: &R,
-) -> (Response<FullBody>, Option<Panic>)
+) -> (Response<Bytes>, Option<Panic>)
 where
     F: LayerFailure,
     R: ResponseForFailure<F>,
 {
     let (mut response, respond_panicked) = if grpc {
-        let (response, respond_panicked) = grpc_response(&failure, detail, request, respond);
-        (response.map(FullBody::new), respond_panicked)
+        grpc_response(&failure, detail, request, respond)
     } else {
         let problem = || {
             failure_problem(
@@ -258,22 +199,18 @@ where
             )
         };
         match catch(|| respond.response_for_failure(&failure, request, problem())) {
-            Ok(response) => (response.0, None),
+            Ok(response) => (response, None),
             Err(payload) => (
-                DefaultResponse
-                    .response_for_failure(&failure, request, problem())
-                    .0,
+                DefaultResponse.response_for_failure(&failure, request, problem()),
                 Some(payload.into_panic()),
             ),
         }
     };
     let head = request.is_head();
-    // A body of no exact size keeps the length its maker stated, if any.
-    if let Some(len) = http_body::Body::size_hint(response.body()).exact() {
-        fix_content_length(response.headers_mut(), len, head);
-    }
+    let len = response.body().len();
+    fix_content_length(response.headers_mut(), len, head);
     if head {
-        *response.body_mut() = FullBody::new(Bytes::new());
+        *response.body_mut() = Bytes::new();
     }
     response.extensions_mut().insert(failure);
     (response, respond_panicked)
@@ -371,7 +308,7 @@ pub(crate) fn keep_replaced(generated: &mut Parts, replaced: Parts) {
 /// dropped (`head`: the response to a `HEAD` states what a `GET` would
 /// get). Elsewhere it stays unstated: the body's exact size gives it, as
 /// hyper writes it.
-fn fix_content_length(headers: &mut HeaderMap, len: u64, head: bool) {
+fn fix_content_length(headers: &mut HeaderMap, len: usize, head: bool) {
     let stated = match headers.get(CONTENT_LENGTH) {
         None if !head => return,
         None => None,

@@ -5,6 +5,7 @@
 use std::error::Error;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use http::header::{Entry, HeaderValue};
 use http::Response;
 use tokio::time::Instant;
@@ -15,7 +16,6 @@ use super::future::UpstreamCall;
 use super::log;
 use super::proxy_status::{member, Params, PROXY_STATUS};
 use crate::common::error_chain::ErrorChain;
-use crate::common::full_body::FullBody;
 use crate::common::responder::{add_retry_after, failure_response, is_problem_json, keep_replaced};
 use crate::{BoxError, Classify, ResponseForFailure};
 
@@ -72,11 +72,7 @@ where
 {
     /// Classifies, logs, counts, reports and answers a failure before the
     /// response head.
-    pub(super) fn answer(
-        &self,
-        failure: HeadFailure,
-        started: Option<Instant>,
-    ) -> Response<FullBody> {
+    pub(super) fn answer(&self, failure: HeadFailure, started: Option<Instant>) -> Response<Bytes> {
         let failure = match failure {
             HeadFailure::Error(error) => {
                 #[cfg(feature = "tower")]
@@ -127,7 +123,7 @@ where
         &self,
         res: Response<B>,
         started: Option<Instant>,
-    ) -> Result<Response<FullBody>, Response<B>> {
+    ) -> Result<Response<Bytes>, Response<B>> {
         if is_problem_json(res.headers()) {
             return Err(res);
         }
@@ -149,7 +145,7 @@ where
     /// Logs `failure`, counts it (feature `metrics`), hands it to the
     /// layer's `on_failure`, and builds its response with the gateway's
     /// own headers: `Proxy-Status` and, on a 503, `Retry-After`.
-    fn respond(&self, failure: Failure, started: Option<Instant>) -> Response<FullBody> {
+    fn respond(&self, failure: Failure, started: Option<Instant>) -> Response<Bytes> {
         let settings = &self.parts.settings;
         let details = self.details(&failure);
         log::failure(&failure, self, started, details.as_deref());

@@ -95,9 +95,11 @@ impl<B> GatewayBody<B> {
         }
     }
 
-    pub(super) fn full(body: FullBody) -> Self {
+    pub(super) fn full(data: Bytes) -> Self {
         Self {
-            state: State::Full { body },
+            state: State::Full {
+                body: FullBody::new(data),
+            },
         }
     }
 }
@@ -168,13 +170,7 @@ where
                     }
                 }
             },
-            StateProj::Full { body } => {
-                // A customisation's streamed body failed: no upstream's.
-                return Pin::new(body).poll_frame(cx).map_err(|source| BodyError {
-                    kind: Kind::ProxyInternalError,
-                    source: Some(source),
-                });
-            }
+            StateProj::Full { body } => return body.poll_frame(),
             StateProj::Failed => return Poll::Ready(None),
         };
         fail(state, &error);
