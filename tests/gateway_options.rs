@@ -105,7 +105,7 @@ async fn recommended_statuses_are_504_and_503_but_unclassified_stays_502() {
         );
     }
 
-    // RFC 9209 §2.3.2: a resolver's deadline (named by a classifier of
+    // RFC 9209 §2.3.1: a resolver's deadline (named by a classifier of
     // yours) is a timeout, 504 like the others.
     let svc = ServiceBuilder::new()
         .layer(layer.classify_with(|_: &(dyn Error + 'static)| Some(Kind::DnsTimeout)))
