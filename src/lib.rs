@@ -11,6 +11,7 @@
 
 pub mod app;
 mod common;
+pub mod conformance;
 #[cfg(feature = "gateway")]
 #[cfg_attr(docsrs, doc(cfg(feature = "gateway")))]
 pub mod gateway;

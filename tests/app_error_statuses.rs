@@ -160,6 +160,27 @@ fn app(layer: AppErrorLayer<fn(&(dyn Error + 'static)) -> Option<Kind>>) -> Rout
             }),
         )
         .route(
+            "/proxy-login",
+            get(|| async {
+                let mut res = StatusCode::PROXY_AUTHENTICATION_REQUIRED.into_response();
+                res.headers_mut().insert(
+                    header::PROXY_AUTHENTICATE,
+                    HeaderValue::from_static("Basic realm=\"proxy\""),
+                );
+                res
+            }),
+        )
+        .route(
+            "/upgrade",
+            get(|| async {
+                let mut res = plain(StatusCode::UPGRADE_REQUIRED, "use TLS");
+                let headers = res.headers_mut();
+                headers.insert(header::UPGRADE, HeaderValue::from_static("TLS/1.3"));
+                headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+                res
+            }),
+        )
+        .route(
             "/range",
             get(|| async {
                 let mut res = plain(StatusCode::RANGE_NOT_SATISFIABLE, "bad range");
@@ -403,6 +424,21 @@ async fn the_headers_a_status_needs_stay() {
         reply.header("www-authenticate"),
         Some("Bearer realm=\"api\"")
     );
+
+    let reply = h1(addr, request(Method::GET, "/proxy-login", &[])).await;
+    assert_status_problem(
+        &reply,
+        StatusCode::PROXY_AUTHENTICATION_REQUIRED,
+        "proxy_authentication_required",
+    );
+    assert_eq!(
+        reply.header("proxy-authenticate"),
+        Some("Basic realm=\"proxy\"")
+    );
+
+    let reply = h1(addr, request(Method::GET, "/upgrade", &[])).await;
+    assert_status_problem(&reply, StatusCode::UPGRADE_REQUIRED, "upgrade_required");
+    assert_eq!(reply.header("upgrade"), Some("TLS/1.3"));
 
     let reply = h1(addr, request(Method::GET, "/range", &[])).await;
     assert_status_problem(

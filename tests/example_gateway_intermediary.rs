@@ -3,7 +3,9 @@
 //! what reaches it: the fields RFC 2616 called hop-by-hop and RFC 9110 does
 //! not (`Trailer`, `Proxy-Authenticate`, `Proxy-Authorization`) forwarded,
 //! no `Content-Length` in a 204, `Via` on every forwarded request, and
-//! `TRACE` and `Max-Forwards` answered as a proxy must.
+//! `TRACE` and `Max-Forwards` answered as a proxy must; the fields of one
+//! hop (RFC 9110 §7.6.1) go no further, and none crosses into HTTP/2 (RFC
+//! 9113 §8.2.2).
 
 mod example_support;
 
@@ -55,6 +57,15 @@ fn upstream_answer(path: &str) -> Response<UpstreamBody> {
             .status(StatusCode::PROXY_AUTHENTICATION_REQUIRED)
             .header(header::PROXY_AUTHENTICATE, r#"Basic realm="upstream""#)
             .body(body(Vec::new())),
+        // Fields for this hop alone, and one that `Connection` names.
+        "/hop-by-hop" => Response::builder()
+            .header(header::CONNECTION, "keep-alive, x-hop")
+            .header("keep-alive", "timeout=5")
+            .header("proxy-connection", "keep-alive")
+            .header(header::UPGRADE, "example/1")
+            .header("x-hop", "1")
+            .header("x-end", "1")
+            .body(body(vec![ok()])),
         _ => Response::builder().body(body(vec![ok()])),
     }
     .unwrap()
@@ -291,4 +302,70 @@ async fn an_invalid_max_forwards_is_answered_400_with_a_problem() {
         );
     }
     assert!(seen.lock().unwrap().is_empty(), "OPTIONS was forwarded");
+}
+
+/// A chunked `POST` to `path` with the fields of this hop alone (RFC 9110
+/// §7.6.1), one of them named only by `Connection`, and `TE` with more
+/// than `trailers`.
+fn post_with_hop_by_hop_fields(path: &str) -> String {
+    format!(
+        "POST {path} HTTP/1.1\r\nHost: gw\r\nConnection: close, x-hop, TE\r\n\
+         Keep-Alive: timeout=5\r\nProxy-Connection: keep-alive\r\nUpgrade: example/1\r\n\
+         TE: trailers, deflate\r\nX-Hop: 1\r\nX-End: 1\r\nTransfer-Encoding: chunked\r\n\r\n\
+         2\r\nok\r\n0\r\n\r\n"
+    )
+}
+
+/// The fields RFC 9110 §7.6.1 has a proxy remove, `Connection`'s options
+/// among them, go no further than their hop, either way; the end-to-end
+/// field goes through.
+#[tokio::test]
+async fn hop_by_hop_fields_and_those_connection_names_go_no_further() {
+    let (upstream, seen) = upstream().await;
+    let example = gateway(upstream, &[]).await;
+    let answered = answer(&example, &post_with_hop_by_hop_fields("/hop-by-hop")).await;
+    assert!(answered.starts_with("HTTP/1.1 200 OK\r\n"), "{answered}");
+    for name in ["keep-alive", "proxy-connection", "upgrade", "x-hop"] {
+        assert_eq!(last_seen(&seen, name), None, "{name} went upstream");
+        assert!(!answered.contains(name), "{name} came back: {answered}");
+    }
+    assert_eq!(last_seen(&seen, "connection"), None);
+    assert_eq!(last_seen(&seen, "te").as_deref(), Some("trailers"));
+    assert_eq!(last_seen(&seen, "x-end").as_deref(), Some("1"));
+    assert!(answered.contains("\r\nx-end: 1\r\n"), "{answered}");
+}
+
+/// RFC 9113 §8.2.2: no connection-specific field in an HTTP/2 message, and
+/// `TE` only as `trailers`: from an HTTP/1.1 client to an HTTP/2
+/// upstream, and from an HTTP/1.1 upstream to an HTTP/2 client.
+#[tokio::test]
+async fn no_connection_specific_field_crosses_into_http2() {
+    const CONNECTION_SPECIFIC: [&str; 6] = [
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "transfer-encoding",
+        "upgrade",
+        "x-hop",
+    ];
+    let (upstream, seen) = upstream().await;
+    let example = gateway(upstream, &[("UPSTREAM_HTTP2", "1")]).await;
+    let answered = answer(&example, &post_with_hop_by_hop_fields("/")).await;
+    assert!(answered.starts_with("HTTP/1.1 200 OK\r\n"), "{answered}");
+    for name in CONNECTION_SPECIFIC {
+        assert_eq!(last_seen(&seen, name), None, "{name} went upstream");
+    }
+    assert_eq!(last_seen(&seen, "te").as_deref(), Some("trailers"));
+    assert_eq!(last_seen(&seen, "x-end").as_deref(), Some("1"));
+
+    let example = gateway(upstream, &[]).await;
+    let req = Request::get("http://gw/hop-by-hop")
+        .body(Empty::new())
+        .unwrap();
+    let res = over_http2(&example, req).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    for name in CONNECTION_SPECIFIC {
+        assert_eq!(res.headers().get(name), None, "{name} came back");
+    }
+    assert_eq!(res.headers()["x-end"], "1");
 }

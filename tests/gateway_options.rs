@@ -105,7 +105,7 @@ async fn recommended_statuses_are_504_and_503_but_unclassified_stays_502() {
         );
     }
 
-    // RFC 9209 §2.3.2: a resolver's deadline (named by a classifier of
+    // RFC 9209 §2.3.1: a resolver's deadline (named by a classifier of
     // yours) is a timeout, 504 like the others.
     let svc = ServiceBuilder::new()
         .layer(layer.classify_with(|_: &(dyn Error + 'static)| Some(Kind::DnsTimeout)))
@@ -382,6 +382,47 @@ async fn intercepted_upstream_errors_get_the_gateways_problem() {
     }
 }
 
+/// RFC 9113 §8.2.2: over HTTP/2 no answer carries a connection-specific
+/// field, the layer's own 502 nor an intercepted 503 whose upstream head
+/// had them, even where nothing strips them before the layer (the layer
+/// keeps an upstream's fields; hyper's HTTP/2 server drops these).
+#[tokio::test]
+async fn over_http2_no_answer_carries_a_connection_specific_field() {
+    let (addr, task) = upstream_answering(
+        b"HTTP/1.1 503 Service Unavailable\r\n\
+          connection: keep-alive, x-hop\r\nkeep-alive: timeout=5\r\n\
+          proxy-connection: keep-alive\r\nupgrade: example/1\r\nx-hop: 1\r\n\
+          content-type: text/plain\r\ncontent-length: 4\r\n\r\ndown",
+    )
+    .await;
+    let svc = ServiceBuilder::new()
+        .map_request(route)
+        .layer(GatewayErrorLayer::new().intercept_error_responses(true))
+        .service(upstream_client(None));
+    let gateway = Gateway::serve(svc).await;
+    let closed = Upstream::start(Behavior::NotListening).await;
+    let client = downstream_h2();
+    let intercepted = send(&client, request(&gateway, addr), BOUND).await;
+    task.abort();
+    assert_eq!(intercepted.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(intercepted.problem()["kind"], "upstream_server_error");
+    let refused = send(&client, request(&gateway, closed.addr()), BOUND).await;
+    assert_eq!(refused.problem()["kind"], "connection_refused");
+    for got in [intercepted, refused] {
+        for name in [
+            "connection",
+            "keep-alive",
+            "proxy-connection",
+            "transfer-encoding",
+            "upgrade",
+            "te",
+            "x-hop",
+        ] {
+            assert!(!got.headers.contains_key(name), "{name}: {got:?}");
+        }
+    }
+}
+
 /// One intercept rule for both layers: the replaced response's own
 /// `Retry-After` wins over the layer's, and a problem+json body is the
 /// upstream's to send.
@@ -553,8 +594,13 @@ async fn head_requests_get_the_headers_and_no_body() {
     let got = send(&downstream(), req, BOUND).await;
     assert_eq!(got.status, StatusCode::BAD_GATEWAY);
     assert_eq!(got.headers["content-type"], "application/problem+json");
-    assert_ne!(got.headers["content-length"], "0");
     assert_eq!(got.body(), "");
+    // The length a GET's answer has (RFC 9110 §8.6).
+    let get = send(&downstream(), request(&gateway, upstream.addr()), BOUND).await;
+    assert_eq!(
+        got.headers["content-length"],
+        get.body().len().to_string().as_str()
+    );
     assert_eq!(
         got.proxy_status()[0].token("error"),
         Some("connection_refused")

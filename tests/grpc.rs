@@ -312,6 +312,42 @@ where
     addr
 }
 
+/// gRPC's trailers-only form, as the app layer answers a failed call: HTTP
+/// 200, `content-type: application/grpc`, `grpc-status` and a
+/// percent-encoded `grpc-message` in the head, whose frame ends the stream.
+#[tokio::test]
+async fn the_app_layers_answer_is_trailers_only() {
+    use tower::ServiceBuilder;
+    use tower_problem::app::AppErrorLayer;
+
+    let svc = ServiceBuilder::new()
+        .layer(AppErrorLayer::new().expose_details(true))
+        .service(tower::service_fn(
+            |_: http::Request<hyper::body::Incoming>| async {
+                Err::<http::Response<Full<Bytes>>, _>(std::io::Error::other("100% sure: \u{e9}"))
+            },
+        ));
+    let addr = serve_in_process(svc).await;
+    let req = health_check(addr, "application/grpc")
+        .header("te", "trailers")
+        .body(Full::new(Bytes::from_static(&[0, 0, 0, 0, 0])))
+        .unwrap();
+    let res = tokio::time::timeout(BOUND, h2_client().request(req))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(res.status(), http::StatusCode::OK);
+    assert_eq!(res.headers()["content-type"], "application/grpc");
+    assert_eq!(res.headers()["grpc-status"], "13");
+    assert_eq!(res.headers()["grpc-message"], "100%25 sure: %C3%A9");
+    assert_eq!(res.headers()["problem-kind"], "handler_error");
+    // The head's frame ended the stream: no data, no trailers after it.
+    assert!(http_body::Body::is_end_stream(res.body()));
+    let body = res.into_body().collect().await.unwrap();
+    assert!(body.trailers().is_none());
+    assert!(body.to_bytes().is_empty());
+}
+
 // ---- a responder of one's own ----
 
 /// Answers gRPC requests its own way (`UNAVAILABLE`, a retry hint), and

@@ -154,7 +154,7 @@ impl Kind {
 
     /// Whether it is a timeout before the response head (resolving,
     /// connecting, waiting for the head), answered with 504 under
-    /// `recommended_statuses` as RFC 9209 §2.3.2, §2.3.10 and §2.3.27
+    /// `recommended_statuses` as RFC 9209 §2.3.1, §2.3.9 and §2.3.26
     /// recommend.
     pub(super) const fn is_timeout(self) -> bool {
         matches!(
