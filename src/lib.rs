@@ -20,7 +20,8 @@ pub mod kinds;
 pub mod problem;
 
 pub use self::common::{
-    Classify, DefaultClassifier, DefaultResponse, RequestContext, ResponseForFailure,
+    Classify, DefaultClassifier, DefaultResponse, IntoFailureResponse, RequestContext,
+    ResponseForFailure,
 };
 
 /// The boxed error that services and bodies are converted into.

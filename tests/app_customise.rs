@@ -11,10 +11,12 @@ use axum::http::header::{ACCEPT, CONTENT_TYPE};
 use axum::http::{Method, Response, StatusCode};
 use axum::routing;
 use axum::Router;
+use futures_util::StreamExt as _;
+use http_body_util::Full;
 use serde_json::json;
 use tower_problem::app::{AppErrorLayer, Failure, HandlerError};
 use tower_problem::problem::Problem;
-use tower_problem::{DefaultClassifier, RequestContext, ResponseForFailure};
+use tower_problem::{DefaultClassifier, IntoFailureResponse, RequestContext, ResponseForFailure};
 
 use support::*;
 
@@ -77,12 +79,14 @@ async fn a_closure_can_add_an_extension_member() {
 struct HtmlForBrowsers;
 
 impl ResponseForFailure<Failure> for HtmlForBrowsers {
+    type Body = Full<Bytes>;
+
     fn response_for_failure(
         &self,
         failure: &Failure,
         request: &RequestContext,
         problem: Problem,
-    ) -> Response<Bytes> {
+    ) -> Response<Full<Bytes>> {
         let wants_html = request
             .headers()
             .get_all(ACCEPT)
@@ -91,7 +95,7 @@ impl ResponseForFailure<Failure> for HtmlForBrowsers {
         // Only the captured header is kept.
         assert!(request.headers().get("user-agent").is_none());
         if !wants_html {
-            return problem.into();
+            return problem.into_failure_response();
         }
         let page = format!(
             "<!doctype html><title>{title}</title><h1>{title}</h1><p>kind {kind}</p>",
@@ -101,8 +105,76 @@ impl ResponseForFailure<Failure> for HtmlForBrowsers {
         Response::builder()
             .status(failure.status())
             .header(CONTENT_TYPE, "text/html; charset=utf-8")
-            .body(Bytes::from(page))
+            .body(Full::from(page))
             .expect("valid response")
+    }
+}
+
+/// With axum, a closure answers with any axum response: a fixed page gets
+/// its `Content-Length` (none for `HEAD`'s body), a streamed one goes out as
+/// it streams, and a body that panics midway is cut, never complete.
+#[tokio::test]
+async fn a_closure_can_answer_with_an_axum_response() {
+    use axum::body::Body;
+    use axum::response::{Html, IntoResponse};
+
+    let layer = AppErrorLayer::new().respond_with(|failure, request, problem| {
+        let title = problem.title().unwrap_or("Error").to_owned();
+        match request.path() {
+            Some("/error") => {
+                let chunks = ["<h1>", "streamed", "</h1>"].map(Ok::<_, io::Error>);
+                (
+                    failure.status(),
+                    Body::from_stream(futures_util::stream::iter(chunks)),
+                )
+                    .into_response()
+            }
+            _ => (failure.status(), Html(format!("<h1>{title}</h1>"))).into_response(),
+        }
+    });
+    let addr = serve_router(app(layer)).await;
+
+    for reply in [h1(addr, get("/panic")).await, h2(addr, get("/panic")).await] {
+        assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            reply.header("content-type"),
+            Some("text/html; charset=utf-8")
+        );
+        assert_eq!(reply.text(), "<h1>The request handler panicked</h1>");
+        reply.assert_complete();
+    }
+    let reply = h1(addr, request(Method::HEAD, "/panic", &[])).await;
+    assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(reply.header("content-length"), Some("37"));
+    assert!(reply.body.is_empty());
+
+    let reply = h1(addr, get("/error")).await;
+    assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(reply.text(), "<h1>streamed</h1>");
+    assert_eq!(reply.body_error, None);
+    assert_eq!(reply.header("transfer-encoding"), Some("chunked"));
+}
+
+/// A customisation's streamed body that panics is cut: the client sees an
+/// error, not a complete body.
+#[tokio::test]
+async fn a_customisation_body_that_panics_is_cut() {
+    use axum::body::Body;
+    use axum::response::IntoResponse;
+
+    let layer = AppErrorLayer::new().respond_with(|failure, _request, _problem| {
+        let chunks = futures_util::stream::iter([0, 1]).map(|n| {
+            assert_eq!(n, 0, "the customisation's body broke");
+            Ok::<_, io::Error>("first chunk")
+        });
+        (failure.status(), Body::from_stream(chunks)).into_response()
+    });
+    let addr = serve_router(app(layer)).await;
+    // hyper may not have flushed the head when the body fails: either way
+    // the exchange ends in an error.
+    match H1::connect(addr).await.try_send(get("/panic")).await {
+        Ok(reply) => assert!(reply.body_error.is_some(), "{reply:?}"),
+        Err(error) => assert!(!error.is_empty()),
     }
 }
 

@@ -487,6 +487,31 @@ async fn a_panicking_classifier_falls_back_to_the_default() {
     assert_eq!(got.problem()["kind"], "connection_refused");
 }
 
+/// With axum, the gateway's customisation answers with an axum response:
+/// its own page, `Content-Length` from its size, and the layer's
+/// `Proxy-Status` still on it.
+#[tokio::test]
+async fn a_customisation_can_answer_with_an_axum_response() {
+    use axum::response::{Html, IntoResponse};
+
+    let layer = GatewayErrorLayer::new().respond_with(|failure, _request, _problem| {
+        let page = format!("<h1>upstream down: {}</h1>", failure.kind());
+        (failure.status(), Html(page)).into_response()
+    });
+    let (got, _upstream) = fails(layer, Behavior::NotListening).await;
+    assert_eq!(got.status, StatusCode::BAD_GATEWAY);
+    assert_eq!(got.headers["content-type"], "text/html; charset=utf-8");
+    assert_eq!(got.text(), "<h1>upstream down: connection_refused</h1>");
+    assert_eq!(
+        got.headers["content-length"],
+        got.text().len().to_string().as_str()
+    );
+    assert_eq!(
+        got.proxy_status()[0].token("error"),
+        Some("connection_refused")
+    );
+}
+
 #[tokio::test]
 async fn a_panicking_customisation_gets_the_default_response_of_the_same_failure() {
     let layer = GatewayErrorLayer::new().respond_with(

@@ -356,13 +356,15 @@ async fn the_app_layers_answer_is_trailers_only() {
 struct OwnGrpcAnswers;
 
 impl tower_problem::ResponseForFailure<tower_problem::app::Failure> for OwnGrpcAnswers {
+    type Body = Full<Bytes>;
+
     fn response_for_failure(
         &self,
         _: &tower_problem::app::Failure,
         _: &tower_problem::RequestContext,
         problem: tower_problem::problem::Problem,
-    ) -> http::Response<Bytes> {
-        problem.into()
+    ) -> http::Response<Full<Bytes>> {
+        tower_problem::IntoFailureResponse::into_failure_response(problem)
     }
 
     fn grpc_response_for_failure(
@@ -371,7 +373,7 @@ impl tower_problem::ResponseForFailure<tower_problem::app::Failure> for OwnGrpcA
         _: &tower_problem::RequestContext,
         _: tower_problem::grpc::Code,
         _: &str,
-    ) -> http::Response<Bytes> {
+    ) -> http::Response<Full<Bytes>> {
         let message = format!("try again later ({})", failure.kind());
         let mut res =
             tower_problem::grpc::trailers_only(tower_problem::grpc::Code::Unavailable, &message);
@@ -379,7 +381,7 @@ impl tower_problem::ResponseForFailure<tower_problem::app::Failure> for OwnGrpcA
             "grpc-retry-pushback-ms",
             http::HeaderValue::from_static("100"),
         );
-        res
+        res.map(Full::new)
     }
 }
 

@@ -5,18 +5,22 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
+use http_body_util::Full;
 use pin_project_lite::pin_project;
 
 use super::failure::Kind;
 use super::log;
-use crate::common::full_body::FullBody;
-use crate::common::panic::catch;
+use crate::common::panic::{catch, Payload};
 use crate::grpc;
 use crate::BoxError;
 
 pin_project! {
     /// The response body of [`AppErrorService`](super::AppErrorService): the inner body,
-    /// guarded against panics, or the failure response's body.
+    /// guarded against panics, or the failure response's body, of the
+    /// responder's type `RB` ([`ResponseForFailure::Body`]: `Full<Bytes>`
+    /// unless a customisation answers with an axum response).
+    ///
+    /// [`ResponseForFailure::Body`]: crate::ResponseForFailure::Body
     ///
     /// A panic while the inner body is polled is logged (inside the current
     /// span: the request's context is not kept this long) and ends the body
@@ -26,30 +30,28 @@ pin_project! {
     /// `grpc-message` and the kind `panic`, which a gRPC client reads as the
     /// call's failure: gRPC can say so after the head, where HTTP cannot.
     /// See the [module docs](super).
-    pub struct AppBody<B> {
+    pub struct AppBody<B, RB = Full<Bytes>> {
         #[pin]
-        state: State<B>,
+        state: State<B, RB>,
     }
 }
 
 pin_project! {
     #[project = StateProj]
-    enum State<B> {
+    enum State<B, RB> {
         Guarded { #[pin] body: B },
         // A gRPC response's: a panic ends it with gRPC trailers.
         GuardedGrpc { #[pin] body: B },
         Unguarded { #[pin] body: B },
-        Full { body: FullBody },
+        Full { #[pin] body: RB },
         Panicked,
     }
 }
 
-impl<B> AppBody<B> {
-    pub(super) fn full(data: Bytes) -> Self {
+impl<B, RB> AppBody<B, RB> {
+    pub(super) fn full(body: RB) -> Self {
         Self {
-            state: State::Full {
-                body: FullBody::new(data),
-            },
+            state: State::Full { body },
         }
     }
 
@@ -66,9 +68,10 @@ impl<B> AppBody<B> {
     }
 }
 
-impl<B: Body<Data = Bytes>> Body for AppBody<B>
+impl<B, RB> Body for AppBody<B, RB>
 where
-    B::Error: Into<BoxError>,
+    B: Body<Data = Bytes, Error: Into<BoxError>>,
+    RB: Body<Data = Bytes, Error: Into<BoxError>>,
 {
     type Data = Bytes;
     type Error = BoxError;
@@ -106,30 +109,46 @@ where
                     .poll_frame(cx)
                     .map(|frame| frame.map(|result| result.map_err(Into::into)));
             }
-            StateProj::Full { body } => return body.poll_frame(),
+            // The responder's body: bytes, or a customisation's axum body.
+            StateProj::Full { body } => {
+                return match catch(|| body.poll_frame(cx)) {
+                    Ok(polled) => {
+                        polled.map(|frame| frame.map(|result| result.map_err(Into::into)))
+                    }
+                    Err(payload) => panicked(state, payload, false),
+                };
+            }
             StateProj::Panicked => return Poll::Ready(None),
         };
         match catch(|| body.poll_frame(cx)) {
             Ok(polled) => polled.map(|frame| frame.map(|result| result.map_err(Into::into))),
-            Err(payload) => {
-                log::body_panicked(&payload.into_panic());
-                // Dropping a body that panicked may panic again.
-                let _dropped = catch(|| state.set(State::Panicked));
-                Poll::Ready(Some(if grpc {
-                    Ok(Frame::trailers(grpc::trailers(
-                        grpc::Code::Internal,
-                        "the response body panicked",
-                        Kind::Panic.as_str(),
-                    )))
-                } else {
-                    Err(Box::new(BodyPanicked(())))
-                }))
-            }
+            Err(payload) => panicked(state, payload, grpc),
         }
     }
 }
 
-impl<B> fmt::Debug for AppBody<B> {
+/// A body panicked: logged, the body ended, and the client told (gRPC
+/// trailers for a gRPC response, an error that aborts the response else).
+fn panicked<B, RB>(
+    mut state: Pin<&mut State<B, RB>>,
+    payload: Payload,
+    grpc: bool,
+) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+    log::body_panicked(&payload.into_panic());
+    // Dropping a body that panicked may panic again.
+    let _dropped = catch(|| state.set(State::Panicked));
+    Poll::Ready(Some(if grpc {
+        Ok(Frame::trailers(grpc::trailers(
+            grpc::Code::Internal,
+            "the response body panicked",
+            Kind::Panic.as_str(),
+        )))
+    } else {
+        Err(Box::new(BodyPanicked(())))
+    }))
+}
+
+impl<B, RB> fmt::Debug for AppBody<B, RB> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match &self.state {
             State::Guarded { .. } => "Guarded",

@@ -70,7 +70,7 @@ where
     C: Classify<Kind>,
     R: ResponseForFailure<Failure>,
 {
-    type Output = Result<Response<AppBody<B>>, std::convert::Infallible>;
+    type Output = Result<Response<AppBody<B, R::Body>>, std::convert::Infallible>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
@@ -129,7 +129,7 @@ where
 impl<C, R: ResponseForFailure<Failure>> HandlerCall<C, R> {
     /// Logs `failure` once, with the request's context, counts it, reports
     /// it, and builds its response.
-    pub(super) fn respond(&self, failure: Failure) -> Response<Bytes> {
+    pub(super) fn respond(&self, failure: Failure) -> Response<R::Body> {
         let (request, settings) = (&self.request, &self.parts.settings);
         let failure = match missing_required_header(&failure) {
             // A 401 without `WWW-Authenticate` (RFC 9110 §15.5.2) would

@@ -28,7 +28,7 @@ pub(super) fn on_error_status<B, C, R>(
     res: Response<B>,
     cx: &mut Context<'_>,
     call: &HandlerCall<C, R>,
-) -> Response<AppBody<B>>
+) -> Response<AppBody<B, R::Body>>
 where
     B: Body<Data = Bytes>,
     C: Classify<Kind>,
@@ -221,7 +221,7 @@ fn replace_body<B, C, R: ResponseForFailure<Failure>>(
     replaced: http::response::Parts,
     failure: Failure,
     call: &HandlerCall<C, R>,
-) -> Response<AppBody<B>> {
+) -> Response<AppBody<B, R::Body>> {
     let (mut parts, data) = call.respond(failure).into_parts();
     keep_replaced(&mut parts, replaced);
     Response::from_parts(parts, AppBody::full(data))

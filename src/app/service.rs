@@ -47,7 +47,7 @@ where
     C: Classify<Kind>,
     R: ResponseForFailure<Failure>,
 {
-    type Response = Response<AppBody<ResBody>>;
+    type Response = Response<AppBody<ResBody, R::Body>>;
     type Error = Infallible;
     type Future = ResponseFuture<S::Future, C, R>;
 

@@ -59,8 +59,10 @@ macro_rules! customisation_methods {
         /// the default problem+json: `|failure, request, problem|` (a
         /// [`&Failure`](Failure), a [`&RequestContext`](crate::RequestContext)
         /// and the default [`Problem`](crate::problem::Problem)), returning
-        /// anything `Into<Response<Bytes>>`; its argument types need no
-        /// annotation. A type of your own goes through
+        /// a `Problem`, an `http::Response<Bytes>` or, with the `axum`
+        /// feature, an axum response
+        /// ([`IntoFailureResponse`](crate::IntoFailureResponse)); its
+        /// argument types need no annotation. A type of your own goes through
         /// [`responder`](Self::responder).
         ///
         /// The responder is cloned into every request's future, as
@@ -74,7 +76,7 @@ macro_rules! customisation_methods {
                 + Send
                 + Sync
                 + 'static,
-            T: Into<http::Response<bytes::Bytes>>,
+            T: crate::IntoFailureResponse,
         {
             self.responder(respond)
         }

@@ -10,7 +10,6 @@ pub(crate) mod call_state;
 mod classify;
 pub(crate) mod context;
 pub(crate) mod error_chain;
-pub(crate) mod full_body;
 pub(crate) mod kind_table;
 pub(crate) mod layer_parts;
 pub(crate) mod log;
@@ -25,4 +24,4 @@ pub(crate) mod span;
 
 pub use self::classify::{Classify, DefaultClassifier};
 pub use self::context::RequestContext;
-pub use self::responder::{DefaultResponse, ResponseForFailure};
+pub use self::responder::{DefaultResponse, IntoFailureResponse, ResponseForFailure};

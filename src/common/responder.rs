@@ -10,6 +10,8 @@ use http::header::{
 };
 use http::response::Parts;
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
+use http_body::Body;
+use http_body_util::Full;
 
 use super::context::RequestContext;
 use super::kind_table::{status_phrase, LayerFailure};
@@ -17,6 +19,7 @@ use super::panic::{catch, Panic};
 use super::settings::CommonSettings;
 use crate::grpc;
 use crate::problem::{ExtensionValue, Problem};
+use crate::BoxError;
 
 /// Builds the response for a failure `F` (an [`app::Failure`] or a
 /// [`gateway::Failure`]): the problem+json body by default, or any other
@@ -60,16 +63,23 @@ use crate::problem::{ExtensionValue, Problem};
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot build the response for a `{F}`",
     label = "not a `ResponseForFailure<{F}>`",
-    note = "implement `ResponseForFailure<{F}>` and pass it to `responder`, or pass a closure `|failure, request, problem| -> impl Into<Response<Bytes>>` to `respond_with`"
+    note = "implement `ResponseForFailure<{F}>` and pass it to `responder`, or pass a closure `|failure, request, problem| -> impl IntoFailureResponse` to `respond_with`"
 )]
 pub trait ResponseForFailure<F>: Clone + Send + Sync + 'static {
+    /// The body of the responses it builds: `Full<Bytes>` for bytes and
+    /// problems; with the `axum` feature, axum's body for an axum response
+    /// (which is not `Sync`, so neither is then the layer's body). The
+    /// layer's own answers (the default one when this panics, an empty body
+    /// for `HEAD`) are made `From<Bytes>`.
+    type Body: Body<Data = Bytes, Error: Into<BoxError>> + From<Bytes> + Send + 'static;
+
     /// The response for `failure` of the request described by `request`.
     fn response_for_failure(
         &self,
         failure: &F,
         request: &RequestContext,
         problem: Problem,
-    ) -> Response<Bytes>;
+    ) -> Response<Self::Body>;
 
     /// The response for `failure` of a gRPC request (see
     /// [`grpc`](crate::grpc)), with the gRPC `code` and `message`
@@ -83,24 +93,79 @@ pub trait ResponseForFailure<F>: Clone + Send + Sync + 'static {
         request: &RequestContext,
         code: grpc::Code,
         message: &str,
-    ) -> Response<Bytes> {
+    ) -> Response<Self::Body> {
         let _ = (failure, request);
-        grpc::trailers_only(code, message)
+        grpc::trailers_only(code, message).map(Self::Body::from)
     }
 }
 
 impl<Fun, F, T> ResponseForFailure<F> for Fun
 where
     Fun: Fn(&F, &RequestContext, Problem) -> T + Clone + Send + Sync + 'static,
-    T: Into<Response<Bytes>>,
+    T: IntoFailureResponse,
 {
+    type Body = T::Body;
+
     fn response_for_failure(
         &self,
         failure: &F,
         request: &RequestContext,
         problem: Problem,
-    ) -> Response<Bytes> {
-        self(failure, request, problem).into()
+    ) -> Response<T::Body> {
+        self(failure, request, problem).into_failure_response()
+    }
+}
+
+/// What a closure given to a layer's `respond_with` returns: a
+/// [`Problem`], an `http::Response<Bytes>`, or, with the `axum` feature,
+/// an `axum::response::Response` (anything axum's `IntoResponse` takes,
+/// through `.into_response()`), whose body is sent as it streams.
+///
+/// The body type is the responder's: a closure that answers with bytes
+/// costs the layer's happy path nothing over the default.
+///
+/// ```
+/// # #[cfg(feature = "axum")] {
+/// use axum::response::{Html, IntoResponse};
+/// use tower_problem::app::AppErrorLayer;
+///
+/// let layer = AppErrorLayer::new().respond_with(|failure, _request, problem| {
+///     let page = format!("<h1>{}</h1>", problem.title().unwrap_or("Error"));
+///     (failure.status(), Html(page)).into_response()
+/// });
+/// # }
+/// ```
+pub trait IntoFailureResponse {
+    /// The response's body.
+    type Body: Body<Data = Bytes, Error: Into<BoxError>> + From<Bytes> + Send + 'static;
+
+    /// The response.
+    fn into_failure_response(self) -> Response<Self::Body>;
+}
+
+impl IntoFailureResponse for Response<Bytes> {
+    type Body = Full<Bytes>;
+
+    fn into_failure_response(self) -> Response<Full<Bytes>> {
+        self.map(Full::new)
+    }
+}
+
+impl IntoFailureResponse for Problem {
+    type Body = Full<Bytes>;
+
+    fn into_failure_response(self) -> Response<Full<Bytes>> {
+        Response::<Bytes>::from(self).map(Full::new)
+    }
+}
+
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+impl IntoFailureResponse for axum::response::Response {
+    type Body = axum::body::Body;
+
+    fn into_failure_response(self) -> axum::response::Response {
+        self
     }
 }
 
@@ -111,12 +176,24 @@ where
 pub struct DefaultResponse;
 
 impl<F> ResponseForFailure<F> for DefaultResponse {
-    fn response_for_failure(&self, _: &F, _: &RequestContext, problem: Problem) -> Response<Bytes> {
-        let mut res = Response::from(problem);
-        res.headers_mut()
-            .insert(CONTENT_LANGUAGE, HeaderValue::from_static("en"));
-        res
+    type Body = Full<Bytes>;
+
+    fn response_for_failure(
+        &self,
+        _: &F,
+        _: &RequestContext,
+        problem: Problem,
+    ) -> Response<Full<Bytes>> {
+        default_response(problem).map(Full::new)
     }
+}
+
+/// [`DefaultResponse`]'s answer.
+fn default_response(problem: Problem) -> Response<Bytes> {
+    let mut res = Response::from(problem);
+    res.headers_mut()
+        .insert(CONTENT_LANGUAGE, HeaderValue::from_static("en"));
+    res
 }
 
 /// The consistent problem of `failure`: `type` (its kind's token under the
@@ -182,7 +259,7 @@ pub(crate) fn failure_response<F, R, O>(
     grpc: bool,
     common: &CommonSettings<O>,
     respond: &R,
-) -> (Response<Bytes>, Option<Panic>)
+) -> (Response<R::Body>, Option<Panic>)
 where
     F: LayerFailure,
     R: ResponseForFailure<F>,
@@ -201,16 +278,18 @@ where
         match catch(|| respond.response_for_failure(&failure, request, problem())) {
             Ok(response) => (response, None),
             Err(payload) => (
-                DefaultResponse.response_for_failure(&failure, request, problem()),
+                default_response(problem()).map(R::Body::from),
                 Some(payload.into_panic()),
             ),
         }
     };
     let head = request.is_head();
-    let len = response.body().len();
-    fix_content_length(response.headers_mut(), len, head);
+    // A body of no exact size keeps the length its maker stated, if any.
+    if let Some(len) = response.body().size_hint().exact() {
+        fix_content_length(response.headers_mut(), len, head);
+    }
     if head {
-        *response.body_mut() = Bytes::new();
+        *response.body_mut() = R::Body::from(Bytes::new());
     }
     response.extensions_mut().insert(failure);
     (response, respond_panicked)
@@ -223,7 +302,7 @@ fn grpc_response<F, R>(
     detail: Option<&str>,
     request: &RequestContext,
     respond: &R,
-) -> (Response<Bytes>, Option<Panic>)
+) -> (Response<R::Body>, Option<Panic>)
 where
     F: LayerFailure,
     R: ResponseForFailure<F>,
@@ -233,7 +312,7 @@ where
         match catch(|| respond.grpc_response_for_failure(failure, request, code, message)) {
             Ok(response) => (response, None),
             Err(payload) => (
-                grpc::trailers_only(code, message),
+                grpc::trailers_only(code, message).map(R::Body::from),
                 Some(payload.into_panic()),
             ),
         };
@@ -308,7 +387,7 @@ pub(crate) fn keep_replaced(generated: &mut Parts, replaced: Parts) {
 /// dropped (`head`: the response to a `HEAD` states what a `GET` would
 /// get). Elsewhere it stays unstated: the body's exact size gives it, as
 /// hyper writes it.
-fn fix_content_length(headers: &mut HeaderMap, len: usize, head: bool) {
+fn fix_content_length(headers: &mut HeaderMap, len: u64, head: bool) {
     let stated = match headers.get(CONTENT_LENGTH) {
         None if !head => return,
         None => None,

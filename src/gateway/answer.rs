@@ -5,7 +5,6 @@
 use std::error::Error;
 use std::sync::Arc;
 
-use bytes::Bytes;
 use http::header::{Entry, HeaderValue};
 use http::Response;
 use tokio::time::Instant;
@@ -72,7 +71,11 @@ where
 {
     /// Classifies, logs, counts, reports and answers a failure before the
     /// response head.
-    pub(super) fn answer(&self, failure: HeadFailure, started: Option<Instant>) -> Response<Bytes> {
+    pub(super) fn answer(
+        &self,
+        failure: HeadFailure,
+        started: Option<Instant>,
+    ) -> Response<R::Body> {
         let failure = match failure {
             HeadFailure::Error(error) => {
                 #[cfg(feature = "tower")]
@@ -123,7 +126,7 @@ where
         &self,
         res: Response<B>,
         started: Option<Instant>,
-    ) -> Result<Response<Bytes>, Response<B>> {
+    ) -> Result<Response<R::Body>, Response<B>> {
         if is_problem_json(res.headers()) {
             return Err(res);
         }
@@ -145,7 +148,7 @@ where
     /// Logs `failure`, counts it (feature `metrics`), hands it to the
     /// layer's `on_failure`, and builds its response with the gateway's
     /// own headers: `Proxy-Status` and, on a 503, `Retry-After`.
-    fn respond(&self, failure: Failure, started: Option<Instant>) -> Response<Bytes> {
+    fn respond(&self, failure: Failure, started: Option<Instant>) -> Response<R::Body> {
         let settings = &self.parts.settings;
         let details = self.details(&failure);
         log::failure(&failure, self, started, details.as_deref());

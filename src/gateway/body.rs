@@ -8,19 +8,23 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::uri::Authority;
 use http_body::{Body, Frame, SizeHint};
+use http_body_util::Full;
 use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep};
 
 use super::classify::classify_body;
 use super::failure::Kind;
 use super::log;
-use crate::common::full_body::FullBody;
+use crate::common::panic::catch;
 use crate::BoxError;
 
 pin_project! {
     /// The response body of [`GatewayErrorService`](super::GatewayErrorService): the
     /// upstream's body, forwarded frame by frame, or the failure response's
-    /// body.
+    /// body, of the responder's type `RB` ([`ResponseForFailure::Body`]:
+    /// `Full<Bytes>` unless a customisation answers with an axum response).
+    ///
+    /// [`ResponseForFailure::Body`]: crate::ResponseForFailure::Body
     ///
     /// The status was sent before the upstream body is read, so its failures
     /// cannot become a 502: when the upstream body fails (reset, fewer bytes
@@ -31,15 +35,15 @@ pin_project! {
     /// except where nothing can tell: an HTTP/1 upstream body delimited only
     /// by the connection's close, cut short by a clean close, ends like a
     /// complete one. See the [module docs](super).
-    pub struct GatewayBody<B> {
+    pub struct GatewayBody<B, RB = Full<Bytes>> {
         #[pin]
-        state: State<B>,
+        state: State<B, RB>,
     }
 }
 
 pin_project! {
     #[project = StateProj]
-    enum State<B> {
+    enum State<B, RB> {
         Upstream {
             #[pin]
             body: B,
@@ -47,7 +51,7 @@ pin_project! {
             idle: Option<Sleep>,
             watch: Watch,
         },
-        Full { body: FullBody },
+        Full { #[pin] body: RB },
         Failed,
     }
 }
@@ -71,7 +75,7 @@ struct Watch {
     room: u64,
 }
 
-impl<B> GatewayBody<B> {
+impl<B, RB> GatewayBody<B, RB> {
     pub(super) fn upstream(
         body: B,
         upstream: Option<Authority>,
@@ -95,19 +99,18 @@ impl<B> GatewayBody<B> {
         }
     }
 
-    pub(super) fn full(data: Bytes) -> Self {
+    pub(super) fn full(body: RB) -> Self {
         Self {
-            state: State::Full {
-                body: FullBody::new(data),
-            },
+            state: State::Full { body },
         }
     }
 }
 
-impl<B> Body for GatewayBody<B>
+impl<B, RB> Body for GatewayBody<B, RB>
 where
     B: Body<Data = Bytes>,
     B::Error: Into<BoxError>,
+    RB: Body<Data = Bytes, Error: Into<BoxError>>,
 {
     type Data = Bytes;
     type Error = BodyError;
@@ -170,7 +173,28 @@ where
                     }
                 }
             },
-            StateProj::Full { body } => return body.poll_frame(),
+            // The responder's body: bytes, or a customisation's axum body,
+            // whose failure is no upstream's.
+            StateProj::Full { body } => {
+                let polled = catch(|| body.poll_frame(cx)).map(|polled| {
+                    polled.map_err(|source| BodyError {
+                        kind: Kind::ProxyInternalError,
+                        source: Some(source.into()),
+                    })
+                });
+                match polled {
+                    Ok(polled) => return polled,
+                    Err(payload) => {
+                        log::customisation_body_panicked(&payload.into_panic());
+                        // Dropping a body that panicked may panic again.
+                        let _dropped = catch(|| state.set(State::Failed));
+                        return Poll::Ready(Some(Err(BodyError {
+                            kind: Kind::ProxyInternalError,
+                            source: None,
+                        })));
+                    }
+                }
+            }
             StateProj::Failed => return Poll::Ready(None),
         };
         fail(state, &error);
@@ -194,7 +218,7 @@ where
     }
 }
 
-impl<B> fmt::Debug for GatewayBody<B> {
+impl<B, RB> fmt::Debug for GatewayBody<B, RB> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match &self.state {
             State::Upstream { .. } => "Upstream",
@@ -218,7 +242,7 @@ fn over_cap(max: u64, frame: Frame<Bytes>) -> BodyError {
 }
 
 /// Logs the failure of the upstream body and drops it.
-fn fail<B>(mut state: Pin<&mut State<B>>, error: &BodyError) {
+fn fail<B, RB>(mut state: Pin<&mut State<B, RB>>, error: &BodyError) {
     if let StateProj::Upstream { watch, .. } = state.as_mut().project() {
         let upstream = watch.upstream.as_ref();
         log::body_failed(

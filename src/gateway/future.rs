@@ -64,11 +64,11 @@ pub(super) struct UpstreamCall<C, R> {
 
 impl<C, R> UpstreamCall<C, R> {
     /// The upstream's response, its body watched.
-    fn passed_on<B>(
+    fn passed_on<B, RB>(
         &mut self,
         res: Response<B>,
         started: Option<Instant>,
-    ) -> Response<GatewayBody<B>> {
+    ) -> Response<GatewayBody<B, RB>> {
         let settings = &self.parts.settings;
         let (idle, max) = (settings.body_idle_timeout, settings.max_response_body());
         let upstream = self.upstream.take();
@@ -106,7 +106,7 @@ where
     C: Classify<Kind>,
     R: ResponseForFailure<Failure>,
 {
-    type Output = Result<Response<GatewayBody<B>>, std::convert::Infallible>;
+    type Output = Result<Response<GatewayBody<B, R::Body>>, std::convert::Infallible>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();

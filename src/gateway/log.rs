@@ -206,3 +206,14 @@ pub(super) fn body_failed(
         "upstream response body failed after the head was sent; aborting the response"
     );
 }
+
+/// The body of a customisation's response panicked after its head was sent.
+pub(super) fn customisation_body_panicked(panic: &Panic) {
+    tracing::error!(
+        target: TARGET,
+        kind = Kind::ProxyInternalError.as_str(),
+        panic.message = &*panic.message,
+        panic.location = panic.location.as_deref(),
+        "the body of a customisation's response panicked; aborting the response"
+    );
+}

@@ -55,7 +55,7 @@ where
     C: Classify<Kind>,
     R: ResponseForFailure<Failure>,
 {
-    type Response = Response<GatewayBody<ResBody>>;
+    type Response = Response<GatewayBody<ResBody, R::Body>>;
     type Error = Infallible;
     type Future = ResponseFuture<S::Future, C, R>;
 
