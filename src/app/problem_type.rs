@@ -24,6 +24,10 @@ use crate::problem::ExtensionValue;
 /// warning is logged once: the crate's kinds page documents none of the
 /// application's types.
 ///
+/// The gateway layer has no problem types: what it answers is an upstream's
+/// failure, which RFC 9209's registry names (its `Kind`s); a classifier of
+/// yours picks among those, and a responder changes the body.
+///
 /// The layer keeps for it what it has for every failure: the log line (at
 /// `info` for a 4xx), the failure counter and the span's `error.type` (the
 /// token), a gRPC request's answer (its status's code,
