@@ -7,7 +7,6 @@
 mod support;
 
 use std::fmt;
-use std::io;
 
 use axum::extract::Path;
 use axum::http::{Method, StatusCode};
