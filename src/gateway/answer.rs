@@ -89,33 +89,28 @@ where
                 Failure::new(kind, status, never_sent, Some(Arc::new(error)))
                     .with_attempts(attempts)
             }
-            HeadFailure::Timeout => {
-                let kind = Kind::HttpResponseTimeout;
-                Failure::new(kind, self.parts.settings.status(kind), false, None)
-            }
+            HeadFailure::Timeout => self.own_failure(Kind::HttpResponseTimeout, None),
             HeadFailure::UnaskedUpgrade => {
-                let kind = Kind::HttpProtocolError;
-                let error: BoxError = Box::new(UnaskedUpgrade);
-                Failure::new(
-                    kind,
-                    self.parts.settings.status(kind),
-                    false,
-                    Some(Arc::new(error)),
-                )
+                self.own_failure(Kind::HttpProtocolError, Some(Box::new(UnaskedUpgrade)))
             }
             HeadFailure::DeclaredTooLong(declared) => {
-                let kind = Kind::HttpResponseBodySize;
                 let max = self.parts.settings.max_response_body().unwrap_or_default();
-                let error: BoxError = Box::new(DeclaredTooLong { declared, max });
-                Failure::new(
-                    kind,
-                    self.parts.settings.status(kind),
-                    false,
-                    Some(Arc::new(error)),
-                )
+                let error = DeclaredTooLong { declared, max };
+                self.own_failure(Kind::HttpResponseBodySize, Some(Box::new(error)))
             }
         };
         self.respond(failure, started)
+    }
+
+    /// A failure the layer tells itself (the upstream answered, or let the
+    /// head timer run out), so never one of a request never sent.
+    fn own_failure(&self, kind: Kind, error: Option<BoxError>) -> Failure {
+        Failure::new(
+            kind,
+            self.parts.settings.status(kind),
+            false,
+            error.map(Arc::new),
+        )
     }
 
     /// The upstream's 5xx response with its body replaced by the gateway's

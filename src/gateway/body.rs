@@ -175,26 +175,23 @@ where
             },
             // The responder's body: bytes, or a customisation's axum body,
             // whose failure is no upstream's.
-            StateProj::Full { body } => {
-                let polled = catch(|| body.poll_frame(cx)).map(|polled| {
-                    polled.map_err(|source| BodyError {
+            StateProj::Full { body } => match catch(|| body.poll_frame(cx)) {
+                Ok(polled) => {
+                    return polled.map_err(|source| BodyError {
                         kind: Kind::ProxyInternalError,
                         source: Some(source.into()),
-                    })
-                });
-                match polled {
-                    Ok(polled) => return polled,
-                    Err(payload) => {
-                        log::customisation_body_panicked(&payload.into_panic());
-                        // Dropping a body that panicked may panic again.
-                        let _dropped = catch(|| state.set(State::Failed));
-                        return Poll::Ready(Some(Err(BodyError {
-                            kind: Kind::ProxyInternalError,
-                            source: None,
-                        })));
-                    }
+                    });
                 }
-            }
+                Err(payload) => {
+                    log::customisation_body_panicked(&payload.into_panic());
+                    // Dropping a body that panicked may panic again.
+                    let _dropped = catch(|| state.set(State::Failed));
+                    return Poll::Ready(Some(Err(BodyError {
+                        kind: Kind::ProxyInternalError,
+                        source: None,
+                    })));
+                }
+            },
             StateProj::Failed => return Poll::Ready(None),
         };
         fail(state, &error);

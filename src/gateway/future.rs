@@ -48,8 +48,8 @@ pin_project! {
 }
 
 /// What a request's future keeps to answer its failure: the request's
-/// context, the upstream's authority, what the request asked for, and the layer's settings, classifier and
-/// responder.
+/// context, the upstream's authority, what the request asked for, and the
+/// layer's settings, classifier and responder.
 pub(super) struct UpstreamCall<C, R> {
     pub(super) request: RequestContext,
     pub(super) upstream: Option<Authority>,
@@ -73,6 +73,21 @@ impl<C, R> UpstreamCall<C, R> {
         let (idle, max) = (settings.body_idle_timeout, settings.max_response_body());
         let upstream = self.upstream.take();
         res.map(|body| GatewayBody::upstream(body, upstream, started, idle, max))
+    }
+
+    /// Whether the cap is set, the response has a body (not to `HEAD`, not
+    /// 1xx, 204 or 304) and its `Content-Length` (hyper's exact size hint)
+    /// is over the cap.
+    fn declares_too_long<B: Body>(&self, res: &Response<B>) -> bool {
+        let Some(max) = self.parts.settings.max_response_body() else {
+            return false;
+        };
+        let status = res.status();
+        let bodiless = self.request.is_head()
+            || status.is_informational()
+            || status == StatusCode::NO_CONTENT
+            || status == StatusCode::NOT_MODIFIED;
+        !bodiless && res.body().size_hint().lower() > max
     }
 
     /// The upstream's authority for a log line or a label, if known.
@@ -168,23 +183,6 @@ where
         this.state.set(CallState::Done);
         let res = this.call.answer(failure, *this.started);
         Poll::Ready(Ok(res.map(GatewayBody::full)))
-    }
-}
-
-impl<C, R> UpstreamCall<C, R> {
-    /// Whether the cap is set, the response has a body (not to `HEAD`, not
-    /// 1xx, 204 or 304) and its `Content-Length` (hyper's exact size hint)
-    /// is over the cap.
-    fn declares_too_long<B: Body>(&self, res: &Response<B>) -> bool {
-        let Some(max) = self.parts.settings.max_response_body() else {
-            return false;
-        };
-        let status = res.status();
-        let bodiless = self.request.is_head()
-            || status.is_informational()
-            || status == StatusCode::NO_CONTENT
-            || status == StatusCode::NOT_MODIFIED;
-        !bodiless && res.body().size_hint().lower() > max
     }
 }
 
