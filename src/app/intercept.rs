@@ -87,19 +87,18 @@ pub(super) enum ReplacedBody {
 
 /// The most of a `text/plain` body the layer reads.
 const MAX_TEXT: u64 = 1024;
-/// The most of an `application/json` body the layer reads.
-#[cfg(feature = "serde")]
+/// The most of an `application/json` body the layer reads (feature `serde`).
 const MAX_JSON: u64 = 16 * 1024;
 
 impl ReplacedBody {
-    /// What to keep of `body`, `None` if it is empty: the text of a
-    /// `text/plain` body of at most [`MAX_TEXT`] bytes, the members of a
-    /// JSON object of at most `MAX_JSON` bytes (with `carry_members` and
+    /// What to keep of `body`, `None` if it has no content: the text of a
+    /// `text/plain` body of at most [`MAX_TEXT`] bytes, or the members of a
+    /// JSON object of at most [`MAX_JSON`] bytes (with `carry_members` and
     /// the `serde` feature), if its length is known within that bound and
-    /// every frame is ready at once. An error
-    /// response's body is not waited for: axum's `Json`, its rejections
-    /// and any buffered body are all there with the head. The body is
-    /// dropped either way, its panics caught.
+    /// every frame is ready at once. An error response's body is not
+    /// waited for: axum's `Json`, its rejections and any buffered body are
+    /// all there with the head. The body is dropped either way, its panics
+    /// caught.
     fn read<B>(
         headers: &HeaderMap,
         body: B,
@@ -111,21 +110,15 @@ impl ReplacedBody {
     {
         let hint = body.size_hint();
         let plain = has_media_type(headers, b"text/plain");
-        #[cfg(feature = "serde")]
-        let json = carry_members && has_media_type(headers, b"application/json");
-        #[cfg(not(feature = "serde"))]
-        let json = {
-            let _ = carry_members;
-            false
-        };
+        let json = cfg!(feature = "serde")
+            && carry_members
+            && has_media_type(headers, b"application/json");
         let limit = match (plain, json) {
             (true, _) => MAX_TEXT,
-            #[cfg(feature = "serde")]
             (false, true) => MAX_JSON,
-            _ => 0,
+            (false, false) => 0,
         };
-        let mut read = None;
-        let mut empty = hint.upper() == Some(0);
+        let (mut empty, mut read) = (hint.upper() == Some(0), None);
         let _dropped = catch(|| {
             let body = std::pin::pin!(body);
             empty = empty || body.is_end_stream();
@@ -134,28 +127,27 @@ impl ReplacedBody {
             }
         });
         let kept = match read {
+            Some(bytes) if plain => match String::from_utf8(bytes) {
+                // Whitespace is no content: nothing was dropped.
+                Ok(text) if text.trim().is_empty() => return None,
+                Ok(text) => Some(Self::Text(text.trim().into())),
+                Err(_) => None,
+            },
             Some(bytes) if bytes.is_empty() => return None,
-            Some(bytes) if plain => text(bytes),
             #[cfg(feature = "serde")]
             Some(bytes) => members(&bytes).map(Self::Members),
             _ if empty => return None,
             _ => None,
         };
-        // A whitespace-only text is no content: nothing was dropped.
-        if let Some(Self::Text(text)) = &kept {
-            if text.is_empty() {
-                return None;
-            }
-        }
-        kept.or_else(|| {
-            let content_type = headers.get(header::CONTENT_TYPE);
-            Some(Self::Dropped {
-                content_type: content_type
+        Some(kept.unwrap_or_else(|| {
+            Self::Dropped {
+                content_type: headers
+                    .get(header::CONTENT_TYPE)
                     .and_then(|value| value.to_str().ok())
                     .map(Into::into),
                 length: hint.exact(),
-            })
-        })
+            }
+        }))
     }
 }
 
@@ -180,12 +172,6 @@ where
             Poll::Ready(Some(Err(_))) | Poll::Pending => return None,
         }
     }
-}
-
-/// The text, trimmed, if it is UTF-8.
-fn text(bytes: Vec<u8>) -> Option<ReplacedBody> {
-    let text = String::from_utf8(bytes).ok()?;
-    Some(ReplacedBody::Text(text.trim().into()))
 }
 
 /// The members of a JSON object, as [`ReplacedBody::Members`] says; `None`
