@@ -233,41 +233,20 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
 }
 
 /// This gateway's name in `Proxy-Status` and in `Via`, where it must be a
-/// token (RFC 9110 §7.6.3).
+/// token (RFC 9110 §7.6.3); [`via`] spells it in its static values.
 const PROXY_NAME: &str = "tower-problem";
 
-/// The `Via` entries the gateway appends to the requests it forwards (RFC
-/// 9110 §7.6.3): the client's HTTP version and [`PROXY_NAME`], made once
-/// for each version.
-#[derive(Clone, Debug)]
-struct Via {
-    http_10: HeaderValue,
-    http_11: HeaderValue,
-    http_2: HeaderValue,
-}
-
-impl Via {
-    fn new() -> Self {
-        let entry = |version: &str| {
-            HeaderValue::try_from(format!("{version} {PROXY_NAME}"))
-                .expect("a token makes a valid header value")
-        };
-        Self {
-            http_10: entry("1.0"),
-            http_11: entry("1.1"),
-            http_2: entry("2"),
-        }
-    }
-
-    /// The entry for a request received over `version`.
-    fn entry(&self, version: Version) -> &HeaderValue {
-        match version {
-            Version::HTTP_10 => &self.http_10,
-            Version::HTTP_2 => &self.http_2,
-            // hyper's server takes nothing else.
-            _ => &self.http_11,
-        }
-    }
+/// The `Via` entry the gateway appends to a request it forwards (RFC 9110
+/// §7.6.3): the version the request was received over and [`PROXY_NAME`].
+/// Static values: the service is cloned for every request, and these cost
+/// it nothing.
+fn via(version: Version) -> HeaderValue {
+    HeaderValue::from_static(match version {
+        Version::HTTP_10 => "1.0 tower-problem",
+        Version::HTTP_2 => "2 tower-problem",
+        // hyper's server takes nothing else.
+        _ => "1.1 tower-problem",
+    })
 }
 
 /// The methods an `Allow` of the gateway lists: those it forwards (any
@@ -429,14 +408,9 @@ fn push_normalized_path(out: &mut String, path: &str) {
 
 /// `req` as it goes to `upstream`: its target rewritten, its hop-by-hop
 /// fields stripped, `Via` and the `Max-Forwards` [`screen`] gave added.
-fn forward<B>(
-    upstream: &Upstream,
-    via: &Via,
-    max_forwards: Option<u64>,
-    mut req: Request<B>,
-) -> Request<B> {
+fn forward<B>(upstream: &Upstream, max_forwards: Option<u64>, mut req: Request<B>) -> Request<B> {
     *req.uri_mut() = upstream.uri(req.uri().path_and_query());
-    let via = via.entry(req.version()).clone();
+    let via = via(req.version());
     let headers = req.headers_mut();
     // `te: trailers` says the client reads trailers, which gRPC needs its
     // upstream to hear: forwarded, the hop-by-hop rest of `te` is not.
@@ -834,7 +808,6 @@ async fn main() -> ExitCode {
         .map_request(|req: Request<RequestBody<Incoming>>| req.map(Either::Right))
         .service(clients);
     let upstream = config.upstream.clone();
-    let via = Via::new();
     let body_timeout = config.limits.header_read_timeout;
 
     // Requests the gateway answers itself never reach the upstream.
@@ -842,7 +815,7 @@ async fn main() -> ExitCode {
         let method = req.method().clone();
         // Routed before the layer, so that its logs (and an opt-in
         // `next-hop`) name the upstream.
-        let routed = screen(&req).map(|max_forwards| forward(&upstream, &via, max_forwards, req));
+        let routed = screen(&req).map(|max_forwards| forward(&upstream, max_forwards, req));
         // Only the stack the request takes is cloned for it.
         let stack = match &routed {
             Ok(req) if is_replayable(req) => Either::Left(retrying.clone()),
