@@ -5,6 +5,7 @@ use std::error::Error;
 use std::fmt::Write as _;
 use std::io;
 
+use super::connect_error::ConnectError;
 use super::failure::Kind;
 use super::request_body::{client_body_error, ClientBodyFailure};
 use crate::common::error_chain::{self, sources};
@@ -44,7 +45,8 @@ pub(super) struct Walk<'a> {
     request_body: Option<ClientBodyFailure>,
     /// The kind the user's classifier gave the outermost level it named.
     classified: Option<Kind>,
-    /// hyper-util's client's `is_connect()`, if the chain holds its error.
+    /// Whether the error came from connecting: a [`ConnectError`] in the
+    /// chain, or hyper-util's client's `is_connect()`.
     connect: Option<bool>,
     /// A level says the upstream did not process the request: hyper's
     /// `is_canceled()`, an HTTP/2 `REFUSED_STREAM` or a stream above a
@@ -73,18 +75,18 @@ enum Told {
 }
 
 /// A level the default rules know. A timeout's kind waits for the end of
-/// the walk: hyper-util's connect flag may sit anywhere in the chain.
+/// the walk: the connect mark may sit anywhere in the chain.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Found {
     Kind(Kind),
-    /// `io::ErrorKind::TimedOut`: hyper-util's connect timeout, unless its
-    /// client says it had connected.
+    /// `io::ErrorKind::TimedOut`: a connect timeout, unless the client
+    /// says it had connected.
     IoTimeout,
-    /// A timer around the client: the response's, unless hyper-util's
-    /// client says it was connecting.
+    /// A timer around the client: the response's, unless the client
+    /// says it was connecting.
     Elapsed,
     /// `io::ErrorKind::UnexpectedEof`: an incomplete response, unless
-    /// hyper-util's client says it was connecting, when only a handshake
+    /// the client says it was connecting, when only a handshake
     /// reads: the TLS handshake's with the `rustls` feature, else a
     /// terminated connection.
     IoEof,
@@ -113,6 +115,10 @@ impl<'a> Walk<'a> {
         for level in sources(error) {
             if walk.classified.is_none() {
                 walk.classified = classify(level.error);
+            }
+            if level.error.is::<ConnectError>() {
+                walk.connect.get_or_insert(true);
+                continue;
             }
             #[cfg(feature = "hyper-util")]
             if let Some(client) = level
@@ -149,8 +155,8 @@ impl<'a> Walk<'a> {
     }
 
     /// Whether the request certainly never reached the upstream's
-    /// application: hyper-util's client says the error came from
-    /// connecting, or a level says the upstream did not process it.
+    /// application: the client says the error came from connecting, or a
+    /// level says the upstream did not process it.
     pub(super) fn is_never_sent(&self) -> bool {
         self.connect == Some(true) || self.unprocessed
     }
@@ -377,6 +383,39 @@ mod tests {
             Kind::ConnectionTerminated
         );
         assert_eq!(kind(io(io::ErrorKind::Other)), Kind::ProxyInternalError);
+    }
+
+    #[test]
+    fn a_connect_error_is_never_sent_and_names_the_handshake() {
+        let connecting = |kind| {
+            let error = Wrap(
+                "client error",
+                Some(Box::new(ConnectError::new(io::Error::from(kind)))),
+            );
+            let walk = Walk::of(&error, &mut |_| None);
+            (walk.kind(), walk.is_never_sent())
+        };
+        assert_eq!(
+            connecting(io::ErrorKind::TimedOut),
+            (Kind::ConnectionTimeout, true)
+        );
+        let cut = if cfg!(feature = "rustls") {
+            Kind::TlsProtocolError
+        } else {
+            Kind::ConnectionTerminated
+        };
+        assert_eq!(connecting(io::ErrorKind::UnexpectedEof), (cut, true));
+        assert_eq!(connecting(io::ErrorKind::ConnectionReset), (cut, true));
+        // Unmarked, the same errors are the response's.
+        let eof = Wrap(
+            "client error",
+            Some(Box::new(io::Error::from(io::ErrorKind::UnexpectedEof))),
+        );
+        let walk = Walk::of(&eof, &mut |_| None);
+        assert_eq!(
+            (walk.kind(), walk.is_never_sent()),
+            (Kind::HttpResponseIncomplete, false)
+        );
     }
 
     #[test]

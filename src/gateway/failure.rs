@@ -262,7 +262,8 @@ impl Failure {
 
     /// Whether the request certainly never reached the upstream, so a retry
     /// is safe even for a non-idempotent method: a connect-phase failure
-    /// (see [`Kind::is_request_never_sent`]), or, with the `hyper-util`
+    /// (see [`Kind::is_request_never_sent`]), an error marked
+    /// [`ConnectError`](super::ConnectError), or, with the `hyper-util`
     /// feature, any error hyper-util's client reports as `is_connect()`.
     pub fn is_request_never_sent(&self) -> bool {
         self.never_sent

@@ -180,12 +180,14 @@ impl<C, R> GatewayErrorLayer<C, R> {
         /// fails with no typed cause under it). The walk looks inside an
         /// `io::Error` at the error it wraps, which its `source()` skips (so std's
         /// resolver error is read by its text at the level it wraps).
-        /// With the `hyper-util` feature, a timeout under an error that
-        /// hyper-util's client reports as `is_connect()` is a connection timeout,
-        /// and any other is a response timeout; every `is_connect()` error also
-        /// marks the request as never sent ([`Failure::is_request_never_sent`]).
+        /// A timeout under a [`ConnectError`], or under an error that
+        /// hyper-util's client reports as `is_connect()` (with the `hyper-util`
+        /// feature), is a connection timeout, and any other is a response
+        /// timeout; either mark also makes the request never sent
+        /// ([`Failure::is_request_never_sent`]).
         ///
         /// [`Failure::is_request_never_sent`]: super::Failure::is_request_never_sent
+        /// [`ConnectError`]: super::ConnectError
         /// [`Kind::DnsError`]: super::Kind::DnsError
         /// [`Kind::ConnectionRefused`]: super::Kind::ConnectionRefused
         /// [`Kind::DestinationIpUnroutable`]: super::Kind::DestinationIpUnroutable

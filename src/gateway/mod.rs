@@ -155,6 +155,7 @@
 mod answer;
 mod body;
 mod classify;
+mod connect_error;
 mod failure;
 mod future;
 mod layer;
@@ -168,6 +169,7 @@ mod retry_budget;
 mod service;
 
 pub use self::body::{BodyError, GatewayBody};
+pub use self::connect_error::ConnectError;
 pub use self::failure::{Failure, Kind};
 pub use self::future::ResponseFuture;
 pub use self::layer::{GatewayErrorLayer, DEFAULT_BODY_IDLE_TIMEOUT, DEFAULT_HEAD_TIMEOUT};
