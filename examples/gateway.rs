@@ -104,12 +104,12 @@
 mod lifecycle;
 mod logging;
 mod serve;
+mod upstream_pool;
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -122,8 +122,6 @@ use http_body_util::{BodyExt, Either, Empty, Full};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::connect::dns::{GaiAddrs, GaiResolver, Name};
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::{Client, ResponseFuture};
-use hyper_util::rt::TokioExecutor;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 use tower::ServiceBuilder;
@@ -135,6 +133,7 @@ use tower_problem::BoxError;
 use crate::lifecycle::{env_millis, Shutdown};
 use crate::logging::log_to_stderr;
 use crate::serve::{serve, Limits};
+use crate::upstream_pool::UpstreamClient;
 
 /// Where requests go: scheme, authority, and a path prefix without its
 /// trailing slash.
@@ -167,6 +166,16 @@ impl Upstream {
             authority,
             prefix,
         })
+    }
+
+    /// The upstream's scheme and authority, which the client connects to.
+    fn origin(&self) -> Uri {
+        Uri::builder()
+            .scheme(self.scheme.clone())
+            .authority(self.authority.clone())
+            .path_and_query("/")
+            .build()
+            .expect("a scheme and an authority make a URI")
     }
 
     /// The upstream URI for a request's path and query: the path
@@ -470,10 +479,10 @@ fn classify(error: &(dyn std::error::Error + 'static)) -> Option<Kind> {
 
 /// The upstream's response as it goes to the client: its hop-by-hop
 /// fields stripped, and a 1xx or 204 without framing or body.
-fn backward<B, E: Into<BoxError>>(
-    result: Result<Response<B>, E>,
+fn backward<B>(
+    result: Result<Response<B>, BoxError>,
 ) -> Result<Response<Either<B, Empty<Bytes>>>, BoxError> {
-    let mut res = result.map_err(Into::into)?;
+    let mut res = result?;
     let status = res.status();
     let headers = res.headers_mut();
     let no_content = status.is_informational() || status == http::StatusCode::NO_CONTENT;
@@ -556,14 +565,10 @@ impl tower::Service<Name> for TimedResolver {
 
 /// The connector with one deadline over resolution, connect and the TLS
 /// handshake: hyper-util's `connect_timeout` covers only the TCP connect,
-/// per address. A boxed future: hyper-util needs it `Unpin`.
-///
-/// hyper-util's client clones its connector for every request, in case it
-/// has to connect: behind an `Arc`, that is one reference count, and the
-/// connector itself is cloned only to connect.
+/// per address.
 #[derive(Clone)]
 struct TimedConnector<C> {
-    inner: Arc<C>,
+    inner: C,
     timeout: Duration,
 }
 
@@ -583,7 +588,7 @@ where
     }
 
     fn call(&mut self, uri: Uri) -> Self::Future {
-        let connecting = C::clone(&self.inner).oneshot(uri);
+        let connecting = self.inner.clone().oneshot(uri);
         let timeout = self.timeout;
         Box::pin(async move {
             match tokio::time::timeout(timeout, connecting).await {
@@ -764,24 +769,25 @@ async fn main() -> ExitCode {
         }
     };
     let connector = TimedConnector {
-        inner: Arc::new(
-            hyper_rustls::HttpsConnectorBuilder::new()
-                .with_tls_config(tls)
-                .https_or_http()
-                .enable_all_versions()
-                .wrap_connector(connector),
-        ),
+        inner: hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_all_versions()
+            .wrap_connector(connector),
         timeout: config.connect_timeout,
     };
-    let clients = Arc::new(Clients {
-        http2: Client::builder(TokioExecutor::new())
-            .http2_only(true)
-            .build(connector.clone()),
-        any: Client::builder(TokioExecutor::new()).build(connector),
-        upstream_http2: config.upstream_http2,
+    // For the process's whole life: a request borrows it, with no
+    // reference count to share between threads.
+    let client: &'static UpstreamClient<_> = Box::leak(Box::new(UpstreamClient::new(
+        connector,
+        config.upstream.origin(),
+    )));
+    let upstream_http2 = config.upstream_http2;
+    // gRPC runs on HTTP/2 alone: over prior knowledge for `http://`.
+    let clients = tower::service_fn(move |req: Request<UpstreamBody>| {
+        let http2 = upstream_http2 || tower_problem::grpc::is_grpc_request(&req);
+        client.request(req, http2)
     });
-    // One reference count per request for both clients.
-    let clients = tower::service_fn(move |req| clients.request(req));
 
     let layer = GatewayErrorLayer::new()
         .head_timeout(config.head_timeout)
@@ -854,35 +860,6 @@ async fn main() -> ExitCode {
     });
 
     serve(config.addr, service, config.limits, shutdown).await
-}
-
-/// The upstream clients. hyper-util's client pools connections by scheme
-/// and authority, and `http2_only` holds for a whole client: gRPC, which
-/// runs on HTTP/2 alone, goes through a client of its own (h2c with prior
-/// knowledge for `http://`), everything else through one that speaks
-/// HTTP/1.1, or HTTP/2 where a TLS upstream offers it.
-struct Clients<C> {
-    http2: Client<C, UpstreamBody>,
-    any: Client<C, UpstreamBody>,
-    /// `UPSTREAM_HTTP2=1`: everything through `http2`.
-    upstream_http2: bool,
-}
-
-impl<C> Clients<C>
-where
-    C: hyper_util::client::legacy::connect::Connect + Clone + Send + Sync + 'static,
-{
-    fn request(&self, mut req: Request<UpstreamBody>) -> ResponseFuture {
-        if self.upstream_http2 || tower_problem::grpc::is_grpc_request(&req) {
-            self.http2.request(req)
-        } else {
-            // The client sends each request as its connection speaks, once
-            // told the request is HTTP/1.1 (the layer has read the client's
-            // version before: a gRPC request is told by it).
-            *req.version_mut() = Version::HTTP_11;
-            self.any.request(req)
-        }
-    }
 }
 
 /// What the gateway sends upstream: a buffered, replayable body or the
