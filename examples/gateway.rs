@@ -807,7 +807,7 @@ async fn main() -> ExitCode {
         .retry(retries)
         .map_result(backward)
         .map_request(|req: Request<RequestBody<Full<Bytes>>>| req.map(Either::Left))
-        .service(clients.clone());
+        .service(clients);
     let streaming = ServiceBuilder::new()
         .layer(layer)
         .map_result(backward)

@@ -92,51 +92,49 @@ where
 
     /// Sends `req` (with an absolute URI) over HTTP/2 if `http2`, else over
     /// HTTP/1.1 or what the upstream chose in ALPN.
-    pub fn request(
+    pub async fn request(
         &'static self,
         mut req: Request<UpstreamBody>,
         http2: bool,
-    ) -> impl Future<Output = Result<Response<PooledBody>, BoxError>> + Send + 'static {
-        async move {
-            loop {
-                let (taken, kept) = match take(http2).await {
-                    Some(taken) => (taken, true),
-                    None => (self.connect(http2).await?, false),
-                };
-                let sent = match taken {
-                    Taken::Http1(mut conn) => {
-                        *req.version_mut() = Version::HTTP_11;
-                        let uri = std::mem::take(req.uri_mut());
-                        *req.uri_mut() = origin_form(uri);
-                        req.headers_mut()
-                            .entry(header::HOST)
-                            .or_insert_with(|| self.host.clone());
-                        let sent = conn.try_send_request(req).await;
-                        sent.map(|res| res.map(|body| PooledBody::kept_at_end(body, conn)))
-                    }
-                    Taken::Http2(mut conn) => {
-                        *req.version_mut() = Version::HTTP_2;
-                        let sent = conn.try_send_request(req).await;
-                        sent.map(|res| res.map(|body| PooledBody { body, conn: None }))
-                    }
-                };
-                match sent {
-                    Ok(res) => return Ok(res),
-                    Err(mut error) => match error.take_message() {
-                        // Never written, on a connection kept from before: the
-                        // upstream closed it meanwhile.
-                        Some(unsent) if kept => req = unsent,
-                        _ => return Err(error.into_error().into()),
-                    },
+    ) -> Result<Response<PooledBody>, BoxError> {
+        loop {
+            let (taken, kept) = match take(http2).await {
+                Some(taken) => (taken, true),
+                None => (self.connect(http2).await?, false),
+            };
+            let sent = match taken {
+                Taken::Http1(mut conn) => {
+                    *req.version_mut() = Version::HTTP_11;
+                    let uri = std::mem::take(req.uri_mut());
+                    *req.uri_mut() = origin_form(uri);
+                    req.headers_mut()
+                        .entry(header::HOST)
+                        .or_insert_with(|| self.host.clone());
+                    let sent = conn.try_send_request(req).await;
+                    sent.map(|res| res.map(|body| PooledBody::kept_at_end(body, conn)))
                 }
-                // Its target was made origin-form for HTTP/1.1: made whole
-                // again, for HTTP/2.
-                if req.uri().scheme().is_none() {
-                    let mut parts = req.uri().clone().into_parts();
-                    parts.scheme = self.origin.scheme().cloned();
-                    parts.authority = self.origin.authority().cloned();
-                    *req.uri_mut() = Uri::from_parts(parts).expect("the parts of a valid URI");
+                Taken::Http2(mut conn) => {
+                    *req.version_mut() = Version::HTTP_2;
+                    let sent = conn.try_send_request(req).await;
+                    sent.map(|res| res.map(|body| PooledBody { body, conn: None }))
                 }
+            };
+            match sent {
+                Ok(res) => return Ok(res),
+                Err(mut error) => match error.take_message() {
+                    // Never written, on a connection kept from before: the
+                    // upstream closed it meanwhile.
+                    Some(unsent) if kept => req = unsent,
+                    _ => return Err(error.into_error().into()),
+                },
+            }
+            // Its target was made origin-form for HTTP/1.1: made whole
+            // again, for HTTP/2.
+            if req.uri().scheme().is_none() {
+                let mut parts = req.uri().clone().into_parts();
+                parts.scheme = self.origin.scheme().cloned();
+                parts.authority = self.origin.authority().cloned();
+                *req.uri_mut() = Uri::from_parts(parts).expect("the parts of a valid URI");
             }
         }
     }
