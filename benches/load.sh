@@ -12,7 +12,7 @@
 #   gateway  GET /ok     direct to load_target (app, quiet) vs through
 #                        examples/gateway.rs
 #   proxy-ok GET /ok     nginx (one worker, proxy_pass, a keep-alive pool)
-#                        vs examples/gateway.rs (one tokio worker thread),
+#                        vs examples/gateway.rs (WORKERS=1: one thread),
 #                        both in front of load_target (bare); and
 #                        benches/bare_proxy (hyper-util's client with no
 #                        layer, no timeouts, no log: the floor of a gateway
@@ -232,7 +232,7 @@ NGINX
       UPSTREAM="http://$upstream"
     measure "$group" "$variant" "$round" "http://$addr$path" "$pid"
   else
-    env -u RUST_BACKTRACE TOKIO_WORKER_THREADS=1 GATEWAY_ADDR=127.0.0.1:0 \
+    env -u RUST_BACKTRACE WORKERS=1 GATEWAY_ADDR=127.0.0.1:0 \
       UPSTREAM="http://$upstream" "$@" "$gateway_bin" >"$tmp/gateway.out" 2>"$log" &
     pid=$!
     pids+=("$pid")

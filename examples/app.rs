@@ -31,6 +31,7 @@ use std::convert::Infallible;
 use std::error::Error;
 use std::fmt;
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -102,7 +103,7 @@ async fn main() -> ExitCode {
                 .on_failure(()),
         );
 
-    serve(addr, app, limits, shutdown).await
+    serve(addr, NonZeroUsize::MIN, app, limits, shutdown).await
 }
 
 /// `APP_ADDR` (default `127.0.0.1:3000`), the connection limits and the

@@ -55,6 +55,9 @@
 //!   retries a second (default 10), counted over the last so many
 //!   milliseconds (default 10000, from 1000 to 60000). In an outage only
 //!   the floor is retried, and every other failure is answered at once;
+//! - `WORKERS`: how many threads serve, each with a current-thread tokio
+//!   runtime and its own upstream connections, accepting from one socket
+//!   (default: one per core, as nginx's `worker_processes auto`);
 //! - `RUST_LOG`: the log filter (default `info`).
 //!
 //! Requests are forwarded with their method, path, query, headers and
@@ -108,6 +111,7 @@ mod upstream_pool;
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::pin::Pin;
 use std::process::ExitCode;
 use std::task::{Context, Poll};
@@ -617,6 +621,7 @@ struct Config {
     max_request_body: Option<u64>,
     retries: usize,
     retry_budget: RetryBudgetSettings,
+    workers: NonZeroUsize,
 }
 
 /// The settings of the retry budget, checked: `RetryBudget::new` panics
@@ -738,11 +743,38 @@ fn config() -> Result<Config, String> {
             .try_into()
             .map_err(|_| "invalid RETRIES: too many".to_owned())?,
         retry_budget: RetryBudgetSettings::from_env()?,
+        workers: workers()?,
     })
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+/// `WORKERS`: a whole number above 0, or one per core.
+fn workers() -> Result<NonZeroUsize, String> {
+    match std::env::var("WORKERS") {
+        Ok(value) => value
+            .trim()
+            .parse()
+            .map_err(|_| format!("invalid WORKERS={value:?}: expected a whole number above 0")),
+        Err(_) => Ok(std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN)),
+    }
+}
+
+// A current-thread runtime: `serve` starts the other workers, each on a
+// runtime of its own.
+fn main() -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(gateway())
+}
+
+async fn gateway() -> ExitCode {
     let (config, shutdown) = match config().and_then(|c| Ok((c, Shutdown::from_env()?))) {
         Ok(both) => both,
         Err(message) => {
@@ -859,7 +891,14 @@ async fn main() -> ExitCode {
         }
     });
 
-    serve(config.addr, service, config.limits, shutdown).await
+    serve(
+        config.addr,
+        config.workers,
+        service,
+        config.limits,
+        shutdown,
+    )
+    .await
 }
 
 /// What the gateway sends upstream: a buffered, replayable body or the

@@ -27,6 +27,7 @@ mod logging;
 mod serve;
 
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::process::ExitCode;
 
 use axum::routing::get;
@@ -83,5 +84,5 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    serve(addr, app, limits, shutdown).await
+    serve(addr, NonZeroUsize::MIN, app, limits, shutdown).await
 }

@@ -325,3 +325,67 @@ async fn the_log_in_a_file_is_plain_and_written_out_at_shutdown() {
         "{text}"
     );
 }
+
+/// The gateway's `WORKERS`: each a thread of its own, named so; requests in
+/// flight on every worker finish at SIGTERM, and the process exits 0.
+#[tokio::test]
+async fn the_gateway_serves_on_its_workers_and_drains_them_all() {
+    let (mut gateway, _upstream) = server("gateway", &[("WORKERS", "3")]).await;
+    // The workers start once the socket is bound and announced.
+    let task = format!("/proc/{}/task", gateway.child.id());
+    let workers = || {
+        let mut names: Vec<String> = std::fs::read_dir(&task)
+            .unwrap()
+            .filter_map(|entry| std::fs::read_to_string(entry.ok()?.path().join("comm")).ok())
+            .map(|name| name.trim().to_owned())
+            .filter(|name| name.starts_with("worker "))
+            .collect();
+        names.sort();
+        names
+    };
+    let started = Instant::now();
+    while workers().len() < 2 && started.elapsed() < BOUND {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(workers(), ["worker 1", "worker 2"], "and the main thread");
+
+    // Enough connections that each worker is likely to take some; which
+    // takes which is the kernel's choice, and every one must be answered.
+    let mut busy = Vec::new();
+    for _ in 0..9 {
+        let mut stream = TcpStream::connect(gateway.addr).await.unwrap();
+        stream
+            .write_all(b"GET /sleep/600 HTTP/1.1\r\nHost: example\r\n\r\n")
+            .await
+            .unwrap();
+        busy.push(stream);
+    }
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    gateway.signal("TERM");
+    for mut stream in busy {
+        let mut answer = Vec::new();
+        tokio::time::timeout(BOUND, stream.read_to_end(&mut answer))
+            .await
+            .expect("each request in flight is answered")
+            .unwrap();
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(
+            answer.starts_with("HTTP/1.1 200 OK") && answer.ends_with("slept 600 ms\n"),
+            "{answer}"
+        );
+    }
+    assert_eq!(gateway.exit_within(BOUND).await.code(), Some(0));
+}
+
+#[test]
+fn an_invalid_workers_stops_the_gateway_with_a_message() {
+    let output = std::process::Command::new(example_support::binary("gateway"))
+        .env("WORKERS", "0")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "invalid WORKERS=\"0\": expected a whole number above 0\n"
+    );
+}

@@ -9,8 +9,14 @@
 //! - `IDLE_TIMEOUT_MS` (default 60000): an HTTP/2 connection is pinged when
 //!   idle that long, and closed if the ping is not answered within it;
 //! - every connection closes after [`CONNECTION_LIFETIME`] at most.
+//!
+//! The gateway serves on a thread per core, each with a current-thread
+//! runtime (see [`serve`]); the app and the load target on one tokio
+//! runtime.
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -20,7 +26,8 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
-use tokio::net::TcpStream;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch};
 use tower_problem::BoxError;
 
 use crate::lifecycle::{env_millis, listen, Shutdown};
@@ -51,10 +58,17 @@ impl Limits {
     }
 }
 
-/// Binds `addr`, prints `listening on ADDR`, and serves `service` on every
-/// connection until `shutdown` is requested; then drains.
+/// Binds `addr`, prints `listening on ADDR`, and serves `service` until
+/// `shutdown` is requested; then drains, within `shutdown`'s timeout.
+///
+/// `workers - 1` threads of their own serve it too, each on a
+/// current-thread runtime, accepting from the same listening socket: a
+/// request stays on the thread that accepted its connection, and what a
+/// thread keeps for itself needs no lock (nginx runs a worker process per
+/// core the same way).
 pub async fn serve<S, B>(
     addr: SocketAddr,
+    workers: NonZeroUsize,
     service: S,
     limits: Limits,
     mut shutdown: Shutdown,
@@ -67,16 +81,122 @@ where
     B::Data: Send,
     B::Error: Into<BoxError>,
 {
-    let listener = match listen(addr).await {
-        Ok(listener) => listener,
+    let listener = match listen(addr).await.map(TcpListener::into_std) {
+        Ok(Ok(listener)) => listener,
+        Ok(Err(e)) => {
+            eprintln!("cannot share the listening socket: {e}");
+            return ExitCode::FAILURE;
+        }
         Err(status) => return status,
     };
+    let (stop, stopped) = watch::channel(false);
+    // Closed once every other worker has drained.
+    let (drained, mut all_drained) = mpsc::channel::<()>(1);
+    for n in 1..workers.get() {
+        let started = listener.try_clone().and_then(|listener| {
+            let worker = Worker {
+                listener,
+                stopped: stopped.clone(),
+                drained: drained.clone(),
+            };
+            worker.start(n, service.clone(), limits)
+        });
+        if let Err(e) = started {
+            eprintln!("cannot start worker {n}: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    drop(drained);
+    let listener = match TcpListener::from_std(listener) {
+        Ok(listener) => listener,
+        Err(e) => {
+            eprintln!("cannot accept on the listening socket: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let graceful = accept(listener, service, limits, shutdown.requested()).await;
+    let _ = stop.send(true);
+    let draining = async move {
+        graceful.shutdown().await;
+        let _ = all_drained.recv().await;
+    };
+    shutdown.drain(draining).await
+}
+
+/// A worker beyond the first: its share of the listening socket, and what
+/// tells it to stop and what it drops once drained.
+struct Worker {
+    listener: std::net::TcpListener,
+    stopped: watch::Receiver<bool>,
+    drained: mpsc::Sender<()>,
+}
+
+impl Worker {
+    /// Starts thread `n`, with a current-thread runtime of its own.
+    fn start<S, B>(self, n: usize, service: S, limits: Limits) -> std::io::Result<()>
+    where
+        S: tower::Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
+        S::Future: Send + 'static,
+        S::Error: Into<BoxError>,
+        B: http_body::Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<BoxError>,
+    {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let Self {
+            listener,
+            mut stopped,
+            drained,
+        } = self;
+        std::thread::Builder::new()
+            .name(format!("worker {n}"))
+            .spawn(move || {
+                runtime.block_on(async move {
+                    let listener = match TcpListener::from_std(listener) {
+                        Ok(listener) => listener,
+                        Err(e) => {
+                            tracing::error!(worker = n, error = %e, "a worker cannot accept");
+                            return;
+                        }
+                    };
+                    let stop = async move {
+                        let _ = stopped.wait_for(|stop| *stop).await;
+                    };
+                    let graceful = accept(listener, service, limits, stop).await;
+                    graceful.shutdown().await;
+                    drop(drained);
+                });
+            })?;
+        Ok(())
+    }
+}
+
+/// Serves `service` on every connection `listener` accepts, until `stop`;
+/// then closes the listener and hands back the connections still open, to
+/// be drained.
+async fn accept<S, B>(
+    listener: TcpListener,
+    service: S,
+    limits: Limits,
+    stop: impl Future<Output = ()>,
+) -> GracefulShutdown
+where
+    S: tower::Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
     let graceful = GracefulShutdown::new();
     let mut accept_errors = AcceptBackoff::default();
+    let mut stop = std::pin::pin!(stop);
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
-            () = shutdown.requested() => break,
+            () = &mut stop => break,
         };
         match accepted {
             Ok((stream, _)) => {
@@ -106,13 +226,12 @@ where
                 tracing::warn!(error = %e, wait_ms = wait.as_millis() as u64, "accept failed; waiting");
                 tokio::select! {
                     () = tokio::time::sleep(wait) => {}
-                    () = shutdown.requested() => break,
+                    () = &mut stop => break,
                 }
             }
         }
     }
-    drop(listener);
-    shutdown.drain(graceful.shutdown()).await
+    graceful
 }
 
 /// The stream once its first byte has arrived, `None` if it did not within
