@@ -1,5 +1,7 @@
-//! A real reverse proxy: hyper-util's client wrapped in `GatewayErrorLayer`,
-//! served by hyper-util's HTTP/1 + h2c server.
+//! A real reverse proxy: hyper's client connections, kept by each worker
+//! thread for itself (`examples/upstream_pool/mod.rs`), wrapped in
+//! `GatewayErrorLayer`, served by hyper-util's HTTP/1 + h2c server on a
+//! thread per core.
 //!
 //! ```sh
 //! cargo run --example app                                  # the upstream, on 127.0.0.1:3000
@@ -96,13 +98,14 @@
 //! over TLS to the upstream; the gateway's own failures reach a gRPC client
 //! as gRPC statuses (`examples/grpc.rs` is such an upstream).
 //!
-//! The crate's `rustls`, `hyper-util` and `h2` features, which the crate's
-//! own dev-dependency turns on for every example, name TLS failures
-//! (`tls_certificate_error`, `tls_alert_received`, `tls_protocol_error`),
-//! and mark connect failures and refused HTTP/2 streams never sent, so
-//! retried. A gateway built without them works the same, its TLS failures
-//! are `proxy_internal_error`, and only what the layer's own rules mark
-//! never sent is retried.
+//! Connect failures are marked `ConnectError`, which the layer reads as
+//! never sent, so retried. The crate's `rustls` and `h2` features, which
+//! the crate's own dev-dependency turns on for every example, name TLS
+//! failures (`tls_certificate_error`, `tls_alert_received`,
+//! `tls_protocol_error`) and mark refused HTTP/2 streams never sent. A
+//! gateway built without them works the same, its TLS failures are
+//! `proxy_internal_error`, and only what the layer's own rules mark never
+//! sent is retried.
 
 mod lifecycle;
 mod logging;
