@@ -98,6 +98,9 @@ EOF
 start() {
   local out=$1 bin=$2
   shift 2
+  # Emptied here: the background job's own redirection may come after the
+  # first read below, which would find the last server's address.
+  : >"$out"
   env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE "$@" "$bin" >"$out" 2>/dev/null &
   pid=$!
   pids+=("$pid")
@@ -232,6 +235,7 @@ NGINX
       UPSTREAM="http://$upstream"
     measure "$group" "$variant" "$round" "http://$addr$path" "$pid"
   else
+    : >"$tmp/gateway.out"
     env -u RUST_BACKTRACE WORKERS=1 GATEWAY_ADDR=127.0.0.1:0 \
       UPSTREAM="http://$upstream" "$@" "$gateway_bin" >"$tmp/gateway.out" 2>"$log" &
     pid=$!
