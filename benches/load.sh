@@ -13,17 +13,14 @@
 #                        examples/gateway.rs
 #   proxy-ok GET /ok     nginx (one worker, proxy_pass, a keep-alive pool)
 #                        vs examples/gateway.rs (WORKERS=1: one thread),
-#                        both in front of load_target (bare); and
-#                        benches/bare_proxy (hyper-util's client with no
-#                        layer, no timeouts, no log: the floor of a gateway
-#                        built on hyper-util, on the same runtime)
+#                        both in front of load_target (bare)
 #   proxy-down GET /     the same two in front of a port where nothing
 #                        listens, each with its default settings and its
 #                        failure lines in a file; and the example with
 #                        RETRIES=0, and also its log off (what the line
-#                        per failure costs), and benches/bare_proxy. The `log lines per failure` column counts
-#                        the ERROR lines (nginx's [error] lines) per non-2xx
-#                        answer, warm-up included
+#                        per failure costs). The `log lines per failure`
+#                        column counts the ERROR lines (nginx's [error]
+#                        lines) per non-2xx answer, warm-up included
 #
 # Within a group the variants alternate, A B C A B C ..., ROUNDS times; each
 # run starts a fresh server (so VmHWM is that run's peak), warms it up for
@@ -75,12 +72,6 @@ echo "building examples/load_target.rs and examples/gateway.rs (release)..." >&2
 cargo build --release --quiet --example load_target --example gateway
 target_bin=$target_dir/release/examples/load_target
 gateway_bin=$target_dir/release/examples/gateway
-if [[ " $groups " == *" proxy-"* ]]; then
-  echo "building benches/bare_proxy (release)..." >&2
-  cargo build --release --quiet --locked --manifest-path benches/bare_proxy/Cargo.toml \
-    --target-dir "$target_dir/bare_proxy"
-fi
-bare_bin=$target_dir/bare_proxy/release/bare_proxy
 
 # wrk reports through this script: one RESULT line, latencies in µs.
 cat >"$tmp/report.lua" <<'EOF'
@@ -230,10 +221,6 @@ NGINX
     local worker
     worker=$(pgrep -P "$pid" | head -1 || true)
     measure "$group" "$variant" "$round" "http://$addr$path" "${worker:-$pid}" "$log" "\[error\]"
-  elif [ "$variant" = hyper-util-bare ]; then
-    start "$tmp/gateway.out" "$bare_bin" TOKIO_WORKER_THREADS=1 GATEWAY_ADDR=127.0.0.1:0 \
-      UPSTREAM="http://$upstream"
-    measure "$group" "$variant" "$round" "http://$addr$path" "$pid"
   else
     : >"$tmp/gateway.out"
     env -u RUST_BACKTRACE WORKERS=1 GATEWAY_ADDR=127.0.0.1:0 \
@@ -287,7 +274,6 @@ for round in $(seq "$rounds"); do
         upstream_pid=$pid upstream_addr=$addr
         run_proxy proxy-ok nginx "$round" "$upstream_addr" /ok
         run_proxy proxy-ok gateway "$round" "$upstream_addr" /ok
-        run_proxy proxy-ok hyper-util-bare "$round" "$upstream_addr" /ok
         stop "$upstream_pid"
         ;;
       proxy-down)
@@ -296,7 +282,6 @@ for round in $(seq "$rounds"); do
         run_proxy proxy-down gateway-noretries "$round" "127.0.0.1:$down_port" / RETRIES=0
         run_proxy proxy-down gateway-noretries-nolog "$round" "127.0.0.1:$down_port" / \
           RETRIES=0 RUST_LOG=off
-        run_proxy proxy-down hyper-util-bare "$round" "127.0.0.1:$down_port" /
         ;;
       *)
         echo "load.sh: unknown group $group" >&2
