@@ -100,7 +100,9 @@ where
         loop {
             let (taken, kept) = match take(http2).await {
                 Some(taken) => (taken, true),
-                None => (self.connect(http2).await?, false),
+                // Boxed: the handshakes' futures are kilobytes, which every
+                // request's future would carry and move otherwise.
+                None => (Box::pin(self.connect(http2)).await?, false),
             };
             let sent = match taken {
                 Taken::Http1(mut conn) => {

@@ -26,10 +26,15 @@ pub fn binary(name: &str) -> PathBuf {
     // The example's file, and the shared modules it declares (`mod serve;`).
     let main = examples.join(format!("{name}.rs"));
     let text = std::fs::read_to_string(&main).unwrap();
-    let modules = text.lines().filter_map(|line| {
-        let module = line.strip_prefix("mod ")?.strip_suffix(';')?;
-        Some(examples.join(module).join("mod.rs"))
-    });
+    // Each module's files: `mod.rs` and those it declares beside it.
+    let modules = text
+        .lines()
+        .filter_map(|line| {
+            let module = line.strip_prefix("mod ")?.strip_suffix(';')?;
+            std::fs::read_dir(examples.join(module)).ok()
+        })
+        .flatten()
+        .map(|entry| entry.unwrap().path());
     let newest = std::iter::once(main.clone())
         .chain(modules)
         .map(|source| modified(&source).unwrap())
