@@ -126,6 +126,7 @@ use hyper_util::client::legacy::{Client, ResponseFuture};
 use hyper_util::rt::TokioExecutor;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
+use tower::retry::RetryLayer;
 use tower::ServiceBuilder;
 use tower::ServiceExt;
 use tower_problem::gateway::{GatewayErrorLayer, Kind, RequestBody, RetryBudget, RetryNeverSent};
@@ -815,13 +816,18 @@ async fn main() -> ExitCode {
     // A buffered body can be sent again: such requests go through the
     // retry policy, inside the layer, which sees only the last attempt and
     // logs and counts the failure once; the others stream, and are sent
-    // once.
-    let retries = RetryNeverSent::new(config.retries, RETRY_BACKOFF)
-        .budget(config.retry_budget.budget())
-        .classify_with(classify);
+    // once. With `RETRIES=0` there is no policy: it would copy every
+    // request for nothing.
+    let retries = (config.retries > 0).then(|| {
+        RetryLayer::new(
+            RetryNeverSent::new(config.retries, RETRY_BACKOFF)
+                .budget(config.retry_budget.budget())
+                .classify_with(classify),
+        )
+    });
     let retrying = ServiceBuilder::new()
         .layer(layer.clone())
-        .retry(retries)
+        .option_layer(retries)
         .map_result(backward)
         .map_request(|req: Request<RequestBody<Full<Bytes>>>| req.map(Either::Left))
         .service(clients.clone());
