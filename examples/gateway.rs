@@ -836,15 +836,18 @@ async fn main() -> ExitCode {
         .map_result(backward)
         .map_request(|req: Request<RequestBody<Incoming>>| req.map(Either::Right))
         .service(clients);
-    let upstream = config.upstream.clone();
+    // hyper-util clones the service for every request: a reference count,
+    // where the stacks and the upstream would be cloned field by field.
+    let shared = Arc::new((config.upstream, retrying, streaming));
     let body_timeout = config.limits.header_read_timeout;
 
     // Requests the gateway answers itself never reach the upstream.
     let service = tower::service_fn(move |req: Request<Incoming>| {
+        let (upstream, retrying, streaming) = &*shared;
         let method = req.method().clone();
         // Routed before the layer, so that its logs (and an opt-in
         // `next-hop`) name the upstream.
-        let routed = screen(&req).map(|max_forwards| forward(&upstream, max_forwards, req));
+        let routed = screen(&req).map(|max_forwards| forward(upstream, max_forwards, req));
         // Only the stack the request takes is cloned for it.
         let stack = match &routed {
             Ok(req) if is_replayable(req) => Either::Left(retrying.clone()),
