@@ -122,7 +122,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use http::uri::{Authority, PathAndQuery, Scheme};
+use http::uri::{self, Authority, PathAndQuery, Scheme};
 use http::{Method, Request, Response, Uri, Version};
 use http_body::Body as _;
 use http_body_util::{BodyExt, Either, Empty, Full};
@@ -131,6 +131,7 @@ use hyper_util::client::legacy::connect::dns::{GaiAddrs, GaiResolver, Name};
 use hyper_util::client::legacy::connect::HttpConnector;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
+use tower::retry::RetryLayer;
 use tower::ServiceBuilder;
 use tower::ServiceExt;
 use tower_problem::gateway::{GatewayErrorLayer, Kind, RequestBody, RetryBudget, RetryNeverSent};
@@ -186,9 +187,25 @@ impl Upstream {
     }
 
     /// The upstream URI for a request's path and query: the path
-    /// normalized (see [`push_normalized_path`]) and joined to the prefix, in one
-    /// string.
+    /// normalized (see [`push_normalized_path`]) and joined to the prefix.
     fn uri(&self, target: Option<&PathAndQuery>) -> Uri {
+        let path_and_query = match target {
+            // Most targets go as they came: shared with the request, not
+            // copied.
+            Some(target) if self.prefix.is_empty() && is_normalized(target.path()) => {
+                target.clone()
+            }
+            _ => self.joined(target),
+        };
+        let mut parts = uri::Parts::default();
+        parts.scheme = Some(self.scheme.clone());
+        parts.authority = Some(self.authority.clone());
+        parts.path_and_query = Some(path_and_query);
+        Uri::from_parts(parts).unwrap_or_else(|_| Uri::from_static("/"))
+    }
+
+    /// The prefix, the normalized path and the query, in one string.
+    fn joined(&self, target: Option<&PathAndQuery>) -> PathAndQuery {
         let path = target.map_or("/", PathAndQuery::path);
         let query = target.and_then(PathAndQuery::query);
         let mut joined = String::with_capacity(
@@ -200,13 +217,8 @@ impl Upstream {
             joined.push('?');
             joined.push_str(query);
         }
-        let path_and_query = PathAndQuery::from_maybe_shared(Bytes::from(joined));
-        Uri::builder()
-            .scheme(self.scheme.clone())
-            .authority(self.authority.clone())
-            .path_and_query(path_and_query.unwrap_or_else(|_| PathAndQuery::from_static("/")))
-            .build()
-            .unwrap_or_else(|_| Uri::from_static("/"))
+        PathAndQuery::from_maybe_shared(Bytes::from(joined))
+            .unwrap_or_else(|_| PathAndQuery::from_static("/"))
     }
 }
 
@@ -220,17 +232,24 @@ impl Upstream {
 /// this gateway authenticates nobody: an upstream's 407 must carry its
 /// `Proxy-Authenticate` (RFC 9110 §15.5.8), and a proxy may relay
 /// credentials to the next one (§11.7.2).
-const HOP_BY_HOP: [&str; 6] = [
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "te",
-    "transfer-encoding",
-    "upgrade",
+///
+/// Names, not strings: a string is parsed into a name at every lookup.
+static HOP_BY_HOP: [HeaderName; 6] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::TE,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
 ];
 
 /// Removes the hop-by-hop headers, and those that `Connection` names.
 fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    // Most messages have none: one pass over their few names is cheaper
+    // than a lookup for each hop-by-hop one.
+    if !headers.keys().any(|name| HOP_BY_HOP.contains(name)) {
+        return;
+    }
     if headers.contains_key(header::CONNECTION) {
         let named: Vec<HeaderName> = headers
             .get_all(header::CONNECTION)
@@ -243,7 +262,7 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
             headers.remove(name);
         }
     }
-    for name in HOP_BY_HOP {
+    for name in &HOP_BY_HOP {
         headers.remove(name);
     }
 }
@@ -392,8 +411,7 @@ fn next_max_forwards(headers: &HeaderMap) -> Result<Option<u64>, Refusal> {
 /// removed: it always starts with `/` and never holds a `.` or `..`
 /// segment. A path with neither (most) is copied as it is.
 fn push_normalized_path(out: &mut String, path: &str) {
-    let dotted = path.contains("/.") || path.contains("%2E") || path.contains("%2e");
-    if !dotted && path.starts_with('/') {
+    if is_normalized(path) {
         out.push_str(path);
         return;
     }
@@ -420,6 +438,12 @@ fn push_normalized_path(out: &mut String, path: &str) {
     if segments.is_empty() || trailing_slash {
         out.push('/');
     }
+}
+
+/// Whether `path` starts with `/` and holds neither `/.` nor an encoded
+/// dot: then [`push_normalized_path`] leaves it as it is.
+fn is_normalized(path: &str) -> bool {
+    path.starts_with('/') && !(path.contains("/.") || path.contains("%2E") || path.contains("%2e"))
 }
 
 /// `req` as it goes to `upstream`: its target rewritten, its hop-by-hop
@@ -833,13 +857,18 @@ async fn gateway() -> ExitCode {
     // A buffered body can be sent again: such requests go through the
     // retry policy, inside the layer, which sees only the last attempt and
     // logs and counts the failure once; the others stream, and are sent
-    // once.
-    let retries = RetryNeverSent::new(config.retries, RETRY_BACKOFF)
-        .budget(config.retry_budget.budget())
-        .classify_with(classify);
+    // once. With `RETRIES=0` there is no policy: it would copy every
+    // request for nothing.
+    let retries = (config.retries > 0).then(|| {
+        RetryLayer::new(
+            RetryNeverSent::new(config.retries, RETRY_BACKOFF)
+                .budget(config.retry_budget.budget())
+                .classify_with(classify),
+        )
+    });
     let retrying = ServiceBuilder::new()
         .layer(layer.clone())
-        .retry(retries)
+        .option_layer(retries)
         .map_result(backward)
         .map_request(|req: Request<RequestBody<Full<Bytes>>>| req.map(Either::Left))
         .service(clients);
@@ -848,15 +877,18 @@ async fn gateway() -> ExitCode {
         .map_result(backward)
         .map_request(|req: Request<RequestBody<Incoming>>| req.map(Either::Right))
         .service(clients);
-    let upstream = config.upstream.clone();
+    // hyper-util clones the service for every request: a reference count,
+    // where the stacks and the upstream would be cloned field by field.
+    let shared = Arc::new((config.upstream, retrying, streaming));
     let body_timeout = config.limits.header_read_timeout;
 
     // Requests the gateway answers itself never reach the upstream.
     let service = tower::service_fn(move |req: Request<Incoming>| {
+        let (upstream, retrying, streaming) = &*shared;
         let method = req.method().clone();
         // Routed before the layer, so that its logs (and an opt-in
         // `next-hop`) name the upstream.
-        let routed = screen(&req).map(|max_forwards| forward(&upstream, max_forwards, req));
+        let routed = screen(&req).map(|max_forwards| forward(upstream, max_forwards, req));
         // Only the stack the request takes is cloned for it.
         let stack = match &routed {
             Ok(req) if is_replayable(req) => Either::Left(retrying.clone()),
