@@ -164,7 +164,10 @@ impl Upstream {
                 "scheme {scheme} is not supported (use http or https)"
             ));
         }
-        let authority = uri.authority().cloned().ok_or("no host")?;
+        let authority = uri.authority().ok_or("no host")?.as_str();
+        // Static, as the process keeps it: every request's URI clones it,
+        // and a clone of shared bytes is a count every worker thread shares.
+        let authority = Authority::from_static(String::leak(authority.to_owned()));
         if uri.query().is_some() {
             return Err("a query is not allowed".into());
         }
@@ -877,14 +880,15 @@ async fn gateway() -> ExitCode {
         .map_result(backward)
         .map_request(|req: Request<RequestBody<Incoming>>| req.map(Either::Right))
         .service(clients);
-    // hyper-util clones the service for every request: a reference count,
-    // where the stacks and the upstream would be cloned field by field.
-    let shared = Arc::new((config.upstream, retrying, streaming));
+    // hyper-util clones the service for every request: borrowed for the
+    // process's life, the stacks and the upstream are neither cloned field
+    // by field nor counted (a count shared by every worker thread).
+    let shared: &'static _ = Box::leak(Box::new((config.upstream, retrying, streaming)));
     let body_timeout = config.limits.header_read_timeout;
 
     // Requests the gateway answers itself never reach the upstream.
     let service = tower::service_fn(move |req: Request<Incoming>| {
-        let (upstream, retrying, streaming) = &*shared;
+        let (upstream, retrying, streaming) = shared;
         let method = req.method().clone();
         // Routed before the layer, so that its logs (and an opt-in
         // `next-hop`) name the upstream.
