@@ -34,21 +34,19 @@ where
     ) -> fmt::Result {
         write_utc(&mut writer, SystemTime::now())?;
         let meta = event.metadata();
+        let (level, colour) = match *meta.level() {
+            Level::ERROR => ("ERROR", "31"),
+            Level::WARN => (" WARN", "33"),
+            Level::INFO => (" INFO", "32"),
+            Level::DEBUG => ("DEBUG", "34"),
+            Level::TRACE => ("TRACE", "35"),
+        };
         if writer.has_ansi_escapes() {
-            let colour = match *meta.level() {
-                Level::ERROR => "31",
-                Level::WARN => "33",
-                Level::INFO => "32",
-                Level::DEBUG => "34",
-                Level::TRACE => "35",
-            };
-            write!(
-                writer,
-                " \x1b[{colour}m{:>5}\x1b[0m ",
-                meta.level().as_str()
-            )?;
+            write!(writer, " \x1b[{colour}m{level}\x1b[0m ")?;
         } else {
-            write!(writer, " {:>5} ", meta.level().as_str())?;
+            writer.write_char(' ')?;
+            writer.write_str(level)?;
+            writer.write_char(' ')?;
         }
         if let Some(scope) = ctx.event_scope() {
             for span in scope.from_root() {
@@ -113,7 +111,7 @@ impl Visit for Visitor<'_> {
             if field.name() == "message" {
                 Escaped(&mut self.writer).write_str(value)
             } else {
-                write!(self.writer, "{value:?}")
+                write_quoted(&mut self.writer, value)
             }
         });
     }
@@ -124,16 +122,19 @@ impl Visit for Visitor<'_> {
         }
         self.result = self
             .name(field)
-            .and_then(|()| write!(self.writer, "{value}"));
+            .and_then(|()| write_u64(&mut self.writer, value));
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
         if self.result.is_err() {
             return;
         }
-        self.result = self
-            .name(field)
-            .and_then(|()| write!(self.writer, "{value}"));
+        self.result = self.name(field).and_then(|()| {
+            if value < 0 {
+                self.writer.write_char('-')?;
+            }
+            write_u64(&mut self.writer, value.unsigned_abs())
+        });
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
@@ -142,7 +143,7 @@ impl Visit for Visitor<'_> {
         }
         self.result = self
             .name(field)
-            .and_then(|()| write!(self.writer, "{value}"));
+            .and_then(|()| self.writer.write_str(if value { "true" } else { "false" }));
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
@@ -177,14 +178,57 @@ fn write_utc(writer: &mut impl Write, time: SystemTime) -> fmt::Result {
     let secs = since.as_secs();
     let (days, day_secs) = (secs / 86_400, secs % 86_400);
     let (year, month, day) = civil_from_days(days as i64);
-    write!(
-        writer,
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:06}Z",
-        day_secs / 3600,
-        day_secs / 60 % 60,
-        day_secs % 60,
-        since.subsec_micros()
-    )
+    let mut text = *b"0000-00-00T00:00:00.000000Z";
+    put_digits(&mut text[0..4], year.clamp(0, 9999) as u64);
+    put_digits(&mut text[5..7], month.into());
+    put_digits(&mut text[8..10], day.into());
+    put_digits(&mut text[11..13], day_secs / 3600);
+    put_digits(&mut text[14..16], day_secs / 60 % 60);
+    put_digits(&mut text[17..19], day_secs % 60);
+    put_digits(&mut text[20..26], since.subsec_micros().into());
+    writer.write_str(std::str::from_utf8(&text).expect("ASCII digits"))
+}
+
+/// `n`'s last `digits.len()` decimal digits, zero-padded.
+fn put_digits(digits: &mut [u8], mut n: u64) {
+    for digit in digits.iter_mut().rev() {
+        *digit = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+}
+
+fn write_u64(writer: &mut impl Write, n: u64) -> fmt::Result {
+    let mut text = [0u8; 20];
+    let len = n.checked_ilog10().map_or(1, |log| log as usize + 1);
+    put_digits(&mut text[..len], n);
+    writer.write_str(std::str::from_utf8(&text[..len]).expect("ASCII digits"))
+}
+
+/// `text` quoted and escaped as `{:?}` writes it, in runs: printable
+/// ASCII is told by its byte alone.
+fn write_quoted(writer: &mut impl Write, text: &str) -> fmt::Result {
+    writer.write_char('"')?;
+    let (mut run, mut at) = (0, 0);
+    while at < text.len() {
+        let byte = text.as_bytes()[at];
+        if matches!(byte, b' '..=b'~') && byte != b'"' && byte != b'\\' {
+            at += 1;
+            continue;
+        }
+        let c = text[at..]
+            .chars()
+            .next()
+            .expect("a character starts at `at`");
+        let next = at + c.len_utf8();
+        if byte < 0x80 || c.escape_debug().len() > 1 {
+            writer.write_str(&text[run..at])?;
+            write!(writer, "{}", c.escape_debug())?;
+            run = next;
+        }
+        at = next;
+    }
+    writer.write_str(&text[run..])?;
+    writer.write_char('"')
 }
 
 /// The proleptic Gregorian date `days` after 1970-01-01 (Howard
@@ -213,5 +257,31 @@ mod tests {
         assert_eq!(civil_from_days(19_723), (2024, 1, 1));
         assert_eq!(civil_from_days(47_541), (2100, 3, 1));
         assert_eq!(civil_from_days(-1), (1969, 12, 31));
+    }
+
+    #[test]
+    fn text_is_quoted_as_debug_quotes_it() {
+        for text in [
+            "",
+            "plain",
+            "a\"b\\c",
+            "tab\tnl\ncr\r\u{1b}[31m\u{7f}",
+            "é ü ✓ 'x'",
+            "\u{301}start",
+            "a\u{200b}b",
+        ] {
+            let mut quoted = String::new();
+            super::write_quoted(&mut quoted, text).unwrap();
+            assert_eq!(quoted, format!("{text:?}"));
+        }
+    }
+
+    #[test]
+    fn numbers_are_written_whole() {
+        for n in [0, 7, 10, 502, 99_999, u64::MAX] {
+            let mut text = String::new();
+            super::write_u64(&mut text, n).unwrap();
+            assert_eq!(text, n.to_string());
+        }
     }
 }
