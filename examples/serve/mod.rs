@@ -58,6 +58,32 @@ impl Limits {
     }
 }
 
+/// What [`serve`] runs: a tower service of hyper's requests, cloned for
+/// each connection.
+pub trait HttpService:
+    tower::Service<
+        Request<Incoming>,
+        Response = Response<Self::Body>,
+        Error: Into<BoxError>,
+        Future: Send + 'static,
+    > + Clone
+    + Send
+    + 'static
+{
+    /// The responses' body.
+    type Body: http_body::Body<Data: Send, Error: Into<BoxError>> + Send + 'static;
+}
+
+impl<S, B> HttpService for S
+where
+    S: tower::Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    B: http_body::Body<Data: Send, Error: Into<BoxError>> + Send + 'static,
+{
+    type Body = B;
+}
+
 /// Binds `addr`, prints `listening on ADDR`, and serves `service` until
 /// `shutdown` is requested; then drains, within `shutdown`'s timeout.
 ///
@@ -66,21 +92,13 @@ impl Limits {
 /// request stays on the thread that accepted its connection, and what a
 /// thread keeps for itself needs no lock (nginx runs a worker process per
 /// core the same way).
-pub async fn serve<S, B>(
+pub async fn serve<S: HttpService>(
     addr: SocketAddr,
     workers: NonZeroUsize,
     service: S,
     limits: Limits,
     mut shutdown: Shutdown,
-) -> ExitCode
-where
-    S: tower::Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    S::Error: Into<BoxError>,
-    B: http_body::Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<BoxError>,
-{
+) -> ExitCode {
     let listener = match listen(addr).await.map(TcpListener::into_std) {
         Ok(Ok(listener)) => listener,
         Ok(Err(e)) => {
@@ -133,15 +151,7 @@ struct Worker {
 
 impl Worker {
     /// Starts thread `n`, with a current-thread runtime of its own.
-    fn start<S, B>(self, n: usize, service: S, limits: Limits) -> std::io::Result<()>
-    where
-        S: tower::Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
-        S::Future: Send + 'static,
-        S::Error: Into<BoxError>,
-        B: http_body::Body + Send + 'static,
-        B::Data: Send,
-        B::Error: Into<BoxError>,
-    {
+    fn start<S: HttpService>(self, n: usize, service: S, limits: Limits) -> std::io::Result<()> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
@@ -176,20 +186,12 @@ impl Worker {
 /// Serves `service` on every connection `listener` accepts, until `stop`;
 /// then closes the listener and hands back the connections still open, to
 /// be drained.
-async fn accept<S, B>(
+async fn accept<S: HttpService>(
     listener: TcpListener,
     service: S,
     limits: Limits,
     stop: impl Future<Output = ()>,
-) -> GracefulShutdown
-where
-    S: tower::Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    S::Error: Into<BoxError>,
-    B: http_body::Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<BoxError>,
-{
+) -> GracefulShutdown {
     let graceful = GracefulShutdown::new();
     let mut accept_errors = AcceptBackoff::default();
     let mut stop = std::pin::pin!(stop);
