@@ -566,3 +566,74 @@ async fn te_trailers_is_forwarded_and_the_rest_of_te_is_not() {
     assert!(head.contains("\r\nte: trailers\r\n"), "{head}");
     assert!(!head.contains("deflate"), "{head}");
 }
+
+/// An HTTP/1.1 upstream that answers `per_connection` requests on each
+/// connection, then closes it unannounced (as a keep-alive timeout does);
+/// the count of connections it accepted.
+async fn closing_upstream(per_connection: usize) -> (SocketAddr, Arc<Mutex<usize>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = Arc::new(Mutex::new(0));
+    let count = Arc::clone(&accepted);
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            *count.lock().unwrap() += 1;
+            tokio::spawn(async move {
+                let mut stream = BufReader::new(stream);
+                for _ in 0..per_connection {
+                    // The head of a request without a body.
+                    let mut line = String::new();
+                    loop {
+                        line.clear();
+                        if stream.read_line(&mut line).await.unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                    }
+                    let answer = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                    if stream.get_mut().write_all(answer.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (addr, accepted)
+}
+
+/// The upstream connections are kept and used again, and one the upstream
+/// has closed is dropped when next taken, costing no request a 502.
+#[tokio::test]
+async fn upstream_connections_are_kept_and_those_closed_are_replaced() {
+    let (upstream, accepted) = closing_upstream(3).await;
+    let gateway = start_example_with(
+        &format!("http://{upstream}"),
+        &[("WORKERS", "1"), ("RETRIES", "0")],
+    )
+    .await;
+    let mut client = TcpStream::connect(gateway.addr).await.unwrap();
+    for n in 0..30 {
+        client
+            .write_all(b"GET /n HTTP/1.1\r\nHost: gateway\r\n\r\n")
+            .await
+            .unwrap();
+        let mut buf = vec![0u8; 4096];
+        let read = tokio::time::timeout(BOUND, client.read(&mut buf))
+            .await
+            .expect("an answer in time")
+            .unwrap();
+        let answer = String::from_utf8_lossy(&buf[..read]).into_owned();
+        assert!(
+            answer.starts_with("HTTP/1.1 200 OK") && answer.ends_with("ok"),
+            "request {n}: {answer}"
+        );
+        if n % 7 == 0 {
+            // Time for the upstream's close to arrive before the next request.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    // Three requests a connection: ten connections, not thirty.
+    assert_eq!(*accepted.lock().unwrap(), 10);
+}
