@@ -229,19 +229,19 @@ impl PooledBody {
             conn: Some(conn),
         };
         // A response with no body (a 204, a HEAD's) has ended already.
-        pooled.keep_if_ended();
+        if pooled.body.is_end_stream() {
+            pooled.keep();
+        }
         pooled
     }
 
-    fn keep_if_ended(&mut self) {
-        if self.body.is_end_stream() {
-            if let Some(conn) = self.conn.take() {
-                KEPT.with_borrow_mut(|kept| {
-                    if kept.http1.len() < MAX_IDLE {
-                        kept.http1.push(conn);
-                    }
-                });
-            }
+    fn keep(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            KEPT.with_borrow_mut(|kept| {
+                if kept.http1.len() < MAX_IDLE {
+                    kept.http1.push(conn);
+                }
+            });
         }
     }
 }
@@ -255,8 +255,12 @@ impl Body for PooledBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
         let frame = Pin::new(&mut self.body).poll_frame(cx);
-        if let Poll::Ready(None | Some(Ok(_))) = frame {
-            self.keep_if_ended();
+        match frame {
+            Poll::Ready(None) => self.keep(),
+            // A body of known length ends with its last frame: hyper's
+            // server may not ask for more. A chunked one ends at `None`.
+            Poll::Ready(Some(Ok(_))) if self.body.is_end_stream() => self.keep(),
+            _ => {}
         }
         frame
     }
