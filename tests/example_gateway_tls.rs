@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use rustls::version::TLS13;
 
 use tls_upstream::{
-    ca, closes_mid_handshake, leaf, plain_http, tls_upstream,
+    ca, closes_mid_handshake, leaf, plain_http, tls_upstream, tls_upstream_offering_h2,
     tls_upstream_requiring_a_client_certificate, VALID,
 };
 
@@ -120,5 +120,34 @@ async fn every_tls_failure_is_named_with_no_flag() {
     let (head, body) = through_the_example(healthy, &pem).await;
     assert!(head.starts_with("http/1.1 200 "), "{head}");
     assert_eq!(body, "ok over tls");
+    let _ = std::fs::remove_file(&pem);
+}
+
+/// An upstream that offers `h2` in ALPN is spoken to over HTTP/2, and one
+/// connection a worker carries every request.
+#[tokio::test]
+async fn an_upstream_offering_h2_in_alpn_gets_every_request_over_one_connection() {
+    let trusted = ca("Test CA");
+    let pem = std::env::temp_dir().join(format!("tower-problem-h2-ca-{}.pem", std::process::id()));
+    std::fs::write(&pem, trusted.pem()).unwrap();
+    let (upstream, accepted) = tls_upstream_offering_h2(leaf(&trusted, "localhost", VALID)).await;
+    let target = format!("https://localhost:{}", upstream.port());
+    let example = example_support::start(
+        "gateway",
+        &[
+            ("GATEWAY_ADDR", "127.0.0.1:0"),
+            ("UPSTREAM", &target),
+            ("UPSTREAM_CA", pem.to_str().unwrap()),
+            ("WORKERS", "1"),
+        ],
+    )
+    .await;
+    for _ in 0..5 {
+        let get = b"GET / HTTP/1.1\r\nHost: gateway\r\nConnection: close\r\n\r\n";
+        let answer = example_support::answer_to(example.addr, get).await;
+        assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
+        assert!(answer.ends_with("ok over HTTP/2.0"), "{answer}");
+    }
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1);
     let _ = std::fs::remove_file(&pem);
 }

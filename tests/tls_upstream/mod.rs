@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each user takes what it needs
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,7 +12,7 @@ use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use rcgen::{
     date_time_ymd, BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair,
 };
@@ -72,6 +73,45 @@ pub async fn tls_upstream(
         .with_single_cert(vec![identity.cert], identity.key)
         .unwrap();
     serve_tls(config).await
+}
+
+/// A TLS 1.3 server presenting `identity` that offers `h2` before
+/// `http/1.1` in ALPN and answers each request with its HTTP version; and
+/// how many connections it has accepted.
+pub async fn tls_upstream_offering_h2(identity: Identity) -> (SocketAddr, Arc<AtomicUsize>) {
+    let mut config = ServerConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&TLS13])
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![identity.cert], identity.key)
+        .unwrap();
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = Arc::clone(&accepted);
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(stream).await else {
+                    return;
+                };
+                let service = hyper::service::service_fn(|req: Request<Incoming>| async move {
+                    let version = format!("ok over {:?}", req.version());
+                    Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::from(
+                        version,
+                    ))))
+                });
+                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(tls), service)
+                    .await;
+            });
+        }
+    });
+    (addr, accepted)
 }
 
 /// A TLS 1.3 server presenting `identity` that asks for a client
