@@ -20,20 +20,28 @@ use tls_upstream::{
 /// `https://localhost:PORT`, trusting the PEM file `ca`: its head, and its
 /// body.
 async fn through_the_example(upstream: SocketAddr, ca: &std::path::Path) -> (String, String) {
-    let target = format!("https://localhost:{}", upstream.port());
-    let example = example_support::start(
-        "gateway",
-        &[
-            ("GATEWAY_ADDR", "127.0.0.1:0"),
-            ("UPSTREAM", &target),
-            ("UPSTREAM_CA", ca.to_str().unwrap()),
-        ],
-    )
-    .await;
+    let example = example_before(upstream, ca, &[]).await;
     let get = b"GET / HTTP/1.1\r\nHost: gateway\r\nConnection: close\r\n\r\n";
     let answer = example_support::answer_to(example.addr, get).await;
     let (head, body) = answer.split_once("\r\n\r\n").expect("a head and a body");
     (head.to_ascii_lowercase(), body.to_owned())
+}
+
+/// The example gateway before `https://localhost:PORT` of `upstream`,
+/// trusting the PEM file `ca`, with `env`.
+async fn example_before(
+    upstream: SocketAddr,
+    ca: &std::path::Path,
+    env: &[(&str, &str)],
+) -> example_support::Example {
+    let target = format!("https://localhost:{}", upstream.port());
+    let mut all = vec![
+        ("GATEWAY_ADDR", "127.0.0.1:0"),
+        ("UPSTREAM", &target),
+        ("UPSTREAM_CA", ca.to_str().unwrap()),
+    ];
+    all.extend_from_slice(env);
+    example_support::start("gateway", &all).await
 }
 
 #[tokio::test]
@@ -131,17 +139,7 @@ async fn an_upstream_offering_h2_in_alpn_gets_every_request_over_one_connection(
     let pem = std::env::temp_dir().join(format!("tower-problem-h2-ca-{}.pem", std::process::id()));
     std::fs::write(&pem, trusted.pem()).unwrap();
     let (upstream, accepted) = tls_upstream_offering_h2(leaf(&trusted, "localhost", VALID)).await;
-    let target = format!("https://localhost:{}", upstream.port());
-    let example = example_support::start(
-        "gateway",
-        &[
-            ("GATEWAY_ADDR", "127.0.0.1:0"),
-            ("UPSTREAM", &target),
-            ("UPSTREAM_CA", pem.to_str().unwrap()),
-            ("WORKERS", "1"),
-        ],
-    )
-    .await;
+    let example = example_before(upstream, &pem, &[("WORKERS", "1")]).await;
     for _ in 0..5 {
         let get = b"GET / HTTP/1.1\r\nHost: gateway\r\nConnection: close\r\n\r\n";
         let answer = example_support::answer_to(example.addr, get).await;
