@@ -112,3 +112,22 @@ fn the_level_is_coloured_only_where_asked() {
         "{coloured:?}"
     );
 }
+
+#[test]
+fn a_log_record_has_its_own_target_and_no_log_fields() {
+    let line = logged(false, || {
+        let record = log::Record::builder()
+            .level(log::Level::Warn)
+            .target("rustls::client")
+            .module_path(Some("rustls::client::hs"))
+            .file(Some("hs.rs"))
+            .line(Some(7))
+            .args(format_args!("a warning through log"))
+            .build();
+        tracing_log::format_trace(&record).unwrap();
+    });
+    assert!(
+        line.ends_with("Z  WARN rustls::client: a warning through log\n"),
+        "{line:?}"
+    );
+}

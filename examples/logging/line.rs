@@ -14,6 +14,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
+use tracing_log::NormalizeEvent;
 use tracing_subscriber::field::RecordFields;
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields};
@@ -33,7 +34,9 @@ where
         event: &Event<'_>,
     ) -> fmt::Result {
         write_utc(&mut writer, SystemTime::now())?;
-        let meta = event.metadata();
+        // A `log` record's own target and level, not those of the bridge.
+        let normalized = event.normalized_metadata();
+        let meta = normalized.as_ref().unwrap_or_else(|| event.metadata());
         let (level, colour) = match *meta.level() {
             Level::ERROR => ("ERROR", "31"),
             Level::WARN => (" WARN", "33"),
@@ -89,6 +92,12 @@ struct Visitor<'writer> {
 }
 
 impl Visitor<'_> {
+    /// After an error, and for the fields a `log` record carries about
+    /// itself (`log.target`, `log.line`...), which its metadata gives.
+    fn skips(&self, field: &Field) -> bool {
+        self.result.is_err() || field.name().starts_with("log.")
+    }
+
     /// `name=` after a space, or nothing for the message.
     fn name(&mut self, field: &Field) -> fmt::Result {
         if !std::mem::take(&mut self.first) {
@@ -104,7 +113,7 @@ impl Visitor<'_> {
 
 impl Visit for Visitor<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
-        if self.result.is_err() {
+        if self.skips(field) {
             return;
         }
         self.result = self.name(field).and_then(|()| {
@@ -117,7 +126,7 @@ impl Visit for Visitor<'_> {
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        if self.result.is_err() {
+        if self.skips(field) {
             return;
         }
         self.result = self
@@ -126,7 +135,7 @@ impl Visit for Visitor<'_> {
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        if self.result.is_err() {
+        if self.skips(field) {
             return;
         }
         self.result = self.name(field).and_then(|()| {
@@ -138,7 +147,7 @@ impl Visit for Visitor<'_> {
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
-        if self.result.is_err() {
+        if self.skips(field) {
             return;
         }
         self.result = self
@@ -147,7 +156,7 @@ impl Visit for Visitor<'_> {
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        if self.result.is_err() {
+        if self.skips(field) {
             return;
         }
         self.result = self
