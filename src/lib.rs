@@ -20,7 +20,7 @@ pub mod kinds;
 pub mod problem;
 
 pub use self::common::{
-    Classify, DefaultClassifier, DefaultResponse, IntoFailureResponse, RequestContext,
+    Classify, DefaultClassifier, DefaultResponse, InnerFuture, IntoFailureResponse, RequestContext,
     ResponseForFailure,
 };
 

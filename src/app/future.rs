@@ -3,10 +3,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use bytes::Bytes;
 use http::header::{self, HeaderName};
 use http::{Response, StatusCode};
-use http_body::Body;
 use pin_project_lite::pin_project;
 
 use super::body::AppBody;
@@ -19,7 +17,7 @@ use crate::common::call_state::{CallState, CallStateProj};
 use crate::common::layer_parts::LayerParts;
 use crate::common::panic::catch;
 use crate::common::responder::{add_retry_after, failure_response};
-use crate::{BoxError, Classify, RequestContext, ResponseForFailure};
+use crate::{Classify, InnerFuture, RequestContext, ResponseForFailure};
 
 pin_project! {
     /// The response future of [`AppErrorService`](super::AppErrorService).
@@ -62,15 +60,13 @@ impl<F, C, R> ResponseFuture<F, C, R> {
     }
 }
 
-impl<F, C, R, B, E> Future for ResponseFuture<F, C, R>
+impl<F, C, R> Future for ResponseFuture<F, C, R>
 where
-    F: Future<Output = Result<Response<B>, E>>,
-    E: Into<BoxError>,
-    B: Body<Data = Bytes, Error: Into<BoxError>>,
+    F: InnerFuture,
     C: Classify<Kind>,
     R: ResponseForFailure<Failure>,
 {
-    type Output = Result<Response<AppBody<B, R::Body>>, std::convert::Infallible>;
+    type Output = Result<Response<AppBody<F::Body, R::Body>>, std::convert::Infallible>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();

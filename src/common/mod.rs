@@ -22,6 +22,7 @@ pub(crate) mod responder;
 pub(crate) mod settings;
 pub(crate) mod span;
 
+pub use self::call_state::InnerFuture;
 pub use self::classify::{Classify, DefaultClassifier};
 pub use self::context::RequestContext;
 pub use self::responder::{DefaultResponse, IntoFailureResponse, ResponseForFailure};

@@ -4,7 +4,6 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::Bytes;
 use http::uri::Authority;
 use http::{Response, StatusCode};
 use http_body::Body;
@@ -18,7 +17,7 @@ use super::layer::GatewaySettings;
 use super::log;
 use crate::common::call_state::{CallState, CallStateProj};
 use crate::common::layer_parts::LayerParts;
-use crate::{BoxError, Classify, RequestContext, ResponseForFailure};
+use crate::{BoxError, Classify, InnerFuture, RequestContext, ResponseForFailure};
 
 pin_project! {
     /// The response future of [`GatewayErrorService`](super::GatewayErrorService). See the
@@ -113,15 +112,13 @@ impl<F, C, R> ResponseFuture<F, C, R> {
     }
 }
 
-impl<F, C, R, B, E> Future for ResponseFuture<F, C, R>
+impl<F, C, R> Future for ResponseFuture<F, C, R>
 where
-    F: Future<Output = Result<Response<B>, E>>,
-    E: Into<BoxError>,
-    B: Body<Data = Bytes, Error: Into<BoxError>>,
+    F: InnerFuture,
     C: Classify<Kind>,
     R: ResponseForFailure<Failure>,
 {
-    type Output = Result<Response<GatewayBody<B, R::Body>>, std::convert::Infallible>;
+    type Output = Result<Response<GatewayBody<F::Body, R::Body>>, std::convert::Infallible>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
