@@ -597,47 +597,6 @@ impl tower::Service<Name> for TimedResolver {
     }
 }
 
-/// The connector with one deadline over resolution, connect and the TLS
-/// handshake: hyper-util's `connect_timeout` covers only the TCP connect,
-/// per address.
-#[derive(Clone)]
-struct TimedConnector<C> {
-    inner: C,
-    timeout: Duration,
-}
-
-impl<C> tower::Service<Uri> for TimedConnector<C>
-where
-    C: tower::Service<Uri> + Clone + Send + 'static,
-    C::Error: Into<BoxError>,
-    C::Future: Send + 'static,
-{
-    type Response = C::Response;
-    type Error = BoxError;
-    type Future = Pin<Box<dyn Future<Output = Result<C::Response, BoxError>> + Send>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        // The clone that connects is made ready in `call`.
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, uri: Uri) -> Self::Future {
-        let connecting = self.inner.clone().oneshot(uri);
-        let timeout = self.timeout;
-        Box::pin(async move {
-            match tokio::time::timeout(timeout, connecting).await {
-                Ok(connected) => connected.map_err(Into::into),
-                // A timeout while connecting: the layer's rules name it
-                // `connection_timeout`, never sent.
-                Err(_) => Err(Box::new(std::io::Error::new(
-                    std::io::ErrorKind::TimedOut,
-                    "connecting and the TLS handshake took longer than CONNECT_TIMEOUT_MS",
-                )) as BoxError),
-            }
-        })
-    }
-}
-
 struct Config {
     addr: SocketAddr,
     upstream: Upstream,
@@ -830,19 +789,17 @@ async fn gateway() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let connector = TimedConnector {
-        inner: hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_all_versions()
-            .wrap_connector(connector),
-        timeout: config.connect_timeout,
-    };
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_all_versions()
+        .wrap_connector(connector);
     // For the process's whole life: a request borrows it, with no
     // reference count to share between threads.
     let client: &'static UpstreamClient<_> = Box::leak(Box::new(UpstreamClient::new(
         connector,
         config.upstream.origin(),
+        config.connect_timeout,
     )));
     let upstream_http2 = config.upstream_http2;
     // gRPC runs on HTTP/2 alone: over prior knowledge for `http://`.

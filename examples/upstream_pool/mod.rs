@@ -15,13 +15,17 @@
 //! - A request that meets a kept connection the upstream has just closed
 //!   comes back from hyper unsent and goes again on another, as hyper-util's
 //!   client does.
-//! - A failure to connect (resolving, TCP, TLS, the HTTP/2 handshake) is a
+//! - Connecting (resolving, TCP, TLS, the HTTP/2 handshake) has one
+//!   deadline; hyper-util's `connect_timeout` covers only the TCP connect,
+//!   per address. A failure to connect, the deadline's included, is a
 //!   [`ConnectError`], which the layer reads as never sent.
 
 use std::cell::RefCell;
 use std::future::Future;
+use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
@@ -68,6 +72,8 @@ pub struct UpstreamClient<C> {
     origin: Uri,
     /// What an HTTP/1.1 request's `Host` says.
     host: HeaderValue,
+    /// The deadline over connecting.
+    connect_timeout: Duration,
 }
 
 impl<C, T> UpstreamClient<C>
@@ -77,8 +83,9 @@ where
     C::Future: Send,
     T: hyper::rt::Read + hyper::rt::Write + Connection + Unpin + Send + 'static,
 {
-    /// A client of `origin` (scheme and authority) through `connector`.
-    pub fn new(connector: C, origin: Uri) -> Self {
+    /// A client of `origin` (scheme and authority) through `connector`,
+    /// connecting within `connect_timeout`.
+    pub fn new(connector: C, origin: Uri, connect_timeout: Duration) -> Self {
         // Static: a clone of shared bytes is a count every thread shares.
         let authority = origin.authority().expect("an origin has an authority");
         let host = HeaderValue::from_static(String::leak(authority.as_str().to_owned()));
@@ -86,6 +93,7 @@ where
             connector,
             origin,
             host,
+            connect_timeout,
         }
     }
 
@@ -101,7 +109,7 @@ where
                 Some(taken) => (taken, true),
                 // Boxed: the handshakes' futures are kilobytes, which every
                 // request's future would carry and move otherwise.
-                None => (Box::pin(self.connect(http2)).await?, false),
+                None => (Box::pin(self.connect_in_time(http2)).await?, false),
             };
             let sent = match taken {
                 Taken::Http1(mut conn) => {
@@ -137,6 +145,19 @@ where
                 parts.authority = self.origin.authority().cloned();
                 *req.uri_mut() = Uri::from_parts(parts).expect("the parts of a valid URI");
             }
+        }
+    }
+
+    /// [`connect`](Self::connect) within the deadline.
+    async fn connect_in_time(&self, http2: bool) -> Result<Taken, ConnectError> {
+        match tokio::time::timeout(self.connect_timeout, self.connect(http2)).await {
+            Ok(connected) => connected,
+            // The layer's rules name a timeout under `ConnectError`
+            // `connection_timeout`.
+            Err(_) => Err(ConnectError::new(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "connecting took longer than the connect timeout",
+            ))),
         }
     }
 
