@@ -29,7 +29,7 @@
 //! - `HEAD_TIMEOUT_MS`, `BODY_IDLE_TIMEOUT_MS`: milliseconds, 0 = off
 //!   (defaults 30000, 60000);
 //! - `CONNECT_TIMEOUT_MS`: one deadline over resolving, connecting and the
-//!   TLS handshake (default 10000), a `connection_timeout`;
+//!   TLS and HTTP/2 handshakes (default 10000), a `connection_timeout`;
 //!   `DNS_TIMEOUT_MS`: one over resolving (default 5000), a `dns_timeout`;
 //!   both never sent, unlike a response that is late
 //!   (`http_response_timeout`: the upstream may have acted);
