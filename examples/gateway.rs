@@ -112,12 +112,9 @@ mod logging;
 mod serve;
 mod upstream_pool;
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
-use std::pin::Pin;
 use std::process::ExitCode;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -127,8 +124,6 @@ use http::{Method, Request, Response, Uri, Version};
 use http_body::Body as _;
 use http_body_util::{BodyExt, Either, Empty, Full};
 use hyper::body::Incoming;
-use hyper_util::client::legacy::connect::dns::{GaiAddrs, GaiResolver, Name};
-use hyper_util::client::legacy::connect::HttpConnector;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 use tower::retry::RetryLayer;
@@ -141,6 +136,7 @@ use tower_problem::BoxError;
 use crate::lifecycle::{env_millis, Shutdown};
 use crate::logging::log_to_stderr;
 use crate::serve::{serve, Limits};
+use crate::upstream_pool::tcp::{TcpConnector, Unresolved};
 use crate::upstream_pool::UpstreamClient;
 
 /// Where requests go: scheme, authority, and a path prefix without its
@@ -497,16 +493,19 @@ impl std::fmt::Display for UnforwardableTransferCoding {
 impl std::error::Error for UnforwardableTransferCoding {}
 
 /// The layer's rules, and the example's own errors: a head it cannot
-/// forward is `http_response_transfer_coding` (502), a resolution out of
-/// time `dns_timeout` (502, never sent).
+/// forward is `http_response_transfer_coding` (502), a name that could not
+/// be resolved `dns_error`, or `dns_timeout` out of time (502, never sent).
 fn classify(error: &(dyn std::error::Error + 'static)) -> Option<Kind> {
     std::iter::successors(Some(error), |level| level.source()).find_map(|level| {
         if level.is::<UnforwardableTransferCoding>() {
             Some(Kind::HttpResponseTransferCoding)
-        } else if level.is::<ResolveTimedOut>() {
-            Some(Kind::DnsTimeout)
         } else {
-            None
+            let unresolved = level.downcast_ref::<Unresolved>()?;
+            Some(if unresolved.is_timeout() {
+                Kind::DnsTimeout
+            } else {
+                Kind::DnsError
+            })
         }
     })
 }
@@ -555,46 +554,6 @@ fn backward<B>(
     } else {
         res.map(Either::Left)
     })
-}
-
-/// The resolver with a deadline: hyper-util's has none.
-#[derive(Clone)]
-struct TimedResolver {
-    inner: GaiResolver,
-    timeout: Duration,
-}
-
-/// The error of a resolution that ran out of time.
-#[derive(Debug)]
-struct ResolveTimedOut(Name);
-
-impl std::fmt::Display for ResolveTimedOut {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "resolving {} took longer than DNS_TIMEOUT_MS", self.0)
-    }
-}
-
-impl std::error::Error for ResolveTimedOut {}
-
-impl tower::Service<Name> for TimedResolver {
-    type Response = GaiAddrs;
-    type Error = BoxError;
-    type Future = Pin<Box<dyn Future<Output = Result<GaiAddrs, BoxError>> + Send>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        self.inner.poll_ready(cx).map_err(Into::into)
-    }
-
-    fn call(&mut self, name: Name) -> Self::Future {
-        let resolving = self.inner.call(name.clone());
-        let timeout = self.timeout;
-        Box::pin(async move {
-            match tokio::time::timeout(timeout, resolving).await {
-                Ok(resolved) => resolved.map_err(Into::into),
-                Err(_) => Err(Box::new(ResolveTimedOut(name)) as BoxError),
-            }
-        })
-    }
 }
 
 struct Config {
@@ -773,15 +732,9 @@ async fn gateway() -> ExitCode {
     };
     let _log = log_to_stderr("info");
 
-    let resolver = TimedResolver {
-        inner: GaiResolver::new(),
-        timeout: config.dns_timeout,
+    let connector = TcpConnector {
+        dns_timeout: config.dns_timeout,
     };
-    let mut connector = HttpConnector::new_with_resolver(resolver);
-    // Requests go out as soon as they are written (nginx's `tcp_nodelay`).
-    connector.set_nodelay(true);
-    // hyper-rustls takes `https://` URIs, which the plain connector refuses.
-    connector.enforce_http(false);
     let tls = match tls_config(config.upstream_ca.as_deref()) {
         Ok(tls) => tls,
         Err(message) => {

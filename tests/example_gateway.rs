@@ -650,3 +650,18 @@ async fn upstream_connections_are_kept_and_those_closed_are_replaced() {
     // Three requests a connection: ten connections, not thirty.
     assert_eq!(*accepted.lock().unwrap(), 10);
 }
+
+#[tokio::test]
+async fn an_upstream_name_is_resolved_and_one_that_cannot_be_is_a_dns_error() {
+    let get = "GET /by-name HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n";
+    let (addr, seen) = upstream().await;
+    let by_name = start_example(&format!("http://localhost:{}", addr.port())).await;
+    assert_eq!(status_of(by_name.addr, get).await, "HTTP/1.1 200 OK");
+    assert_eq!(*seen.paths.lock().unwrap(), ["/by-name"]);
+
+    // RFC 6761 §6.4: no `.invalid` name resolves.
+    let nowhere = start_example("http://nowhere.invalid:80").await;
+    let answer = answer_to(nowhere.addr, get.as_bytes()).await;
+    assert!(answer.starts_with("HTTP/1.1 502 Bad Gateway"), "{answer}");
+    assert!(answer.contains("error=dns_error"), "{answer}");
+}

@@ -41,6 +41,8 @@ use tower_problem::BoxError;
 
 use crate::UpstreamBody;
 
+pub mod tcp;
+
 /// The most idle HTTP/1.1 connections a thread keeps.
 pub const MAX_IDLE: usize = 64;
 
