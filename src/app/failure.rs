@@ -474,7 +474,7 @@ impl Failure {
                 origin: Some(origin),
             } => Some(format!("{message} (at {})", origin.location)),
             Cause::Panic { message, .. } => Some(message.to_string()),
-            Cause::Error { report, .. } => Some(ErrorChain(&*report.error).to_string()),
+            Cause::Error { report, .. } => Some(ErrorChain(&*report.error).text()),
             Cause::Replaced { .. } => self.replaced_text().map(str::to_owned),
         }
     }

@@ -46,7 +46,7 @@ pub(super) fn failure(failure: &Failure, request: &RequestContext) {
                 TARGET,
                 request,
                 kind,
-                error = ErrorChain(error).to_string().as_str(),
+                error = ErrorChain(error).text().as_str(),
                 error.debug = debug_form(error).as_deref(),
                 "request handler failed"
             );
@@ -56,7 +56,7 @@ pub(super) fn failure(failure: &Failure, request: &RequestContext) {
                 TARGET,
                 request,
                 kind,
-                error = ErrorChain(error).to_string().as_str(),
+                error = ErrorChain(error).text().as_str(),
                 error.debug = debug_form(error).as_deref(),
                 "request handler failed"
             );
@@ -214,7 +214,7 @@ pub(super) fn unseen_handler_error(error: &(dyn Error + 'static)) {
     tracing::error!(
         target: TARGET,
         kind = Kind::HandlerError.as_str(),
-        error = ErrorChain(error).to_string().as_str(),
+        error = ErrorChain(error).text().as_str(),
         error.debug = debug_form(error).as_deref(),
         "handler error (no AppErrorLayer saw the response, so no request context)"
     );

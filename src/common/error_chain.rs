@@ -3,6 +3,7 @@
 use std::error::Error;
 use std::fmt;
 use std::io;
+use std::sync::OnceLock;
 
 /// The levels of `error`'s cause chain, outermost first.
 ///
@@ -58,9 +59,40 @@ impl fmt::Display for ErrorChain<'_> {
                 f.write_str(": ")?;
             }
             first = false;
-            fmt::Display::fmt(level.error, f)?;
+            match level.io {
+                Some(io) => write_io_error(io, f)?,
+                None => fmt::Display::fmt(level.error, f)?,
+            }
         }
         Ok(())
+    }
+}
+
+impl ErrorChain<'_> {
+    /// The chain as a string, with room for a usual chain from the start:
+    /// `to_string` grows its string from nothing, a reallocation at every
+    /// doubling.
+    pub(crate) fn text(&self) -> String {
+        let mut text = String::with_capacity(128);
+        // Writing to a `String` fails only if a `Display` impl does.
+        let _ = fmt::Write::write_fmt(&mut text, format_args!("{self}"));
+        text
+    }
+}
+
+/// `io::Error`'s own text, kept once per OS error code: std asks the C
+/// library for an OS error's description (`strerror_r`, through gettext)
+/// and allocates it each time, and in an outage every failure's line
+/// carries the same one.
+fn write_io_error(error: &io::Error, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    /// Linux's error codes end at 133; any other is written afresh.
+    static TEXTS: [OnceLock<Box<str>>; 134] = [const { OnceLock::new() }; 134];
+    let kept = error
+        .raw_os_error()
+        .and_then(|code| TEXTS.get(usize::try_from(code).ok()?));
+    match kept {
+        Some(text) => f.write_str(text.get_or_init(|| error.to_string().into())),
+        None => fmt::Display::fmt(error, f),
     }
 }
 
@@ -69,7 +101,7 @@ impl fmt::Display for ErrorChain<'_> {
 /// backtraces (`RUST_LIB_BACKTRACE`, else `RUST_BACKTRACE`, set and not
 /// `0`, as anyhow decides); otherwise it says no more than the chain.
 pub(crate) fn debug_form(error: &(dyn Error + 'static)) -> Option<String> {
-    static ASKED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    static ASKED: OnceLock<bool> = OnceLock::new();
     let asked = *ASKED.get_or_init(|| {
         let var = |name| std::env::var(name).ok();
         var("RUST_LIB_BACKTRACE")
@@ -129,5 +161,20 @@ pub(crate) mod tests {
         assert_eq!(ErrorChain(&chain()).to_string(), "outer: tls: root");
         let plain = io::Error::from(io::ErrorKind::ConnectionRefused);
         assert_eq!(ErrorChain(&plain).to_string(), plain.to_string());
+    }
+
+    #[test]
+    fn an_os_error_reads_as_std_writes_it_each_time() {
+        for code in [-1, 0, 1, 32, 104, 111, 133, 134, 4000] {
+            let error = io::Error::from_raw_os_error(code);
+            for _ in 0..2 {
+                assert_eq!(ErrorChain(&error).text(), error.to_string());
+            }
+        }
+        let wrapped = Wrap("connect", Some(Box::new(io::Error::from_raw_os_error(111))));
+        assert_eq!(
+            ErrorChain(&wrapped).text(),
+            format!("connect: {}", io::Error::from_raw_os_error(111))
+        );
     }
 }

@@ -192,7 +192,7 @@ impl<C, R> UpstreamCall<C, R> {
             return None;
         }
         Some(match (failure.error(), failure.kind()) {
-            (Some(error), _) => ErrorChain(error).to_string(),
+            (Some(error), _) => ErrorChain(error).text(),
             (None, Kind::UpstreamServerError) => {
                 format!("the upstream answered {}", failure.status().as_u16())
             }

@@ -127,7 +127,7 @@ fn error_text<'a>(
 ) -> Option<Cow<'a, str>> {
     match (error, details) {
         (_, Some(details)) => Some(Cow::Borrowed(details)),
-        (Some(error), None) => Some(Cow::Owned(ErrorChain(error).to_string())),
+        (Some(error), None) => Some(Cow::Owned(ErrorChain(error).text())),
         (None, None) => None,
     }
 }
@@ -192,7 +192,7 @@ pub(super) fn body_failed(
     #[cfg(feature = "metrics")]
     crate::common::metrics::failure("gateway", error.kind().as_str(), None, None);
     let cause = match (error.source(), idle_timeout) {
-        (Some(source), _) => Some(ErrorChain(source).to_string()),
+        (Some(source), _) => Some(ErrorChain(source).text()),
         (None, Some(timeout)) => Some(format!("no body data within {timeout:?}")),
         (None, None) => None,
     };

@@ -188,7 +188,7 @@ where
                 target: "tower_problem::gateway",
                 attempt = self.attempts,
                 wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
-                error = crate::common::error_chain::ErrorChain(&**error).to_string().as_str(),
+                error = crate::common::error_chain::ErrorChain(&**error).text().as_str(),
                 "the upstream never saw the request; retrying"
             );
             #[cfg(feature = "metrics")]
