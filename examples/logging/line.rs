@@ -33,7 +33,11 @@ where
         mut writer: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
-        write_utc(&mut writer, SystemTime::now())?;
+        // Made in a string of its own and handed over whole: a line is some
+        // fifty pieces, and each write to `writer` is a call through `dyn
+        // fmt::Write`.
+        let mut line = String::with_capacity(256);
+        write_utc(&mut line, SystemTime::now())?;
         // A `log` record's own target and level, not those of the bridge.
         let normalized = event.normalized_metadata();
         let meta = normalized.as_ref().unwrap_or_else(|| event.metadata());
@@ -45,28 +49,31 @@ where
             Level::TRACE => ("TRACE", "35"),
         };
         if writer.has_ansi_escapes() {
-            write!(writer, " \x1b[{colour}m{level}\x1b[0m ")?;
+            write!(line, " \x1b[{colour}m{level}\x1b[0m ")?;
         } else {
-            writer.write_char(' ')?;
-            writer.write_str(level)?;
-            writer.write_char(' ')?;
+            line.push(' ');
+            line.push_str(level);
+            line.push(' ');
         }
         if let Some(scope) = ctx.event_scope() {
             for span in scope.from_root() {
-                writer.write_str(span.name())?;
+                line.push_str(span.name());
                 if let Some(fields) = span.extensions().get::<FormattedFields<Fields>>() {
                     if !fields.is_empty() {
-                        write!(writer, "{{{fields}}}")?;
+                        write!(line, "{{{fields}}}")?;
                     }
                 }
-                writer.write_char(':')?;
+                line.push(':');
             }
-            writer.write_char(' ')?;
+            line.push(' ');
         }
-        writer.write_str(meta.target())?;
-        writer.write_str(": ")?;
-        Fields.format_fields(writer.by_ref(), event)?;
-        writer.write_char('\n')
+        line.push_str(meta.target());
+        line.push_str(": ");
+        let mut visitor = Visitor::new(&mut line);
+        event.record(&mut visitor);
+        visitor.result?;
+        line.push('\n');
+        writer.write_str(&line)
     }
 }
 
@@ -75,23 +82,27 @@ pub struct Fields;
 
 impl<'writer> FormatFields<'writer> for Fields {
     fn format_fields<R: RecordFields>(&self, writer: Writer<'writer>, fields: R) -> fmt::Result {
-        let mut visitor = Visitor {
-            writer,
-            first: true,
-            result: Ok(()),
-        };
+        let mut visitor = Visitor::new(writer);
         fields.record(&mut visitor);
         visitor.result
     }
 }
 
-struct Visitor<'writer> {
-    writer: Writer<'writer>,
+struct Visitor<W> {
+    out: W,
     first: bool,
     result: fmt::Result,
 }
 
-impl Visitor<'_> {
+impl<W: Write> Visitor<W> {
+    fn new(out: W) -> Self {
+        Self {
+            out,
+            first: true,
+            result: Ok(()),
+        }
+    }
+
     /// After an error, and for the fields a `log` record carries about
     /// itself (`log.target`, `log.line`...), which its metadata gives.
     fn skips(&self, field: &Field) -> bool {
@@ -101,26 +112,26 @@ impl Visitor<'_> {
     /// `name=` after a space, or nothing for the message.
     fn name(&mut self, field: &Field) -> fmt::Result {
         if !std::mem::take(&mut self.first) {
-            self.writer.write_char(' ')?;
+            self.out.write_char(' ')?;
         }
         if field.name() == "message" {
             return Ok(());
         }
-        self.writer.write_str(field.name())?;
-        self.writer.write_char('=')
+        self.out.write_str(field.name())?;
+        self.out.write_char('=')
     }
 }
 
-impl Visit for Visitor<'_> {
+impl<W: Write> Visit for Visitor<W> {
     fn record_str(&mut self, field: &Field, value: &str) {
         if self.skips(field) {
             return;
         }
         self.result = self.name(field).and_then(|()| {
             if field.name() == "message" {
-                Escaped(&mut self.writer).write_str(value)
+                Escaped(&mut self.out).write_str(value)
             } else {
-                write_quoted(&mut self.writer, value)
+                write_quoted(&mut self.out, value)
             }
         });
     }
@@ -131,7 +142,7 @@ impl Visit for Visitor<'_> {
         }
         self.result = self
             .name(field)
-            .and_then(|()| write_u64(&mut self.writer, value));
+            .and_then(|()| write_u64(&mut self.out, value));
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
@@ -140,9 +151,9 @@ impl Visit for Visitor<'_> {
         }
         self.result = self.name(field).and_then(|()| {
             if value < 0 {
-                self.writer.write_char('-')?;
+                self.out.write_char('-')?;
             }
-            write_u64(&mut self.writer, value.unsigned_abs())
+            write_u64(&mut self.out, value.unsigned_abs())
         });
     }
 
@@ -152,7 +163,7 @@ impl Visit for Visitor<'_> {
         }
         self.result = self
             .name(field)
-            .and_then(|()| self.writer.write_str(if value { "true" } else { "false" }));
+            .and_then(|()| self.out.write_str(if value { "true" } else { "false" }));
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
@@ -161,7 +172,7 @@ impl Visit for Visitor<'_> {
         }
         self.result = self
             .name(field)
-            .and_then(|()| write!(Escaped(&mut self.writer), "{value:?}"));
+            .and_then(|()| write!(Escaped(&mut self.out), "{value:?}"));
     }
 }
 
@@ -170,12 +181,22 @@ struct Escaped<'a, W>(&'a mut W);
 
 impl<W: Write> Write for Escaped<'_, W> {
     fn write_str(&mut self, text: &str) -> fmt::Result {
+        // Control characters are U+0000 to U+001F, U+007F, and U+0080 to
+        // U+009F, which UTF-8 starts with 0xC2: told by their first byte,
+        // and the rare 0xC2 by its character.
         let mut rest = text;
-        while let Some(at) = rest.find(char::is_control) {
+        while let Some(at) = rest
+            .bytes()
+            .position(|byte| byte < 0x20 || byte == 0x7f || byte == 0xc2)
+        {
             self.0.write_str(&rest[..at])?;
-            let control = rest[at..].chars().next().expect("a character at `at`");
-            write!(self.0, "{}", control.escape_debug())?;
-            rest = &rest[at + control.len_utf8()..];
+            let c = rest[at..].chars().next().expect("a character at `at`");
+            if c.is_control() {
+                write!(self.0, "{}", c.escape_debug())?;
+            } else {
+                self.0.write_char(c)?;
+            }
+            rest = &rest[at + c.len_utf8()..];
         }
         self.0.write_str(rest)
     }
@@ -216,20 +237,29 @@ fn write_u64(writer: &mut impl Write, n: u64) -> fmt::Result {
 /// `text` quoted and escaped as `{:?}` writes it, in runs: printable
 /// ASCII is told by its byte alone.
 fn write_quoted(writer: &mut impl Write, text: &str) -> fmt::Result {
+    /// The bytes written as they are: printable ASCII but `"` and `\`.
+    static PLAIN: [bool; 256] = {
+        let mut plain = [false; 256];
+        let mut byte = b' ';
+        while byte <= b'~' {
+            plain[byte as usize] = byte != b'"' && byte != b'\\';
+            byte += 1;
+        }
+        plain
+    };
     writer.write_char('"')?;
     let (mut run, mut at) = (0, 0);
-    while at < text.len() {
-        let byte = text.as_bytes()[at];
-        if matches!(byte, b' '..=b'~') && byte != b'"' && byte != b'\\' {
-            at += 1;
-            continue;
-        }
+    while let Some(skip) = text.as_bytes()[at..]
+        .iter()
+        .position(|&b| !PLAIN[b as usize])
+    {
+        at += skip;
         let c = text[at..]
             .chars()
             .next()
             .expect("a character starts at `at`");
         let next = at + c.len_utf8();
-        if byte < 0x80 || c.escape_debug().len() > 1 {
+        if c.is_ascii() || c.escape_debug().len() > 1 {
             writer.write_str(&text[run..at])?;
             write!(writer, "{}", c.escape_debug())?;
             run = next;
