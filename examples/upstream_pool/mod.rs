@@ -109,8 +109,9 @@ where
         loop {
             let (taken, kept) = match take(http2).await {
                 Some(taken) => (taken, true),
-                // Boxed: the handshakes' futures are kilobytes, which every
-                // request's future would carry and move otherwise.
+                // Boxed, and the handshakes boxed in it: their futures are
+                // kilobytes, which every request's future would carry and
+                // move otherwise, and every connect would copy into its box.
                 None => (Box::pin(self.connect_in_time(http2)).await?, false),
             };
             let sent = match taken {
@@ -174,7 +175,7 @@ where
             .map_err(ConnectError::new)?;
         let alpn_http2 = io.connected().is_negotiated_h2();
         if http2 || alpn_http2 {
-            let (conn, driver) = http2::handshake(TokioExecutor::new(), io)
+            let (conn, driver) = Box::pin(http2::handshake(TokioExecutor::new(), io))
                 .await
                 .map_err(ConnectError::new)?;
             tokio::spawn(drive(driver));
@@ -188,7 +189,9 @@ where
             });
             Ok(Taken::Http2(conn))
         } else {
-            let (conn, driver) = http1::handshake(io).await.map_err(ConnectError::new)?;
+            let (conn, driver) = Box::pin(http1::handshake(io))
+                .await
+                .map_err(ConnectError::new)?;
             tokio::spawn(drive(driver));
             Ok(Taken::Http1(conn))
         }
