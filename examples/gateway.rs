@@ -767,7 +767,9 @@ async fn gateway() -> ExitCode {
     // gRPC runs on HTTP/2 alone: over prior knowledge for `http://`.
     let clients = tower::service_fn(move |req: Request<UpstreamBody>| {
         let http2 = upstream_http2 || tower_problem::grpc::is_grpc_request(&req);
-        client.request(req, http2)
+        // Boxed: each layer above holds the future it is given in its own,
+        // and moves it whole; a box is moved as a pointer.
+        Box::pin(client.request(req, http2))
     });
 
     let layer = GatewayErrorLayer::new()

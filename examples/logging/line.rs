@@ -36,7 +36,7 @@ where
         // Made in a string of its own and handed over whole: a line is some
         // fifty pieces, and each write to `writer` is a call through `dyn
         // fmt::Write`.
-        let mut line = String::with_capacity(256);
+        let mut line = String::with_capacity(512);
         write_utc(&mut line, SystemTime::now())?;
         // A `log` record's own target and level, not those of the bridge.
         let normalized = event.normalized_metadata();

@@ -109,9 +109,8 @@ where
         loop {
             let (taken, kept) = match take(http2).await {
                 Some(taken) => (taken, true),
-                // Boxed, and the handshakes boxed in it: their futures are
-                // kilobytes, which every request's future would carry and
-                // move otherwise, and every connect would copy into its box.
+                // Boxed: connecting is rare on kept connections, and its
+                // future would make every request's future larger.
                 None => (Box::pin(self.connect_in_time(http2)).await?, false),
             };
             let sent = match taken {
@@ -167,34 +166,45 @@ where
     /// A new connection, over HTTP/2 if `http2` or if the upstream chose it
     /// in ALPN; kept by this thread if it is HTTP/2.
     async fn connect(&self, http2: bool) -> Result<Taken, ConnectError> {
-        let io = self
+        // The stream and the handshakes' futures are kilobytes: boxed once
+        // connected, they are no part of a connect that fails, as each one
+        // fails in an outage.
+        let handshake = self
             .connector
             .clone()
             .oneshot(self.origin.clone())
             .await
+            .map(|io| Box::pin(handshake(io, http2)))
             .map_err(ConnectError::new)?;
-        let alpn_http2 = io.connected().is_negotiated_h2();
-        if http2 || alpn_http2 {
-            let (conn, driver) = Box::pin(http2::handshake(TokioExecutor::new(), io))
-                .await
-                .map_err(ConnectError::new)?;
-            tokio::spawn(drive(driver));
-            KEPT.with_borrow_mut(|kept| {
-                let slot = if http2 {
-                    &mut kept.http2
-                } else {
-                    &mut kept.alpn_http2
-                };
-                *slot = Some(conn.clone());
-            });
-            Ok(Taken::Http2(conn))
-        } else {
-            let (conn, driver) = Box::pin(http1::handshake(io))
-                .await
-                .map_err(ConnectError::new)?;
-            tokio::spawn(drive(driver));
-            Ok(Taken::Http1(conn))
-        }
+        handshake.await
+    }
+}
+
+/// The HTTP/2 or HTTP/1.1 handshake over a new connection, as in
+/// [`UpstreamClient::connect`].
+async fn handshake<T>(io: T, http2: bool) -> Result<Taken, ConnectError>
+where
+    T: hyper::rt::Read + hyper::rt::Write + Connection + Unpin + Send + 'static,
+{
+    let alpn_http2 = io.connected().is_negotiated_h2();
+    if http2 || alpn_http2 {
+        let (conn, driver) = http2::handshake(TokioExecutor::new(), io)
+            .await
+            .map_err(ConnectError::new)?;
+        tokio::spawn(drive(driver));
+        KEPT.with_borrow_mut(|kept| {
+            let slot = if http2 {
+                &mut kept.http2
+            } else {
+                &mut kept.alpn_http2
+            };
+            *slot = Some(conn.clone());
+        });
+        Ok(Taken::Http2(conn))
+    } else {
+        let (conn, driver) = http1::handshake(io).await.map_err(ConnectError::new)?;
+        tokio::spawn(drive(driver));
+        Ok(Taken::Http1(conn))
     }
 }
 
