@@ -741,9 +741,8 @@ async fn gateway() -> ExitCode {
     };
     let _log = log_to_stderr("info");
 
-    let connector = TcpConnector {
-        dns_timeout: config.dns_timeout,
-    };
+    let origin = config.upstream.origin();
+    let connector = TcpConnector::new(&origin, config.dns_timeout);
     let tls = match tls_config(config.upstream_ca.as_deref()) {
         Ok(tls) => tls,
         Err(message) => {
@@ -760,7 +759,7 @@ async fn gateway() -> ExitCode {
     // reference count to share between threads.
     let client: &'static UpstreamClient<_> = Box::leak(Box::new(UpstreamClient::new(
         connector,
-        config.upstream.origin(),
+        origin,
         config.connect_timeout,
     )));
     let upstream_http2 = config.upstream_http2;

@@ -21,15 +21,48 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tower_problem::BoxError;
 
-/// Connects to a URI's host and port: an IP address at once, a name
-/// resolved within `dns_timeout` first, then each of its addresses in
-/// turn. Requests go out as soon as they are written (`TCP_NODELAY`, as
-/// nginx's `tcp_nodelay`).
-#[derive(Clone)]
+/// Connects to the one upstream: to its address at once, or to its name
+/// resolved within `dns_timeout`, then each of its addresses in turn.
+/// Requests go out as soon as they are written (`TCP_NODELAY`, as nginx's
+/// `tcp_nodelay`).
+#[derive(Clone, Copy)]
 pub struct TcpConnector {
-    pub dns_timeout: Duration,
+    destination: Destination,
+    dns_timeout: Duration,
 }
 
+/// Where the upstream is, read once from its URI.
+#[derive(Clone, Copy)]
+enum Destination {
+    Address(SocketAddr),
+    /// A name, kept for the process's life, and a port.
+    Name(&'static str, u16),
+}
+
+impl TcpConnector {
+    /// The connector of `origin`'s host and port (80, or 443 for
+    /// `https://`, by default).
+    pub fn new(origin: &Uri, dns_timeout: Duration) -> Self {
+        let host = origin.host().unwrap_or_default();
+        let default_port = if origin.scheme() == Some(&http::uri::Scheme::HTTPS) {
+            443
+        } else {
+            80
+        };
+        let port = origin.port_u16().unwrap_or(default_port);
+        let destination = match host.trim_matches(['[', ']']).parse::<IpAddr>() {
+            Ok(ip) => Destination::Address(SocketAddr::new(ip, port)),
+            Err(_) => Destination::Name(String::leak(host.to_owned()), port),
+        };
+        Self {
+            destination,
+            dns_timeout,
+        }
+    }
+}
+
+/// The URI hyper-rustls passes on is the upstream's, which
+/// [`TcpConnector::new`] has read already.
 impl tower::Service<Uri> for TcpConnector {
     type Response = TokioIo<TcpStream>;
     type Error = BoxError;
@@ -39,19 +72,17 @@ impl tower::Service<Uri> for TcpConnector {
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, uri: Uri) -> Self::Future {
-        let dns_timeout = self.dns_timeout;
+    fn call(&mut self, _: Uri) -> Self::Future {
+        let Self {
+            destination,
+            dns_timeout,
+        } = *self;
         Box::pin(async move {
-            let host = uri.host().ok_or("the upstream URI has no host")?;
-            let default_port = if uri.scheme() == Some(&http::uri::Scheme::HTTPS) {
-                443
-            } else {
-                80
-            };
-            let port = uri.port_u16().unwrap_or(default_port);
-            let stream = match host.trim_matches(['[', ']']).parse::<IpAddr>() {
-                Ok(ip) => TcpStream::connect(SocketAddr::new(ip, port)).await?,
-                Err(_) => connect_any(resolve(host, port, dns_timeout).await?).await?,
+            let stream = match destination {
+                Destination::Address(addr) => TcpStream::connect(addr).await?,
+                Destination::Name(host, port) => {
+                    connect_any(resolve(host, port, dns_timeout).await?).await?
+                }
             };
             stream.set_nodelay(true)?;
             Ok(TokioIo::new(stream))
