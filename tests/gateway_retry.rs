@@ -310,6 +310,54 @@ async fn once_the_budget_is_spent_each_request_costs_one_attempt() {
     );
 }
 
+/// A budget that refuses every retry, and counts how often it is asked.
+#[derive(Default)]
+struct Refusing(AtomicUsize);
+
+impl tower::retry::budget::Budget for Refusing {
+    fn deposit(&self) {}
+
+    fn withdraw(&self) -> bool {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        false
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_thread_the_budget_refused_asks_it_again_only_10_ms_later() {
+    let closed = CountingConnector::new();
+    let client = Client::builder(TokioExecutor::new()).build(closed.clone());
+    let budget: &'static Refusing = Box::leak(Box::default());
+    let gateway = retrying(
+        client,
+        RetryNeverSent::new(2, Duration::from_millis(1)).budget(budget),
+    );
+    let target = closed.closed.to_string();
+    let refused = || async {
+        let res = gateway.clone().oneshot(get(&target)).await;
+        let res = res.unwrap_or_else(|e| match e {});
+        assert_eq!(res.status(), StatusCode::BAD_GATEWAY);
+    };
+
+    let ((), errors) = error_lines(async {
+        for _ in 0..5 {
+            refused().await;
+        }
+    })
+    .await;
+    assert_eq!(budget.0.load(Ordering::SeqCst), 1, "asked once, then spent");
+    assert_eq!(closed.attempts(), 5, "one attempt a request");
+    assert_eq!(errors.len(), 5, "one line per client request: {errors:#?}");
+
+    tokio::time::advance(Duration::from_millis(9)).await;
+    refused().await;
+    assert_eq!(budget.0.load(Ordering::SeqCst), 1, "still spent");
+    tokio::time::advance(Duration::from_millis(1)).await;
+    refused().await;
+    assert_eq!(budget.0.load(Ordering::SeqCst), 2, "asked again");
+    assert_eq!(closed.attempts(), 7);
+}
+
 /// A value the service outside the retry puts on the request.
 #[derive(Clone, Debug, PartialEq)]
 struct Tenant(&'static str);

@@ -1,6 +1,7 @@
 //! A tower retry policy that sends a request again only when the upstream
 //! certainly never saw it, on a budget, with jittered backoff.
 
+use std::cell::Cell;
 use std::collections::hash_map::RandomState;
 use std::error::Error;
 use std::fmt;
@@ -8,11 +9,21 @@ use std::hash::{BuildHasher, Hasher};
 use std::time::Duration;
 
 use http::{Request, Response};
+use tokio::time::Instant;
 use tower::retry::budget::Budget;
 
 use super::classify::classified;
 use super::failure::Kind;
 use crate::{BoxError, Classify, DefaultClassifier};
+
+/// How long a thread takes a budget that refused it a retry as spent.
+const SPENT_FOR: Duration = Duration::from_millis(10);
+
+thread_local! {
+    /// The budget (by address) that last refused this thread a retry, and
+    /// until when this thread takes it as spent.
+    static SPENT: Cell<Option<(usize, Instant)>> = const { Cell::new(None) };
+}
 
 /// The counter of retries (feature `metrics`).
 #[cfg(feature = "metrics")]
@@ -45,7 +56,11 @@ const RETRY_BUDGET_EXHAUSTED: &str = "tower_problem.retry_budget_exhausted";
 ///   failure is answered at once. In a sustained outage
 ///   only the budget's floor is retried, while a short blip (an upstream
 ///   restart) still is. Without a budget, every never-sent failure is
-///   retried up to `retries` times.
+///   retried up to `retries` times. Once the budget refuses a thread a
+///   retry, that thread takes it as spent for the next 10 ms: its requests
+///   are not copied, nor the budget asked, so that in an outage a failure
+///   costs what it costs without retries, and the budget is asked again a
+///   hundred times a second at most.
 ///
 /// A retry needs the request again: tower's `Retry` asks the policy for a
 /// copy of every request before its first attempt, and this policy copies
@@ -86,6 +101,8 @@ pub struct RetryNeverSent<C = DefaultClassifier> {
     backoff: Duration,
     budget: Option<&'static (dyn Budget + Sync)>,
     classify: C,
+    /// This request was not copied: the budget was taken as spent.
+    uncopied: bool,
 }
 
 impl RetryNeverSent {
@@ -99,6 +116,7 @@ impl RetryNeverSent {
             backoff,
             budget: None,
             classify: DefaultClassifier,
+            uncopied: false,
         }
     }
 }
@@ -134,17 +152,40 @@ impl<C> RetryNeverSent<C> {
             backoff: self.backoff,
             budget: self.budget,
             classify: classifier,
+            uncopied: self.uncopied,
         }
     }
 
-    /// Whether the budget, if any, allows one more retry.
+    /// Whether the budget, if any, allows one more retry; if not, this
+    /// thread takes it as spent for [`SPENT_FOR`].
     fn withdraw(&self) -> bool {
-        let allowed = self.budget.is_none_or(|budget| budget.withdraw());
-        #[cfg(feature = "metrics")]
+        let Some(budget) = self.budget else {
+            return true;
+        };
+        let allowed = budget.withdraw();
         if !allowed {
-            metrics::counter!(RETRY_BUDGET_EXHAUSTED).increment(1);
+            SPENT.set(Some((address(budget), Instant::now() + SPENT_FOR)));
+            count_exhausted();
         }
         allowed
+    }
+
+    /// Whether this thread takes the budget as spent, as a refusal of it
+    /// less than [`SPENT_FOR`] ago left it.
+    fn is_spent(&self) -> bool {
+        let Some(budget) = self.budget else {
+            return false;
+        };
+        match SPENT.get() {
+            Some((spent, until)) if spent == address(budget) => {
+                let still = Instant::now() < until;
+                if !still {
+                    SPENT.set(None);
+                }
+                still
+            }
+            _ => false,
+        }
     }
 
     /// The wait before the next retry: a random time up to
@@ -182,6 +223,12 @@ where
             Err(error) => error,
         };
         let (_, never_sent) = classified(&**error, &self.classify, drop);
+        if self.uncopied {
+            if never_sent {
+                count_exhausted();
+            }
+            return None;
+        }
         if never_sent && self.attempts as usize <= self.retries && self.withdraw() {
             let wait = self.next_wait();
             tracing::debug!(
@@ -208,8 +255,15 @@ where
     }
 
     /// The request again: method, URI, version, headers, extensions and
-    /// body.
+    /// body; only its body while the budget is taken as spent, for a copy
+    /// that is never sent.
     fn clone_request(&mut self, req: &Request<B>) -> Option<Request<B>> {
+        if self.is_spent() {
+            // `retry` still hears of the outcome, to count a failure the
+            // budget left unretried.
+            self.uncopied = true;
+            return Some(Request::new(req.body().clone()));
+        }
         let mut again = Request::new(req.body().clone());
         *again.method_mut() = req.method().clone();
         *again.uri_mut() = req.uri().clone();
@@ -218,6 +272,18 @@ where
         *again.extensions_mut() = req.extensions().clone();
         Some(again)
     }
+}
+
+/// A budget's address, which tells it from another.
+fn address(budget: &'static (dyn Budget + Sync)) -> usize {
+    std::ptr::from_ref(budget).cast::<()>() as usize
+}
+
+/// Counts a never-sent failure the budget left unretried (feature
+/// `metrics`).
+fn count_exhausted() {
+    #[cfg(feature = "metrics")]
+    metrics::counter!(RETRY_BUDGET_EXHAUSTED).increment(1);
 }
 
 impl<C> fmt::Debug for RetryNeverSent<C> {
