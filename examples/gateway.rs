@@ -1,5 +1,6 @@
 //! A real reverse proxy: hyper's client connections, kept by each worker
-//! thread for itself (`examples/upstream_pool/mod.rs`), wrapped in
+//! thread for itself (`examples/upstream_pool/mod.rs`) and opened by a TCP
+//! connector of its own (`examples/upstream_pool/tcp.rs`), wrapped in
 //! `GatewayErrorLayer`, served by hyper-util's HTTP/1 + h2c server on a
 //! thread per core.
 //!

@@ -184,11 +184,16 @@ impl<W: Write> Write for Escaped<'_, W> {
         // Control characters are U+0000 to U+001F, U+007F, and U+0080 to
         // U+009F, which UTF-8 starts with 0xC2: told by their first byte,
         // and the rare 0xC2 by its character.
-        let mut rest = text;
-        while let Some(at) = rest
+        let starts_control = |byte: u8| byte < 0x20 || byte == 0x7f || byte == 0xc2;
+        // Checked first without an early exit: vector instructions.
+        if !text
             .bytes()
-            .position(|byte| byte < 0x20 || byte == 0x7f || byte == 0xc2)
+            .fold(false, |found, byte| found | starts_control(byte))
         {
+            return self.0.write_str(text);
+        }
+        let mut rest = text;
+        while let Some(at) = rest.bytes().position(starts_control) {
             self.0.write_str(&rest[..at])?;
             let c = rest[at..].chars().next().expect("a character at `at`");
             if c.is_control() {
@@ -237,22 +242,18 @@ fn write_u64(writer: &mut impl Write, n: u64) -> fmt::Result {
 /// `text` quoted and escaped as `{:?}` writes it, in runs: printable
 /// ASCII is told by its byte alone.
 fn write_quoted(writer: &mut impl Write, text: &str) -> fmt::Result {
-    /// The bytes written as they are: printable ASCII but `"` and `\`.
-    static PLAIN: [bool; 256] = {
-        let mut plain = [false; 256];
-        let mut byte = b' ';
-        while byte <= b'~' {
-            plain[byte as usize] = byte != b'"' && byte != b'\\';
-            byte += 1;
-        }
-        plain
-    };
     writer.write_char('"')?;
-    let (mut run, mut at) = (0, 0);
-    while let Some(skip) = text.as_bytes()[at..]
-        .iter()
-        .position(|&b| !PLAIN[b as usize])
+    // Most text needs no escape, which a check without an early exit tells
+    // in a few vector instructions.
+    if text
+        .bytes()
+        .fold(true, |plain, byte| plain & is_plain(byte))
     {
+        writer.write_str(text)?;
+        return writer.write_char('"');
+    }
+    let (mut run, mut at) = (0, 0);
+    while let Some(skip) = text.as_bytes()[at..].iter().position(|&b| !is_plain(b)) {
         at += skip;
         let c = text[at..]
             .chars()
@@ -268,6 +269,12 @@ fn write_quoted(writer: &mut impl Write, text: &str) -> fmt::Result {
     }
     writer.write_str(&text[run..])?;
     writer.write_char('"')
+}
+
+/// Whether `byte` is written as it is between quotes: printable ASCII but
+/// `"` and `\`.
+fn is_plain(byte: u8) -> bool {
+    matches!(byte, b' '..=b'~') && byte != b'"' && byte != b'\\'
 }
 
 /// The proleptic Gregorian date `days` after 1970-01-01 (Howard

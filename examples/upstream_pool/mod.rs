@@ -15,10 +15,11 @@
 //! - A request that meets a kept connection the upstream has just closed
 //!   comes back from hyper unsent and goes again on another, as hyper-util's
 //!   client does.
-//! - Connecting (resolving, TCP, TLS, the HTTP/2 handshake) has one
-//!   deadline; hyper-util's `connect_timeout` covers only the TCP connect,
-//!   per address. A failure to connect, the deadline's included, is a
-//!   [`ConnectError`], which the layer reads as never sent.
+//! - Connecting (resolving, TCP through [`tcp::TcpConnector`], TLS, the
+//!   HTTP/2 handshake) has one deadline; hyper-util's `connect_timeout`
+//!   covers only the TCP connect, per address. A failure to connect, the
+//!   deadline's included, is a [`ConnectError`], which the layer reads as
+//!   never sent.
 
 use std::cell::RefCell;
 use std::future::Future;
