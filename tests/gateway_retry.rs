@@ -328,14 +328,19 @@ async fn a_thread_the_budget_refused_asks_it_again_only_10_ms_later() {
     let closed = CountingConnector::new();
     let client = Client::builder(TokioExecutor::new()).build(closed.clone());
     let budget: &'static Refusing = Box::leak(Box::default());
-    let gateway = retrying(
+    // One service for every request, as a connection's is: the policy it
+    // holds must not keep what it was told of the requests before.
+    let mut gateway = retrying(
         client,
         RetryNeverSent::new(2, Duration::from_millis(1)).budget(budget),
     );
     let target = closed.closed.to_string();
-    let refused = || async {
-        let res = gateway.clone().oneshot(get(&target)).await;
-        let res = res.unwrap_or_else(|e| match e {});
+    let mut refused = async || {
+        let ready = gateway.ready().await.unwrap_or_else(|e| match e {});
+        let res = ready
+            .call(get(&target))
+            .await
+            .unwrap_or_else(|e| match e {});
         assert_eq!(res.status(), StatusCode::BAD_GATEWAY);
     };
 

@@ -258,10 +258,12 @@ where
     /// body; only its body while the budget is taken as spent, for a copy
     /// that is never sent.
     fn clone_request(&mut self, req: &Request<B>) -> Option<Request<B>> {
-        if self.is_spent() {
+        // Set each time: tower's `Retry` asks its own policy, then clones
+        // it into the request's future.
+        self.uncopied = self.is_spent();
+        if self.uncopied {
             // `retry` still hears of the outcome, to count a failure the
             // budget left unretried.
-            self.uncopied = true;
             return Some(Request::new(req.body().clone()));
         }
         let mut again = Request::new(req.body().clone());
