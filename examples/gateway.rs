@@ -119,6 +119,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::future;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::uri::{self, Authority, PathAndQuery, Scheme};
 use http::{Method, Request, Response, Uri, Version};
@@ -810,45 +811,35 @@ async fn gateway() -> ExitCode {
     // Requests the gateway answers itself never reach the upstream.
     let service = tower::service_fn(move |req: Request<Incoming>| {
         let (upstream, retrying, streaming) = shared;
-        let method = req.method().clone();
         // Routed before the layer, so that its logs (and an opt-in
         // `next-hop`) name the upstream.
-        let routed = screen(&req).map(|max_forwards| forward(upstream, max_forwards, req));
-        // Only the stack the request takes is cloned for it.
-        let stack = match &routed {
-            Ok(req) if is_replayable(req) => Either::Left(retrying.clone()),
-            _ => Either::Right(streaming.clone()),
+        let req = match screen(&req) {
+            Ok(max_forwards) => forward(upstream, max_forwards, req),
+            Err(refusal) => {
+                return future::Either::Left(future::ready(refused(refusal, req.method())))
+            }
         };
-        async move {
-            let refused = |refusal: Refusal, method: &Method| {
-                tracing::info!(%method, ?refusal, "request answered by the gateway");
-                Ok::<_, std::convert::Infallible>(refusal.response().map(Either::Right))
-            };
-            let req = match routed {
-                Ok(req) => req,
-                Err(refusal) => return refused(refusal, &method),
-            };
-            let res = match stack {
-                Either::Left(retrying) => {
-                    let (parts, body) = req.into_parts();
-                    // A request without a body (a `GET`) has nothing to wait for.
-                    let body = if body.is_end_stream() {
-                        Bytes::new()
-                    } else {
-                        match tokio::time::timeout(body_timeout, body.collect()).await {
-                            Ok(Ok(body)) => body.to_bytes(),
-                            Ok(Err(_)) => return refused(Refusal::BodyFailed, &method),
-                            Err(_) => return refused(Refusal::BodyTimeout, &method),
-                        }
-                    };
-                    retrying
-                        .oneshot(Request::from_parts(parts, Full::new(body)))
-                        .await?
-                }
-                Either::Right(streaming) => streaming.oneshot(req).await?,
+        future::Either::Right(async move {
+            // Only the stack the request takes is cloned for it.
+            let res = if is_replayable(&req) {
+                let (parts, body) = req.into_parts();
+                // A request without a body (a `GET`) has nothing to wait for.
+                let body = if body.is_end_stream() {
+                    Bytes::new()
+                } else {
+                    match tokio::time::timeout(body_timeout, body.collect()).await {
+                        Ok(Ok(body)) => body.to_bytes(),
+                        Ok(Err(_)) => return refused(Refusal::BodyFailed, &parts.method),
+                        Err(_) => return refused(Refusal::BodyTimeout, &parts.method),
+                    }
+                };
+                let req = Request::from_parts(parts, Full::new(body));
+                retrying.clone().oneshot(req).await?
+            } else {
+                streaming.clone().oneshot(req).await?
             };
             Ok(res.map(Either::Left))
-        }
+        })
     });
 
     serve(
@@ -859,6 +850,15 @@ async fn gateway() -> ExitCode {
         shutdown,
     )
     .await
+}
+
+/// The gateway's own answer to a request it does not forward, logged.
+fn refused<B>(
+    refusal: Refusal,
+    method: &Method,
+) -> Result<Response<Either<B, Full<Bytes>>>, std::convert::Infallible> {
+    tracing::info!(%method, ?refusal, "request answered by the gateway");
+    Ok(refusal.response().map(Either::Right))
 }
 
 /// What the gateway sends upstream: a buffered, replayable body or the

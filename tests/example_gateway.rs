@@ -675,3 +675,28 @@ async fn an_upstream_name_is_resolved_and_one_that_cannot_be_is_a_dns_error() {
     assert!(answer.starts_with("HTTP/1.1 502 Bad Gateway"), "{answer}");
     assert!(answer.contains("error=dns_error"), "{answer}");
 }
+
+#[tokio::test]
+async fn a_body_to_buffer_that_stalls_is_answered_408_and_never_forwarded() {
+    let (upstream, seen) = upstream().await;
+    // HEADER_READ_TIMEOUT_MS=300 bounds the wait for a replayable body.
+    let example = start_example(&format!("http://{upstream}")).await;
+    let started = Instant::now();
+    let stalled =
+        b"POST /orders HTTP/1.1\r\nHost: gw\r\nContent-Length: 10\r\nConnection: close\r\n\r\nabc";
+    let answer = answer_to(example.addr, stalled).await;
+    assert!(
+        answer.starts_with("HTTP/1.1 408 Request Timeout"),
+        "{answer}"
+    );
+    assert!(answer.contains("did not arrive in time"), "{answer}");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        seen.paths.lock().unwrap().is_empty(),
+        "nothing was forwarded"
+    );
+}
