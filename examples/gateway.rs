@@ -177,14 +177,15 @@ impl Upstream {
         })
     }
 
-    /// The upstream's scheme and authority, which the client connects to.
+    /// The upstream's scheme and authority, which the client connects to:
+    /// static, as the authority is, for the client clones it for every
+    /// connect, and a clone of shared bytes is a count every thread shares.
     fn origin(&self) -> Uri {
-        Uri::builder()
-            .scheme(self.scheme.clone())
-            .authority(self.authority.clone())
-            .path_and_query("/")
-            .build()
-            .expect("a scheme and an authority make a URI")
+        let mut parts = uri::Parts::default();
+        parts.scheme = Some(self.scheme.clone());
+        parts.authority = Some(self.authority.clone());
+        parts.path_and_query = Some(PathAndQuery::from_static("/"));
+        Uri::from_parts(parts).expect("a scheme and an authority make a URI")
     }
 
     /// The upstream URI for a request's path and query: the path
