@@ -181,11 +181,7 @@ impl Upstream {
     /// static, as the authority is, for the client clones it for every
     /// connect, and a clone of shared bytes is a count every thread shares.
     fn origin(&self) -> Uri {
-        let mut parts = uri::Parts::default();
-        parts.scheme = Some(self.scheme.clone());
-        parts.authority = Some(self.authority.clone());
-        parts.path_and_query = Some(PathAndQuery::from_static("/"));
-        Uri::from_parts(parts).expect("a scheme and an authority make a URI")
+        self.with_target(PathAndQuery::from_static("/"))
     }
 
     /// The upstream URI for a request's path and query: the path
@@ -199,11 +195,16 @@ impl Upstream {
             }
             _ => self.joined(target),
         };
+        self.with_target(path_and_query)
+    }
+
+    /// The upstream's scheme and authority with `path_and_query`.
+    fn with_target(&self, path_and_query: PathAndQuery) -> Uri {
         let mut parts = uri::Parts::default();
         parts.scheme = Some(self.scheme.clone());
         parts.authority = Some(self.authority.clone());
         parts.path_and_query = Some(path_and_query);
-        Uri::from_parts(parts).unwrap_or_else(|_| Uri::from_static("/"))
+        Uri::from_parts(parts).expect("a scheme, an authority and a path make a URI")
     }
 
     /// The prefix, the normalized path and the query, in one string.
