@@ -91,11 +91,12 @@ impl tower::Service<Uri> for TcpConnector {
 }
 
 /// `host`'s addresses, within `timeout`.
-async fn resolve(host: &str, port: u16, timeout: Duration) -> Result<Vec<SocketAddr>, BoxError> {
-    let unresolved = |cause| Unresolved {
-        host: host.to_owned(),
-        cause,
-    };
+async fn resolve(
+    host: &'static str,
+    port: u16,
+    timeout: Duration,
+) -> Result<Vec<SocketAddr>, BoxError> {
+    let unresolved = |cause| Unresolved { host, cause };
     match tokio::time::timeout(timeout, tokio::net::lookup_host((host, port))).await {
         Ok(Ok(addrs)) => Ok(addrs.collect()),
         Ok(Err(error)) => Err(Box::new(unresolved(Some(error)))),
@@ -120,7 +121,7 @@ async fn connect_any(addrs: Vec<SocketAddr>) -> io::Result<TcpStream> {
 /// none when it took longer than `DNS_TIMEOUT_MS`.
 #[derive(Debug)]
 pub struct Unresolved {
-    host: String,
+    host: &'static str,
     cause: Option<io::Error>,
 }
 
