@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{Request, Response};
+use http::{Request, Response, Version};
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -72,7 +72,7 @@ pub async fn tls_upstream(
         .with_no_client_auth()
         .with_single_cert(vec![identity.cert], identity.key)
         .unwrap();
-    serve_tls(config).await
+    serve_tls(config, |_| "ok over tls".into()).await.0
 }
 
 /// A TLS 1.3 server presenting `identity` that offers `h2` before
@@ -86,32 +86,7 @@ pub async fn tls_upstream_offering_h2(identity: Identity) -> (SocketAddr, Arc<At
         .with_single_cert(vec![identity.cert], identity.key)
         .unwrap();
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let accepted = Arc::new(AtomicUsize::new(0));
-    let count = Arc::clone(&accepted);
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            count.fetch_add(1, Ordering::SeqCst);
-            let acceptor = acceptor.clone();
-            tokio::spawn(async move {
-                let Ok(tls) = acceptor.accept(stream).await else {
-                    return;
-                };
-                let service = hyper::service::service_fn(|req: Request<Incoming>| async move {
-                    let version = format!("ok over {:?}", req.version());
-                    Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::from(
-                        version,
-                    ))))
-                });
-                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(tls), service)
-                    .await;
-            });
-        }
-    });
-    (addr, accepted)
+    serve_tls(config, |version| format!("ok over {version:?}")).await
 }
 
 /// A TLS 1.3 server presenting `identity` that asks for a client
@@ -132,37 +107,44 @@ pub async fn tls_upstream_requiring_a_client_certificate(
         .with_client_cert_verifier(verifier)
         .with_single_cert(vec![identity.cert], identity.key)
         .unwrap();
-    serve_tls(config).await
+    serve_tls(config, |_| "ok over tls".into()).await.0
 }
 
-/// Serves `config`'s TLS on a fresh port, answering `ok over tls` over
-/// HTTP/1.1.
-async fn serve_tls(config: ServerConfig) -> SocketAddr {
+/// Serves `config`'s TLS on a fresh port, over HTTP/1.1 or HTTP/2 as the
+/// client speaks, answering each request with `answer` of its version;
+/// and how many connections it has accepted.
+async fn serve_tls(
+    config: ServerConfig,
+    answer: fn(Version) -> String,
+) -> (SocketAddr, Arc<AtomicUsize>) {
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = Arc::clone(&accepted);
     tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
                 continue;
             };
+            count.fetch_add(1, Ordering::SeqCst);
             let acceptor = acceptor.clone();
             tokio::spawn(async move {
                 let Ok(tls) = acceptor.accept(stream).await else {
                     return;
                 };
-                let service = hyper::service::service_fn(|_req: Request<Incoming>| async {
-                    Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::from(
-                        "ok over tls",
-                    ))))
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
+                let service =
+                    hyper::service::service_fn(move |req: Request<Incoming>| async move {
+                        let body = Bytes::from(answer(req.version()));
+                        Ok::<_, std::convert::Infallible>(Response::new(Full::new(body)))
+                    });
+                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
                     .serve_connection(TokioIo::new(tls), service)
                     .await;
             });
         }
     });
-    addr
+    (addr, accepted)
 }
 
 /// A server that reads the client's hello and answers it with a fatal
